@@ -1,0 +1,42 @@
+//! Command-line interface: `serve` and `plugin check`.
+
+mod plugin;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Undo OpenStack Watcher action plans with sandboxed Wasm inverters.
+#[derive(Debug, Parser)]
+#[command(name = "rollback-host", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the HTTP service.
+    Serve(serve::ServeArgs),
+    /// Work with plugin components offline.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+/// Logs go to stderr; `RUST_LOG` filters them (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the chosen command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Plugin(cmd) => plugin::run(cmd),
+    }
+}

@@ -1,0 +1,104 @@
+//! `rollback-host serve`: load the plugins and start the HTTP service.
+
+use anyhow::Context;
+use rollback_host::api::{self, AppState};
+use rollback_host::plugins::{Limits, LoadedPlugin, Runtime};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "ROLLBACK_LISTEN", default_value = "127.0.0.1:9322")]
+    listen: SocketAddr,
+
+    /// Directory of inverter components (`*.wasm`) to load at start.
+    #[arg(long, env = "ROLLBACK_PLUGINS_DIR")]
+    plugins_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    limits: Limits,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = Runtime::new(args.limits).context("starting the plugin runtime")?;
+    let plugins = match &args.plugins_dir {
+        Some(dir) => load_dir(&runtime, dir)?,
+        None => BTreeMap::new(),
+    };
+    let state = AppState {
+        plugins: Arc::new(plugins),
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "rollback-host listening");
+        api::serve(listener, state, shutdown_signal())
+            .await
+            .context("serving HTTP")
+    })
+}
+
+/// Loads every `*.wasm` in `dir`. A broken file is logged and skipped; two
+/// files for one action type are an error, since which one wins is unclear.
+fn load_dir(runtime: &Runtime, dir: &Path) -> anyhow::Result<BTreeMap<String, LoadedPlugin>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading plugins directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    entries.sort();
+    let mut plugins = BTreeMap::new();
+    for path in entries {
+        let started = std::time::Instant::now();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(file = %path.display(), "cannot read plugin: {e}");
+                continue;
+            }
+        };
+        match runtime.load(&bytes, &path.display().to_string()) {
+            Ok(plugin) => {
+                let ty = plugin.metadata().action_type.clone();
+                tracing::info!(
+                    action_type = %ty,
+                    file = %path.display(),
+                    sha256 = plugin.sha256(),
+                    millis = started.elapsed().as_millis() as u64,
+                    "plugin loaded"
+                );
+                if plugins.insert(ty.clone(), plugin).is_some() {
+                    anyhow::bail!("two plugins in {} invert `{ty}`", dir.display());
+                }
+            }
+            Err(e) => tracing::error!(file = %path.display(), "plugin refused: {e}"),
+        }
+    }
+    Ok(plugins)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

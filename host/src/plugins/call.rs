@@ -1,0 +1,144 @@
+//! One call into a plugin: a fresh `Store` with limits, instantiation from
+//! the cached `InstancePre`, the call, and the translation of whatever went
+//! wrong (deadline, memory, trap) into a [`PluginError`].
+
+use super::bindings::{self, Level, PluginPre};
+use super::error::PluginError;
+use super::limits::{Limits, MemoryLimiter, MAX_LOG_LINES_PER_CALL, MAX_LOG_LINE_BYTES};
+use wasmtime::{Engine, Store, Trap};
+
+/// The host-side state of one call: who is calling (for log lines) and the
+/// limiter that enforces the memory cap.
+pub(crate) struct CallState {
+    plugin: String,
+    limiter: MemoryLimiter,
+    log_lines: u32,
+    dropped_log_lines: u32,
+    last_error_line: Option<String>,
+}
+
+impl CallState {
+    fn new(plugin: &str, limits: &Limits) -> Self {
+        CallState {
+            plugin: plugin.to_string(),
+            limiter: MemoryLimiter::new(limits.memory_bytes()),
+            log_lines: 0,
+            dropped_log_lines: 0,
+            last_error_line: None,
+        }
+    }
+}
+
+impl Drop for CallState {
+    fn drop(&mut self) {
+        if self.dropped_log_lines > 0 {
+            tracing::warn!(
+                plugin = %self.plugin,
+                dropped = self.dropped_log_lines,
+                "plugin wrote more than {MAX_LOG_LINES_PER_CALL} log lines in one call; the rest were dropped"
+            );
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str(" …[cut]");
+    }
+    s
+}
+
+impl bindings::watcher::rollback::log::Host for CallState {
+    fn log(&mut self, level: Level, message: String) {
+        if self.log_lines >= MAX_LOG_LINES_PER_CALL {
+            self.dropped_log_lines += 1;
+            return;
+        }
+        self.log_lines += 1;
+        let message = truncate(message, MAX_LOG_LINE_BYTES);
+        let plugin = self.plugin.as_str();
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => {
+                tracing::error!(plugin, "{message}");
+                self.last_error_line = Some(message);
+            }
+        }
+    }
+}
+
+impl bindings::watcher::rollback::types::Host for CallState {}
+
+/// Adds the contract's imports to a linker.
+pub(crate) fn add_imports(
+    linker: &mut wasmtime::component::Linker<CallState>,
+) -> wasmtime::Result<()> {
+    bindings::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
+}
+
+/// Runs `f` against a fresh instance of `pre`, within `limits`.
+pub(crate) fn with_instance<R>(
+    engine: &Engine,
+    pre: &PluginPre<CallState>,
+    limits: &Limits,
+    plugin: &str,
+    f: impl FnOnce(&bindings::Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+) -> Result<R, PluginError> {
+    let mut store = Store::new(engine, CallState::new(plugin, limits));
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(limits.deadline_ticks());
+    store.epoch_deadline_trap();
+
+    let instance = match pre.instantiate(&mut store) {
+        Ok(i) => i,
+        Err(e) => return Err(classify(e, &store, limits, true)),
+    };
+    f(&instance, &mut store).map_err(|e| classify(e, &store, limits, false))
+}
+
+/// Turns a wasmtime error into the precise [`PluginError`].
+fn classify(
+    err: wasmtime::Error,
+    store: &Store<CallState>,
+    limits: &Limits,
+    instantiating: bool,
+) -> PluginError {
+    let state = store.data();
+    let plugin = state.plugin.clone();
+    if state.limiter.hit {
+        return PluginError::MemoryLimit {
+            plugin,
+            limit_bytes: limits.memory_bytes(),
+        };
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Deadline {
+            plugin,
+            deadline_ms: limits.deadline_ms,
+        },
+        Some(trap) => {
+            let cause = match &state.last_error_line {
+                Some(line) => format!("{trap}; its last error log line: {line}"),
+                None => trap.to_string(),
+            };
+            PluginError::Trap { plugin, cause }
+        }
+        None if instantiating => PluginError::Instantiate {
+            plugin,
+            cause: format!("{err:?}"),
+        },
+        None => PluginError::Trap {
+            plugin,
+            cause: format!("{err:?}"),
+        },
+    }
+}

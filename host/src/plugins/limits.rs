@@ -1,0 +1,168 @@
+//! The sandbox's bounds: CPU deadline, memory cap, output size, pool size.
+//!
+//! Defaults follow DESIGN.md §6. Every knob is a CLI flag with an environment
+//! variable, so operators can tune them without a rebuild.
+
+use std::time::Duration;
+
+/// How much one plugin call may consume. Shared by every plugin.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Limits {
+    /// CPU deadline for one plugin call, in milliseconds. A call still
+    /// running after this is interrupted and reported.
+    #[arg(
+        long = "plugin-deadline-ms",
+        env = "ROLLBACK_PLUGIN_DEADLINE_MS",
+        default_value_t = 100
+    )]
+    pub deadline_ms: u64,
+
+    /// Linear-memory cap per plugin instance, in MiB.
+    #[arg(
+        long = "plugin-memory-mib",
+        env = "ROLLBACK_PLUGIN_MEMORY_MIB",
+        default_value_t = 16
+    )]
+    pub memory_mib: usize,
+
+    /// Most inverse actions one `invert` call may return.
+    #[arg(
+        long = "plugin-max-actions",
+        env = "ROLLBACK_PLUGIN_MAX_ACTIONS",
+        default_value_t = 1000
+    )]
+    pub max_actions: usize,
+
+    /// Most bytes of text one call may return, in KiB.
+    #[arg(
+        long = "plugin-max-output-kib",
+        env = "ROLLBACK_PLUGIN_MAX_OUTPUT_KIB",
+        default_value_t = 1024
+    )]
+    pub max_output_kib: usize,
+
+    /// Plugin calls that may run at once (pooled instance slots). A call
+    /// beyond this fails with an instantiation error rather than waiting.
+    #[arg(
+        long = "plugin-pool-size",
+        env = "ROLLBACK_PLUGIN_POOL_SIZE",
+        default_value_t = 64
+    )]
+    pub pool_size: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline_ms: 100,
+            memory_mib: 16,
+            max_actions: 1000,
+            max_output_kib: 1024,
+            pool_size: 64,
+        }
+    }
+}
+
+/// How often the background thread advances the engine's epoch. A call's
+/// deadline is a whole number of ticks, so it is enforced to within a tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Log lines one call may write before further lines are dropped (and the
+/// drop is counted in one final line).
+pub const MAX_LOG_LINES_PER_CALL: u32 = 64;
+
+/// Longest guest log line kept, in bytes; longer lines are cut.
+pub const MAX_LOG_LINE_BYTES: usize = 4096;
+
+impl Limits {
+    /// The memory cap in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory_mib.saturating_mul(1024 * 1024)
+    }
+
+    /// The output cap in bytes.
+    pub fn max_output_bytes(&self) -> usize {
+        self.max_output_kib.saturating_mul(1024)
+    }
+
+    /// The deadline as a number of epoch ticks (at least one).
+    pub fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_millis() as u64;
+        self.deadline_ms.div_ceil(tick).max(1)
+    }
+}
+
+/// Per-store limiter: caps the *total* linear memory of one plugin instance
+/// (all its memories together) and remembers whether it refused anything,
+/// so that the resulting trap is reported as a limit, not as a crash.
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    limit_bytes: usize,
+    used_bytes: usize,
+    /// Set when a memory or table growth was refused.
+    pub(crate) hit: bool,
+}
+
+impl MemoryLimiter {
+    pub(crate) fn new(limit_bytes: usize) -> Self {
+        MemoryLimiter {
+            limit_bytes,
+            used_bytes: 0,
+            hit: false,
+        }
+    }
+}
+
+/// Most table elements an instance may have; tables hold function
+/// references, and a Rust guest needs a few hundred at most.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let grow_by = desired.saturating_sub(current);
+        let total = self.used_bytes.saturating_add(grow_by);
+        let ok = total <= self.limit_bytes;
+        if ok {
+            self.used_bytes = total;
+        } else {
+            self.hit = true;
+        }
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= MAX_TABLE_ELEMENTS;
+        self.hit |= !ok;
+        Ok(ok)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_CORE_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+}
+
+/// Core instances one plugin may create (a Rust guest built by
+/// wasm-component-ld has two or three).
+pub(crate) const MAX_CORE_INSTANCES: usize = 16;
+/// Linear memories one plugin instance may create.
+pub(crate) const MAX_MEMORIES: usize = 4;
+/// Tables one plugin instance may create.
+pub(crate) const MAX_TABLES: usize = 8;

@@ -1,0 +1,221 @@
+//! The plugin runtime: loads inverter components and calls them in a sandbox.
+//!
+//! One [`Runtime`] owns the wasmtime `Engine` (pooling allocator, epoch
+//! interruption) and a `Linker` that provides the contract's only import,
+//! `log`. [`Runtime::load`] checks a component's shape, pre-instantiates it
+//! once and asks it for its metadata; the resulting [`LoadedPlugin`] then
+//! runs every call in a fresh `Store` with a CPU deadline and a memory cap.
+//! Nothing a plugin does can panic the host: every failure is a
+//! [`PluginError`] that names the plugin and the cause.
+
+mod bindings;
+mod call;
+mod epoch;
+mod error;
+mod limits;
+mod output;
+mod shape;
+
+pub use bindings::{CONTRACT_PACKAGE, CONTRACT_VERSION};
+pub use error::PluginError;
+pub use limits::Limits;
+pub use output::{valid_action_type, Inverse, Metadata};
+
+use bindings::PluginPre;
+use call::CallState;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// The largest linear memory a wasm32 module can declare (4 GiB).
+const WASM32_MAX_MEMORY: usize = 1 << 32;
+
+/// The shared machinery every plugin runs on. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: Limits,
+}
+
+/// One action of an executed plan, as handed to [`LoadedPlugin::invert`].
+#[derive(Debug, Clone, Copy)]
+pub struct Executed<'a> {
+    /// The action's uuid.
+    pub action_uuid: &'a str,
+    /// Its action type.
+    pub action_type: &'a str,
+    /// Its `input_parameters` object.
+    pub input_parameters: &'a serde_json::Value,
+    /// Its recorded `pre_state` object.
+    pub pre_state: &'a serde_json::Value,
+    /// Its recorded `result` object.
+    pub result: &'a serde_json::Value,
+}
+
+/// A component that passed every load-time check, ready to be called.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    runtime: Runtime,
+    pre: PluginPre<CallState>,
+    metadata: Metadata,
+    sha256: String,
+    size: usize,
+    contract_version: String,
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator sized from `limits`, epoch
+    /// interruption) and starts the epoch ticker thread.
+    pub fn new(limits: Limits) -> Result<Self, PluginError> {
+        let config_err = |e: wasmtime::Error| PluginError::Config(format!("{e:?}"));
+        let mut pool = PoolingAllocationConfig::default();
+        let slots = limits.pool_size.max(1);
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(limits::MAX_CORE_INSTANCES as u32))
+            .total_memories(slots.saturating_mul(limits::MAX_MEMORIES as u32))
+            .total_tables(slots.saturating_mul(limits::MAX_TABLES as u32))
+            // Slots may hold any wasm32 memory: the per-store limiter is the one
+            // place the memory cap is enforced, so that every overrun, initial
+            // size included, is reported as `PluginError::MemoryLimit`.
+            .max_memory_size(WASM32_MAX_MEMORY);
+
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(config_err)?;
+        epoch::start_ticker(&engine)
+            .map_err(|e| PluginError::Config(format!("cannot start the epoch thread: {e}")))?;
+
+        let mut linker = Linker::new(&engine);
+        call::add_imports(&mut linker).map_err(config_err)?;
+        Ok(Runtime {
+            inner: Arc::new(Shared {
+                engine,
+                linker,
+                limits,
+            }),
+        })
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Checks and prepares a component. `origin` (a file name, "upload", ...)
+    /// only labels errors and log lines until the plugin names itself.
+    pub fn load(&self, bytes: &[u8], origin: &str) -> Result<LoadedPlugin, PluginError> {
+        if wasmparser::Parser::is_core_wasm(bytes) {
+            return Err(PluginError::CoreModule);
+        }
+        if !wasmparser::Parser::is_component(bytes) {
+            return Err(PluginError::NotWasm);
+        }
+        let shared = &self.inner;
+        let component = Component::new(&shared.engine, bytes)
+            .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
+        let contract_version = shape::check(&shared.engine, &component)?;
+        let instance_pre = shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
+        let pre = PluginPre::new(instance_pre)
+            .map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
+
+        let raw = call::with_instance(&shared.engine, &pre, &shared.limits, origin, |p, store| {
+            p.watcher_rollback_inverter().call_metadata(store)
+        })?;
+        let metadata = output::check_metadata(origin, raw, &shared.limits)?;
+        Ok(LoadedPlugin {
+            runtime: self.clone(),
+            pre,
+            metadata,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len(),
+            contract_version,
+        })
+    }
+}
+
+impl LoadedPlugin {
+    /// What the plugin says about itself (checked at load).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Hex sha256 of the component's bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The contract version the component was built against.
+    pub fn contract_version(&self) -> &str {
+        &self.contract_version
+    }
+
+    /// Asks the plugin for the inverse of one executed action. Runs in a fresh
+    /// sandboxed instance; blocks the calling thread for at most the deadline
+    /// (plus instantiation), so call it from a blocking-friendly thread.
+    pub fn invert(&self, action: Executed<'_>) -> Result<Vec<Inverse>, PluginError> {
+        let shared = &self.runtime.inner;
+        let plugin = self.metadata.action_type.as_str();
+        let arg = bindings::ExecutedAction {
+            action_uuid: action.action_uuid.to_string(),
+            action_type: action.action_type.to_string(),
+            input_parameters: action.input_parameters.to_string(),
+            pre_state: action.pre_state.to_string(),
+            result: action.result.to_string(),
+        };
+        let answer = call::with_instance(
+            &shared.engine,
+            &self.pre,
+            &shared.limits,
+            plugin,
+            |p, store| p.watcher_rollback_inverter().call_invert(store, &arg),
+        )?;
+        match answer {
+            Ok(raw) => output::check_inverses(plugin, raw, &shared.limits),
+            Err(e) => {
+                let (kind, message) = match e {
+                    bindings::InvertError::InvalidInput(m) => ("invalid-input", m),
+                    bindings::InvertError::NotInvertible(m) => ("not-invertible", m),
+                    bindings::InvertError::Internal(m) => ("internal", m),
+                };
+                let max = 4096.min(shared.limits.max_output_bytes());
+                let message: String = if message.len() > max {
+                    message.chars().take(max / 4).collect::<String>() + " …[cut]"
+                } else {
+                    message
+                };
+                Err(PluginError::Refused {
+                    plugin: plugin.to_string(),
+                    kind,
+                    message,
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("action_type", &self.metadata.action_type)
+            .field("sha256", &self.sha256)
+            .field("size", &self.size)
+            .finish()
+    }
+}

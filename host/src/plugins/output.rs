@@ -1,0 +1,283 @@
+//! Checks on what a plugin returns. Plugin output is untrusted: every string
+//! is size-bounded, every JSON text must parse to the right shape, and every
+//! dependency index must point backwards.
+
+use super::bindings;
+use super::error::PluginError;
+use super::limits::Limits;
+use serde_json::{Map, Value};
+
+/// What a plugin says about itself, checked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Metadata {
+    /// The action type the plugin inverts.
+    pub action_type: String,
+    /// The plugin's own version.
+    pub plugin_version: String,
+    /// One line for operators.
+    pub description: String,
+    /// JSON Schema of the action's `input_parameters`.
+    pub parameters_schema: Value,
+}
+
+/// One inverse action, checked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Inverse {
+    /// The action type to run.
+    pub action_type: String,
+    /// Its `input_parameters`.
+    pub input_parameters: Map<String, Value>,
+    /// Indices of earlier inverse actions (from the same call) it waits for.
+    pub depends_on: Vec<usize>,
+    /// Human-readable description.
+    pub description: String,
+}
+
+const MAX_ACTION_TYPE_LEN: usize = 64;
+const MAX_VERSION_LEN: usize = 64;
+const MAX_DESCRIPTION_LEN: usize = 4096;
+
+/// An action type is 1–64 characters of `a-z`, `0-9` and `_`, starting with
+/// a letter, as Watcher's own action types are.
+pub fn valid_action_type(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= MAX_ACTION_TYPE_LEN
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+fn bad_meta(plugin: &str, reason: impl Into<String>) -> PluginError {
+    PluginError::BadMetadata {
+        plugin: plugin.to_string(),
+        reason: reason.into(),
+    }
+}
+
+pub(crate) fn check_metadata(
+    plugin: &str,
+    raw: bindings::PluginMetadata,
+    limits: &Limits,
+) -> Result<Metadata, PluginError> {
+    let total = raw.action_type.len()
+        + raw.plugin_version.len()
+        + raw.description.len()
+        + raw.parameters_schema.len();
+    if total > limits.max_output_bytes() {
+        return Err(PluginError::OutputTooLarge {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "metadata is {total} bytes, the limit is {}",
+                limits.max_output_bytes()
+            ),
+        });
+    }
+    if !valid_action_type(&raw.action_type) {
+        return Err(bad_meta(
+            plugin,
+            format!(
+                "action type {:?} must be 1-{MAX_ACTION_TYPE_LEN} characters of a-z, 0-9 and _, starting with a letter",
+                truncate_for_message(&raw.action_type)
+            ),
+        ));
+    }
+    if raw.plugin_version.is_empty() || raw.plugin_version.len() > MAX_VERSION_LEN {
+        return Err(bad_meta(
+            plugin,
+            format!("plugin version must be 1-{MAX_VERSION_LEN} bytes"),
+        ));
+    }
+    if raw.description.len() > MAX_DESCRIPTION_LEN {
+        return Err(bad_meta(
+            plugin,
+            format!("description is longer than {MAX_DESCRIPTION_LEN} bytes"),
+        ));
+    }
+    let schema: Value = serde_json::from_str(&raw.parameters_schema)
+        .map_err(|e| bad_meta(plugin, format!("parameters schema is not JSON: {e}")))?;
+    if !schema.is_object() {
+        return Err(bad_meta(plugin, "parameters schema must be a JSON object"));
+    }
+    Ok(Metadata {
+        action_type: raw.action_type,
+        plugin_version: raw.plugin_version,
+        description: raw.description,
+        parameters_schema: schema,
+    })
+}
+
+fn bad_output(plugin: &str, reason: impl Into<String>) -> PluginError {
+    PluginError::BadOutput {
+        plugin: plugin.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// At most 80 characters of untrusted text, for error messages.
+fn truncate_for_message(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+pub(crate) fn check_inverses(
+    plugin: &str,
+    raw: Vec<bindings::InverseAction>,
+    limits: &Limits,
+) -> Result<Vec<Inverse>, PluginError> {
+    if raw.len() > limits.max_actions {
+        return Err(PluginError::OutputTooLarge {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "{} inverse actions, the limit is {}",
+                raw.len(),
+                limits.max_actions
+            ),
+        });
+    }
+    let total: usize = raw
+        .iter()
+        .map(|a| {
+            a.action_type.len()
+                + a.input_parameters.len()
+                + a.description.len()
+                + 4 * a.depends_on.len()
+        })
+        .sum();
+    if total > limits.max_output_bytes() {
+        return Err(PluginError::OutputTooLarge {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "{total} bytes of output, the limit is {}",
+                limits.max_output_bytes()
+            ),
+        });
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if !valid_action_type(&a.action_type) {
+                return Err(bad_output(
+                    plugin,
+                    format!("inverse action {i}: invalid action type {:?}", truncate_for_message(&a.action_type)),
+                ));
+            }
+            if a.description.len() > MAX_DESCRIPTION_LEN {
+                return Err(bad_output(plugin, format!("inverse action {i}: description too long")));
+            }
+            let input_parameters = match serde_json::from_str::<Value>(&a.input_parameters) {
+                Ok(Value::Object(map)) => map,
+                Ok(_) => {
+                    return Err(bad_output(plugin, format!("inverse action {i}: input parameters are not a JSON object")))
+                }
+                Err(e) => {
+                    return Err(bad_output(plugin, format!("inverse action {i}: input parameters are not JSON: {e}")))
+                }
+            };
+            let mut depends_on = Vec::with_capacity(a.depends_on.len());
+            for d in a.depends_on {
+                let d = d as usize;
+                if d >= i {
+                    return Err(bad_output(
+                        plugin,
+                        format!("inverse action {i} depends on {d}; dependencies must point to earlier actions"),
+                    ));
+                }
+                if !depends_on.contains(&d) {
+                    depends_on.push(d);
+                }
+            }
+            Ok(Inverse { action_type: a.action_type, input_parameters, depends_on, description: a.description })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(ty: &str, params: &str, deps: Vec<u32>) -> bindings::InverseAction {
+        bindings::InverseAction {
+            action_type: ty.into(),
+            input_parameters: params.into(),
+            depends_on: deps,
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn action_types_are_snake_case_identifiers() {
+        assert!(valid_action_type("change_nova_service_state"));
+        assert!(!valid_action_type(""));
+        assert!(!valid_action_type("Migrate"));
+        assert!(!valid_action_type("1st"));
+        assert!(!valid_action_type("a/b"));
+        assert!(!valid_action_type(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn forward_or_self_dependencies_are_refused() {
+        let l = Limits::default();
+        let err = check_inverses("p", vec![inv("nop", "{}", vec![0])], &l).unwrap_err();
+        assert!(err.to_string().contains("earlier actions"), "{err}");
+        let ok = check_inverses(
+            "p",
+            vec![inv("nop", "{}", vec![]), inv("nop", "{}", vec![0, 0])],
+            &l,
+        )
+        .unwrap();
+        assert_eq!(
+            ok[1].depends_on,
+            vec![0],
+            "duplicate dependencies are folded"
+        );
+    }
+
+    #[test]
+    fn parameters_must_be_a_json_object() {
+        let l = Limits::default();
+        for bad in ["[1]", "not json", "\"s\""] {
+            let err = check_inverses("p", vec![inv("nop", bad, vec![])], &l).unwrap_err();
+            assert!(matches!(err, PluginError::BadOutput { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn too_many_inverse_actions_are_refused() {
+        let l = Limits {
+            max_actions: 2,
+            ..Limits::default()
+        };
+        let err = check_inverses("p", (0..3).map(|_| inv("nop", "{}", vec![])).collect(), &l)
+            .unwrap_err();
+        assert!(matches!(err, PluginError::OutputTooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn oversized_output_is_refused() {
+        let l = Limits {
+            max_output_kib: 1,
+            ..Limits::default()
+        };
+        let big = format!("{{\"k\":\"{}\"}}", "x".repeat(2000));
+        let err = check_inverses("p", vec![inv("nop", &big, vec![])], &l).unwrap_err();
+        assert!(matches!(err, PluginError::OutputTooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn metadata_schema_must_be_an_object() {
+        let l = Limits::default();
+        let raw = |schema: &str| bindings::PluginMetadata {
+            action_type: "nop".into(),
+            plugin_version: "1.0.0".into(),
+            description: "d".into(),
+            parameters_schema: schema.into(),
+        };
+        assert!(check_metadata("p", raw("{\"type\":\"object\"}"), &l).is_ok());
+        assert!(matches!(
+            check_metadata("p", raw("[]"), &l),
+            Err(PluginError::BadMetadata { .. })
+        ));
+        assert!(matches!(
+            check_metadata("p", raw("{"), &l),
+            Err(PluginError::BadMetadata { .. })
+        ));
+    }
+}
