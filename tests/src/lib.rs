@@ -1,0 +1,196 @@
+//! Helpers for the black-box tests: find the built binary and plugins, run
+//! the CLI, start a real server on a free port with a temporary data dir.
+//!
+//! The binary and the plugins are built by `make test` before the tests
+//! run; a helper that cannot find them fails with what to run.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `rollback-host` binary next to this test executable
+/// (`target/<profile>/deps/all-…` → `target/<profile>/rollback-host`).
+pub fn host_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join(format!("rollback-host{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `make test` (or `cargo build -p rollback-host`)",
+        bin.display()
+    );
+    bin
+}
+
+fn built(dir: &str, name: &str) -> PathBuf {
+    let p = repo_root()
+        .join("target")
+        .join(dir)
+        .join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} is missing: run `make plugins`", p.display());
+    p
+}
+
+/// A built-in plugin, e.g. `plugin("nop")`.
+pub fn plugin(name: &str) -> PathBuf {
+    built("plugins", name)
+}
+
+/// A test-only guest, e.g. `test_plugin("test_spin_forever")`.
+pub fn test_plugin(name: &str) -> PathBuf {
+    built("test-plugins", name)
+}
+
+/// What a finished CLI invocation printed.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `rollback-host ARGS`, feeding `stdin` when given.
+pub fn run_cli(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(host_bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rollback-host");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for rollback-host");
+    Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A running `rollback-host serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    log: Arc<Mutex<String>>,
+    /// The server's data directory, removed on drop.
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `rollback-host serve --listen 127.0.0.1:0 EXTRA` and waits until
+    /// it says where it listens.
+    pub fn start(extra: &[&str]) -> Server {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(host_bin())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env("ROLLBACK_DATA_DIR", data_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rollback-host serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("address=").nth(1) {
+                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; its log:\n{}", log.lock().unwrap());
+            }
+        };
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            log,
+            data_dir,
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to 10 s for `needle` to appear in the log.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// `GET path` → (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut resp = agent
+            .get(format!("{}{path}", self.base))
+            .call()
+            .expect("HTTP GET");
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().expect("body"))
+    }
+
+    /// `GET path`, expecting 200 and a JSON body.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

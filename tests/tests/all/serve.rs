@@ -1,0 +1,39 @@
+//! `rollback-host serve`: starts, loads the plugins directory, answers
+//! `/healthz`; a broken plugin file is refused and the rest still load.
+
+use rollback_tests::{plugin, Server};
+
+#[test]
+fn healthz_answers_and_lists_the_loaded_plugins() {
+    let dir = plugin("nop").parent().unwrap().to_path_buf();
+    let server = Server::start(&["--plugins-dir", dir.to_str().unwrap()]);
+    let health = server.get_json("/healthz");
+    assert_eq!(health["status"], "ok");
+    let plugins = health["plugins"].as_array().unwrap();
+    assert!(plugins.iter().any(|p| p == "nop"), "{health}");
+}
+
+#[test]
+fn a_broken_plugin_file_is_refused_and_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(plugin("nop"), dir.path().join("nop.wasm")).unwrap();
+    std::fs::write(dir.path().join("broken.wasm"), b"\0asm garbage").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"not a plugin").unwrap();
+    let server = Server::start(&["--plugins-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        server.get_json("/healthz")["plugins"],
+        serde_json::json!(["nop"])
+    );
+    assert!(server.wait_for_log("plugin refused"), "{}", server.log());
+    assert!(server.log().contains("broken.wasm"), "{}", server.log());
+}
+
+#[test]
+fn unknown_paths_are_404() {
+    let server = Server::start(&[]);
+    assert_eq!(server.get("/no/such/thing").0, 404);
+    assert_eq!(
+        server.get_json("/healthz")["plugins"],
+        serde_json::json!([])
+    );
+}
