@@ -5,6 +5,17 @@
 
 use std::time::Duration;
 
+/// Default: CPU deadline per call, in milliseconds.
+pub const DEADLINE_MS: u64 = 100;
+/// Default: Memory cap per instance, in MiB.
+pub const MEMORY_MIB: usize = 16;
+/// Default: Most inverse actions per call.
+pub const MAX_ACTIONS: usize = 1000;
+/// Default: Most output per call, in KiB.
+pub const MAX_OUTPUT_KIB: usize = 1024;
+/// Default: Concurrent plugin calls (pooled instance slots).
+pub const POOL_SIZE: u32 = 64;
+
 /// How much one plugin call may consume. Shared by every plugin.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Limits {
@@ -13,7 +24,7 @@ pub struct Limits {
     #[arg(
         long = "plugin-deadline-ms",
         env = "ROLLBACK_PLUGIN_DEADLINE_MS",
-        default_value_t = 100
+        default_value_t = DEADLINE_MS
     )]
     pub deadline_ms: u64,
 
@@ -21,7 +32,7 @@ pub struct Limits {
     #[arg(
         long = "plugin-memory-mib",
         env = "ROLLBACK_PLUGIN_MEMORY_MIB",
-        default_value_t = 16
+        default_value_t = MEMORY_MIB
     )]
     pub memory_mib: usize,
 
@@ -29,7 +40,7 @@ pub struct Limits {
     #[arg(
         long = "plugin-max-actions",
         env = "ROLLBACK_PLUGIN_MAX_ACTIONS",
-        default_value_t = 1000
+        default_value_t = MAX_ACTIONS
     )]
     pub max_actions: usize,
 
@@ -37,7 +48,7 @@ pub struct Limits {
     #[arg(
         long = "plugin-max-output-kib",
         env = "ROLLBACK_PLUGIN_MAX_OUTPUT_KIB",
-        default_value_t = 1024
+        default_value_t = MAX_OUTPUT_KIB
     )]
     pub max_output_kib: usize,
 
@@ -46,7 +57,7 @@ pub struct Limits {
     #[arg(
         long = "plugin-pool-size",
         env = "ROLLBACK_PLUGIN_POOL_SIZE",
-        default_value_t = 64
+        default_value_t = POOL_SIZE
     )]
     pub pool_size: u32,
 }
@@ -54,11 +65,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            deadline_ms: 100,
-            memory_mib: 16,
-            max_actions: 1000,
-            max_output_kib: 1024,
-            pool_size: 64,
+            deadline_ms: DEADLINE_MS,
+            memory_mib: MEMORY_MIB,
+            max_actions: MAX_ACTIONS,
+            max_output_kib: MAX_OUTPUT_KIB,
+            pool_size: POOL_SIZE,
         }
     }
 }
