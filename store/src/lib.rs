@@ -1,0 +1,223 @@
+//! rollback-store: action plans and actions, kept durably in sled.
+//!
+//! A small database with no idea that HTTP or Wasm exist. Reads go straight
+//! to sled from any thread; every write goes through [`Store::write`], which
+//! runs a closure over a [`Txn`] on the single committer thread and returns
+//! only once the change is flushed and fsynced (see `committer`). The API is
+//! typed records in and out, so the engine can be replaced without touching
+//! callers.
+
+#![deny(missing_docs)]
+
+mod committer;
+mod error;
+mod model;
+mod tables;
+mod txn;
+
+pub use error::StoreError;
+pub use model::{Action, ActionPlan, ActionState, PlanState, Timestamp};
+pub use txn::Txn;
+
+use committer::{Job, Outcome};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+use tables::Tables;
+use uuid::Uuid;
+
+/// The schema version this build writes. Bump it with a migration when a
+/// record's encoding changes incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// Jobs that may wait for the committer before callers block.
+const QUEUE_DEPTH: usize = 4096;
+
+/// An open store. Cheap to clone; the committer stops when the last clone
+/// is dropped.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tables: Tables,
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    path: PathBuf,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.jobs.lock().map(|mut j| j.take()).ok();
+        if let Some(handle) = self.committer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock")
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in directory `path`. Fails
+    /// clearly when another process holds it or its schema is newer.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path)?;
+        let db = sled::Config::new().path(&path).open().map_err(|e| {
+            if is_lock_error(&e) {
+                StoreError::Locked {
+                    path: path.display().to_string(),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+        let tables = Tables::open(&db)?;
+        check_schema(&db, &tables)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .open(path.join("db"))?;
+
+        let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
+        let committer = {
+            let (db, tables) = (db.clone(), tables.clone());
+            std::thread::Builder::new()
+                .name("store-committer".into())
+                .spawn(move || committer::run(db, tables, file, rx))?
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                tables,
+                jobs: Mutex::new(Some(tx)),
+                committer: Mutex::new(Some(committer)),
+                path,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the committer thread over a [`Txn`]. When `f` returns
+    /// `Ok`, what it staged is applied in one sled transaction and made
+    /// durable before this returns; when it returns `Err`, nothing is
+    /// written. Writes from all callers are serialized.
+    pub fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut Txn<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<R, E>>(1);
+        let job: Job = Box::new(move |txn| {
+            let outcome = f(txn);
+            let commit = outcome.is_ok();
+            Outcome {
+                commit,
+                answer: Box::new(move |durable| {
+                    let reply = match (outcome, durable) {
+                        (Ok(r), Ok(())) => Ok(r),
+                        (Ok(_), Err(e)) => Err(E::from(e)),
+                        (Err(e), _) => Err(e),
+                    };
+                    let _ = reply_tx.send(reply);
+                }),
+            }
+        });
+        let sender = self
+            .inner
+            .jobs
+            .lock()
+            .ok()
+            .and_then(|j| j.clone())
+            .ok_or(StoreError::Closed)?;
+        sender.send(job).map_err(|_| StoreError::Closed)?;
+        reply_rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// One plan.
+    pub fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
+        self.inner.tables.plan(uuid)
+    }
+
+    /// One action.
+    pub fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
+        self.inner.tables.action(uuid)
+    }
+
+    /// Every plan, deleted ones included, in creation order.
+    pub fn plans(&self) -> Result<Vec<ActionPlan>, StoreError> {
+        let mut all = self.inner.tables.all_plans()?;
+        all.sort_by_key(|p| p.id);
+        Ok(all)
+    }
+
+    /// Every action, deleted ones included, in creation order.
+    pub fn actions(&self) -> Result<Vec<Action>, StoreError> {
+        let mut all = self.inner.tables.all_actions()?;
+        all.sort_by_key(|a| a.id);
+        Ok(all)
+    }
+
+    /// The plans of an audit, in creation order (via the audit index).
+    pub fn plans_of_audit(&self, audit: Uuid) -> Result<Vec<ActionPlan>, StoreError> {
+        let mut out = Vec::new();
+        for uuid in self.inner.tables.plan_uuids_of_audit(audit)? {
+            out.extend(self.plan(uuid)?);
+        }
+        out.sort_by_key(|p| p.id);
+        Ok(out)
+    }
+
+    /// The actions of a plan, in creation order (via the plan index).
+    pub fn actions_of(&self, plan: Uuid) -> Result<Vec<Action>, StoreError> {
+        let mut out = Vec::new();
+        for uuid in self.inner.tables.action_uuids_of(plan)? {
+            out.extend(self.action(uuid)?);
+        }
+        out.sort_by_key(|a| a.id);
+        Ok(out)
+    }
+}
+
+/// Writes the schema version into a new database; refuses a newer one.
+fn check_schema(db: &sled::Db, tables: &Tables) -> Result<(), StoreError> {
+    match tables.meta.get(SCHEMA_KEY)? {
+        Some(v) => {
+            let found = <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    key: "meta/schema_version".into(),
+                    reason: "not a u32".into(),
+                })?;
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Ok(())
+        }
+        None => {
+            tables
+                .meta
+                .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            db.flush()?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

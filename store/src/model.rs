@@ -1,0 +1,179 @@
+//! The records: action plans and actions, with Watcher's field and state
+//! names. These are what the store keeps; the API renders them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Timestamps are UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// Watcher's action plan states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)]
+pub enum PlanState {
+    Recommended,
+    Pending,
+    Ongoing,
+    Failed,
+    Succeeded,
+    Deleted,
+    Cancelled,
+    Superseded,
+    Cancelling,
+}
+
+/// Watcher's action states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)]
+pub enum ActionState {
+    Pending,
+    Ongoing,
+    Failed,
+    Succeeded,
+    Deleted,
+    Cancelled,
+    Cancelling,
+    Skipped,
+}
+
+macro_rules! state_names {
+    ($ty:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $ty {
+            /// Every state, in Watcher's order.
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$v),*];
+
+            /// Watcher's name for the state, e.g. `RECOMMENDED`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$v => $s),* }
+            }
+
+            /// Parses Watcher's name for a state.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(<$ty>::$v),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+state_names!(PlanState {
+    Recommended => "RECOMMENDED", Pending => "PENDING", Ongoing => "ONGOING",
+    Failed => "FAILED", Succeeded => "SUCCEEDED", Deleted => "DELETED",
+    Cancelled => "CANCELLED", Superseded => "SUPERSEDED", Cancelling => "CANCELLING",
+});
+
+state_names!(ActionState {
+    Pending => "PENDING", Ongoing => "ONGOING", Failed => "FAILED",
+    Succeeded => "SUCCEEDED", Deleted => "DELETED", Cancelled => "CANCELLED",
+    Cancelling => "CANCELLING", Skipped => "SKIPPED",
+});
+
+impl PlanState {
+    /// A plan in this state will not change again except by deletion.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled | PlanState::Superseded
+        )
+    }
+}
+
+/// An action plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionPlan {
+    /// Creation order; Watcher's `id`, the default sort key.
+    pub id: u64,
+    #[allow(missing_docs)]
+    pub uuid: Uuid,
+    #[allow(missing_docs)]
+    pub audit_uuid: Option<Uuid>,
+    #[allow(missing_docs)]
+    pub strategy_name: String,
+    #[allow(missing_docs)]
+    pub state: PlanState,
+    #[allow(missing_docs)]
+    pub status_message: Option<String>,
+    /// List of `{name, description, unit, value}` objects.
+    pub global_efficacy: Vec<Value>,
+    /// List of `{name, description, unit, value}` objects.
+    pub efficacy_indicators: Vec<Value>,
+    #[allow(missing_docs)]
+    pub created_at: Timestamp,
+    #[allow(missing_docs)]
+    pub updated_at: Option<Timestamp>,
+    #[allow(missing_docs)]
+    pub deleted_at: Option<Timestamp>,
+    #[allow(missing_docs)]
+    pub hostname: Option<String>,
+    /// The plan this one undoes.
+    pub rollback_of: Option<Uuid>,
+    /// The plan that undoes this one.
+    pub rolled_back_by: Option<Uuid>,
+    /// When the plan reached SUCCEEDED, FAILED or CANCELLED.
+    pub finished_at: Option<Timestamp>,
+}
+
+/// An action of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// Creation order; Watcher's `id`, the default sort key.
+    pub id: u64,
+    #[allow(missing_docs)]
+    pub uuid: Uuid,
+    #[allow(missing_docs)]
+    pub action_plan_uuid: Uuid,
+    #[allow(missing_docs)]
+    pub action_type: String,
+    #[allow(missing_docs)]
+    pub input_parameters: Map<String, Value>,
+    /// Actions that must finish first.
+    pub parents: Vec<Uuid>,
+    #[allow(missing_docs)]
+    pub state: ActionState,
+    #[allow(missing_docs)]
+    pub description: String,
+    #[allow(missing_docs)]
+    pub status_message: Option<String>,
+    #[allow(missing_docs)]
+    pub created_at: Timestamp,
+    #[allow(missing_docs)]
+    pub updated_at: Option<Timestamp>,
+    #[allow(missing_docs)]
+    pub deleted_at: Option<Timestamp>,
+    /// What the applier saw just before acting.
+    pub pre_state: Option<Value>,
+    /// What really happened.
+    pub result: Option<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip_through_serde_and_parse() {
+        for s in PlanState::ALL {
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(PlanState::parse(s.as_str()), Some(*s));
+        }
+        for s in ActionState::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(ActionState::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(
+            PlanState::parse("recommended"),
+            None,
+            "names are case-sensitive, as in Watcher"
+        );
+    }
+}

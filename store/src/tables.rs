@@ -1,0 +1,165 @@
+//! The sled trees, their keys, and the encoding of records in them.
+//!
+//! | tree          | key                            | value             |
+//! |---------------|--------------------------------|-------------------|
+//! | `plans`       | plan uuid (16 bytes)           | ActionPlan (JSON) |
+//! | `actions`     | action uuid                    | Action (JSON)     |
+//! | `plan_actions`| plan uuid ‖ action uuid        | empty             |
+//! | `audit_plans` | audit uuid ‖ plan uuid         | empty             |
+//! | `meta`        | `schema_version`               | u32 big-endian    |
+//!
+//! Index entries are written in the same transaction as the records they
+//! index (see [`Tables::apply`]).
+
+use crate::error::StoreError;
+use crate::model::{Action, ActionPlan};
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use uuid::Uuid;
+
+/// One staged write.
+#[derive(Debug)]
+pub(crate) enum Write {
+    Plan(ActionPlan),
+    Action(Action),
+    PlanIndex { plan: Uuid, action: Uuid },
+    AuditIndex { audit: Uuid, plan: Uuid },
+}
+
+/// The open trees.
+#[derive(Clone)]
+pub(crate) struct Tables {
+    pub(crate) plans: sled::Tree,
+    pub(crate) actions: sled::Tree,
+    pub(crate) plan_actions: sled::Tree,
+    pub(crate) audit_plans: sled::Tree,
+    pub(crate) meta: sled::Tree,
+}
+
+fn pair(a: Uuid, b: Uuid) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(a.as_bytes());
+    k[16..].copy_from_slice(b.as_bytes());
+    k
+}
+
+fn decode<T: DeserializeOwned>(tree: &str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: format!(
+            "{tree}/{}",
+            Uuid::from_slice(key)
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+        ),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("records serialize to JSON")
+}
+
+impl Tables {
+    pub(crate) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        Ok(Tables {
+            plans: db.open_tree("plans")?,
+            actions: db.open_tree("actions")?,
+            plan_actions: db.open_tree("plan_actions")?,
+            audit_plans: db.open_tree("audit_plans")?,
+            meta: db.open_tree("meta")?,
+        })
+    }
+
+    pub(crate) fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
+        match self.plans.get(uuid.as_bytes())? {
+            Some(v) => decode("plans", uuid.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
+        match self.actions.get(uuid.as_bytes())? {
+            Some(v) => decode("actions", uuid.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn all_plans(&self) -> Result<Vec<ActionPlan>, StoreError> {
+        self.plans
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("plans", &k, &v)
+            })
+            .collect()
+    }
+
+    pub(crate) fn all_actions(&self) -> Result<Vec<Action>, StoreError> {
+        self.actions
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode("actions", &k, &v)
+            })
+            .collect()
+    }
+
+    /// The uuids stored under `prefix` in a pair index.
+    fn index(tree: &sled::Tree, prefix: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        tree.scan_prefix(prefix.as_bytes())
+            .keys()
+            .map(|k| {
+                let k = k?;
+                Uuid::from_slice(&k[16..]).map_err(|e| StoreError::Corrupt {
+                    key: format!("index/{prefix}"),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn action_uuids_of(&self, plan: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        Self::index(&self.plan_actions, plan)
+    }
+
+    pub(crate) fn plan_uuids_of_audit(&self, audit: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        Self::index(&self.audit_plans, audit)
+    }
+
+    /// Applies `writes` atomically: records and index entries together.
+    pub(crate) fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let result: Result<(), TransactionError<()>> = (
+            &self.plans,
+            &self.actions,
+            &self.plan_actions,
+            &self.audit_plans,
+        )
+            .transaction(|(plans, actions, plan_actions, audit_plans)| {
+                for w in writes {
+                    match w {
+                        Write::Plan(p) => {
+                            plans.insert(p.uuid.as_bytes(), encode(p))?;
+                        }
+                        Write::Action(a) => {
+                            actions.insert(a.uuid.as_bytes(), encode(a))?;
+                        }
+                        Write::PlanIndex { plan, action } => {
+                            plan_actions.insert(&pair(*plan, *action)[..], &[][..])?;
+                        }
+                        Write::AuditIndex { audit, plan } => {
+                            audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
+                        }
+                    }
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Err(TransactionError::Abort(())) => {
+                Err(StoreError::Engine("transaction aborted".into()))
+            }
+        }
+    }
+}

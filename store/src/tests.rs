@@ -1,0 +1,217 @@
+//! Store tests: what is acknowledged survives a reopen; refused writes leave
+//! nothing; concurrent read-modify-writes lose nothing; bad opens are refused.
+
+use super::*;
+use chrono::Utc;
+use serde_json::json;
+
+fn plan(audit: Option<Uuid>) -> ActionPlan {
+    ActionPlan {
+        id: 0,
+        uuid: Uuid::new_v4(),
+        audit_uuid: audit,
+        strategy_name: "manual".into(),
+        state: PlanState::Recommended,
+        status_message: None,
+        global_efficacy: vec![],
+        efficacy_indicators: vec![
+            json!({"name": "n", "description": "d", "unit": "%", "value": 1}),
+        ],
+        created_at: Utc::now(),
+        updated_at: None,
+        deleted_at: None,
+        hostname: Some("host".into()),
+        rollback_of: None,
+        rolled_back_by: None,
+        finished_at: None,
+    }
+}
+
+fn action(plan: Uuid, parents: Vec<Uuid>) -> Action {
+    Action {
+        id: 0,
+        uuid: Uuid::new_v4(),
+        action_plan_uuid: plan,
+        action_type: "nop".into(),
+        input_parameters: json!({"message": "hi"}).as_object().unwrap().clone(),
+        parents,
+        state: ActionState::Pending,
+        description: String::new(),
+        status_message: None,
+        created_at: Utc::now(),
+        updated_at: None,
+        deleted_at: None,
+        pre_state: None,
+        result: None,
+    }
+}
+
+/// Stores a plan with `n` chained actions; returns what was stored.
+fn create(store: &Store, audit: Option<Uuid>, n: usize) -> (ActionPlan, Vec<Action>) {
+    let mut p = plan(audit);
+    let mut actions: Vec<Action> = Vec::new();
+    for _ in 0..n {
+        let parents = actions.last().map(|a| vec![a.uuid]).unwrap_or_default();
+        actions.push(action(p.uuid, parents));
+    }
+    store
+        .write(move |txn| {
+            p.id = txn.next_id()?;
+            txn.insert_plan(p.clone())?;
+            for a in &mut actions {
+                a.id = txn.next_id()?;
+                txn.insert_action(a.clone())?;
+            }
+            Ok::<_, StoreError>((p, actions))
+        })
+        .unwrap()
+}
+
+#[test]
+fn records_and_indexes_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let audit = Uuid::new_v4();
+    let (p, actions) = create(&store, Some(audit), 3);
+    let (other, _) = create(&store, None, 1);
+    assert_eq!(store.plan(p.uuid).unwrap().unwrap(), p);
+    assert_eq!(store.actions_of(p.uuid).unwrap(), actions);
+    assert_eq!(store.plans_of_audit(audit).unwrap(), vec![p.clone()]);
+    assert_eq!(
+        store
+            .plans()
+            .unwrap()
+            .iter()
+            .map(|x| x.uuid)
+            .collect::<Vec<_>>(),
+        vec![p.uuid, other.uuid]
+    );
+    assert!(store.plan(Uuid::new_v4()).unwrap().is_none());
+}
+
+#[test]
+fn acknowledged_writes_survive_a_reopen_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, actions) = {
+        let store = Store::open(dir.path()).unwrap();
+        create(&store, Some(Uuid::new_v4()), 4)
+    };
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.plan(p.uuid).unwrap().unwrap(), p);
+    assert_eq!(store.actions_of(p.uuid).unwrap(), actions);
+    let (q, _) = create(&store, None, 1);
+    assert!(q.id > p.id, "ids keep increasing across restarts");
+}
+
+#[test]
+fn a_refused_write_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let p = plan(None);
+    let uuid = p.uuid;
+    let r: Result<(), StoreError> = store.write(move |txn| {
+        txn.insert_plan(p)?;
+        Err(StoreError::Engine("refused by the caller".into()))
+    });
+    assert!(r.is_err());
+    assert!(store.plan(uuid).unwrap().is_none());
+}
+
+#[test]
+fn duplicate_uuids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, _) = create(&store, None, 0);
+    let again = p.clone();
+    let err = store.write(move |txn| txn.insert_plan(again)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Exists {
+                kind: "ActionPlan",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_action_needs_its_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let orphan = action(Uuid::new_v4(), vec![]);
+    let err = store
+        .write(move |txn| txn.insert_action(orphan))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                kind: "ActionPlan",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn concurrent_read_modify_writes_lose_nothing_and_failures_stay_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, _) = create(&store, None, 0);
+    std::thread::scope(|s| {
+        for i in 0..32 {
+            let store = store.clone();
+            s.spawn(move || {
+                let r = store.write(move |txn| {
+                    let mut plan = txn.plan_required(p.uuid)?;
+                    if i == 7 {
+                        return Err(StoreError::Engine("job 7 fails".into()));
+                    }
+                    let m = plan.status_message.take().unwrap_or_default();
+                    plan.status_message = Some(format!("{m}{i},"));
+                    txn.update_plan(plan)
+                });
+                assert_eq!(r.is_err(), i == 7);
+            });
+        }
+    });
+    let msg = store.plan(p.uuid).unwrap().unwrap().status_message.unwrap();
+    let mut seen: Vec<u32> = msg
+        .trim_end_matches(',')
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, (0..32).filter(|i| *i != 7).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .inner
+            .tables
+            .meta
+            .insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
+    }
+    let err = Store::open(dir.path()).err().expect("refused");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).err().expect("refused");
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("in use by another process"));
+}

@@ -1,0 +1,169 @@
+//! A read-modify-write unit of work, run on the committer thread.
+//!
+//! A [`Txn`] reads through its own staged writes to the database, so a
+//! closure sees what it wrote. Because one thread runs every `Txn` in turn,
+//! no two of them interleave: a check made inside one (e.g. "this plan is
+//! not rolled back yet") still holds when its writes land.
+
+use crate::error::StoreError;
+use crate::model::{Action, ActionPlan};
+use crate::tables::{Tables, Write};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Staged changes over the current database.
+pub struct Txn<'a> {
+    tables: &'a Tables,
+    db: &'a sled::Db,
+    plans: BTreeMap<Uuid, ActionPlan>,
+    actions: BTreeMap<Uuid, Action>,
+    new_actions_of: BTreeMap<Uuid, Vec<Uuid>>,
+    writes: Vec<Write>,
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn new(tables: &'a Tables, db: &'a sled::Db) -> Self {
+        Txn {
+            tables,
+            db,
+            plans: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            new_actions_of: BTreeMap::new(),
+            writes: Vec::new(),
+        }
+    }
+
+    /// A fresh, never reused id (creation order).
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// A plan, as staged or stored.
+    pub fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
+        match self.plans.get(&uuid) {
+            Some(p) => Ok(Some(p.clone())),
+            None => self.tables.plan(uuid),
+        }
+    }
+
+    /// A plan that must exist.
+    pub fn plan_required(&self, uuid: Uuid) -> Result<ActionPlan, StoreError> {
+        self.plan(uuid)?.ok_or(StoreError::NotFound {
+            kind: "ActionPlan",
+            uuid,
+        })
+    }
+
+    /// An action, as staged or stored.
+    pub fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
+        match self.actions.get(&uuid) {
+            Some(a) => Ok(Some(a.clone())),
+            None => self.tables.action(uuid),
+        }
+    }
+
+    /// The actions of a plan, as staged or stored, in creation order.
+    pub fn actions_of(&self, plan: Uuid) -> Result<Vec<Action>, StoreError> {
+        let mut uuids = self.tables.action_uuids_of(plan)?;
+        uuids.extend(
+            self.new_actions_of
+                .get(&plan)
+                .into_iter()
+                .flatten()
+                .copied(),
+        );
+        let mut out = Vec::with_capacity(uuids.len());
+        for u in uuids {
+            out.push(self.action(u)?.ok_or_else(|| StoreError::Corrupt {
+                key: format!("plan_actions/{plan}/{u}"),
+                reason: "index names a missing action".into(),
+            })?);
+        }
+        out.sort_by_key(|a| a.id);
+        out.dedup_by_key(|a| a.uuid);
+        Ok(out)
+    }
+
+    /// Stages a new plan; refuses a uuid that exists.
+    pub fn insert_plan(&mut self, plan: ActionPlan) -> Result<(), StoreError> {
+        if self.plan(plan.uuid)?.is_some() {
+            return Err(StoreError::Exists {
+                kind: "ActionPlan",
+                uuid: plan.uuid,
+            });
+        }
+        if let Some(audit) = plan.audit_uuid {
+            self.writes.push(Write::AuditIndex {
+                audit,
+                plan: plan.uuid,
+            });
+        }
+        self.stage_plan(plan);
+        Ok(())
+    }
+
+    /// Stages a new action of an existing or staged plan; refuses a uuid
+    /// that exists.
+    pub fn insert_action(&mut self, action: Action) -> Result<(), StoreError> {
+        if self.action(action.uuid)?.is_some() {
+            return Err(StoreError::Exists {
+                kind: "Action",
+                uuid: action.uuid,
+            });
+        }
+        self.plan_required(action.action_plan_uuid)?;
+        self.writes.push(Write::PlanIndex {
+            plan: action.action_plan_uuid,
+            action: action.uuid,
+        });
+        self.new_actions_of
+            .entry(action.action_plan_uuid)
+            .or_default()
+            .push(action.uuid);
+        self.stage_action(action);
+        Ok(())
+    }
+
+    /// Stages a change to an existing plan. Its uuid and audit are fixed.
+    pub fn update_plan(&mut self, plan: ActionPlan) -> Result<(), StoreError> {
+        let old = self.plan_required(plan.uuid)?;
+        if old.audit_uuid != plan.audit_uuid {
+            return Err(StoreError::Engine(
+                "a plan's audit_uuid cannot change".into(),
+            ));
+        }
+        self.stage_plan(plan);
+        Ok(())
+    }
+
+    /// Stages a change to an existing action. Its plan is fixed.
+    pub fn update_action(&mut self, action: Action) -> Result<(), StoreError> {
+        let old = self.action(action.uuid)?.ok_or(StoreError::NotFound {
+            kind: "Action",
+            uuid: action.uuid,
+        })?;
+        if old.action_plan_uuid != action.action_plan_uuid {
+            return Err(StoreError::Engine(
+                "an action's action_plan_uuid cannot change".into(),
+            ));
+        }
+        self.stage_action(action);
+        Ok(())
+    }
+
+    fn stage_plan(&mut self, plan: ActionPlan) {
+        self.plans.insert(plan.uuid, plan);
+    }
+
+    fn stage_action(&mut self, action: Action) {
+        self.actions.insert(action.uuid, action);
+    }
+
+    /// Everything staged, records and index entries, for one transaction.
+    pub(crate) fn into_writes(self) -> Vec<Write> {
+        let mut writes = self.writes;
+        writes.extend(self.plans.into_values().map(Write::Plan));
+        writes.extend(self.actions.into_values().map(Write::Action));
+        writes
+    }
+}
