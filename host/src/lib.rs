@@ -4,5 +4,6 @@
 //! v1 shapes) → rollback planner → [`plugins`] (sandboxed Wasm inverters) →
 //! applier → cloud drivers. The binary in `main.rs` is only the CLI edge.
 
+pub mod action_types;
 pub mod api;
 pub mod plugins;

@@ -1,31 +1,102 @@
-//! The HTTP API (axum). For now only `GET /healthz`; the Watcher v1
-//! resources are added by the store/API work.
+//! The HTTP API (axum): Watcher's v1 resources and our additions.
+//!
+//! Every request passes microversion negotiation (`version`), a 1 MiB body
+//! limit and a panic guard; every error is an [`ApiError`] in Watcher's body.
+//! Resources: `root` (version documents), `action_plans`, `actions`, and
+//! `GET /healthz`.
+
+mod action_plans;
+mod actions;
+mod error;
+mod extract;
+mod list;
+mod new_plan;
+mod patch;
+mod root;
+mod version;
+mod views;
+
+pub use error::ApiError;
+pub use extract::MAX_BODY_BYTES;
 
 use crate::plugins::LoadedPlugin;
-use axum::{extract::State, routing::get, Json, Router};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rollback_store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Watcher's `api.max_limit`: the largest page a list returns.
+pub const MAX_LIMIT: usize = 1000;
+
 /// What every handler can reach.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AppState {
+    /// Plans and actions.
+    pub store: Store,
     /// The active inverter per action type.
     pub plugins: Arc<BTreeMap<String, LoadedPlugin>>,
+    /// Largest page size.
+    pub max_limit: usize,
 }
 
-/// The service's routes.
+impl AppState {
+    /// State over `store` with `plugins` and Watcher's default page cap.
+    pub fn new(store: Store, plugins: BTreeMap<String, LoadedPlugin>) -> Self {
+        AppState {
+            store,
+            plugins: Arc::new(plugins),
+            max_limit: MAX_LIMIT,
+        }
+    }
+}
+
+/// Runs blocking store work off the async threads.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// The service's routes and middleware.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(root::routes())
+        .merge(action_plans::routes())
+        .merge(actions::routes())
+        .fallback(|| async { ApiError::not_found("The resource could not be found.") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(version::negotiate))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Liveness: the process answers and says how many plugins it has loaded.
-async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("a request handler panicked").into_response()
+}
+
+/// Liveness: the process answers, the store reads, and the plugins loaded.
+async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = state.store.clone();
+    blocking(move || Ok(store.plan(uuid::Uuid::nil())?)).await?;
+    Ok(Json(serde_json::json!({
         "status": "ok",
         "plugins": state.plugins.keys().collect::<Vec<_>>(),
-    }))
+    })))
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves.

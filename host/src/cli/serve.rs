@@ -3,16 +3,20 @@
 use anyhow::Context;
 use rollback_host::api::{self, AppState};
 use rollback_host::plugins::{Limits, LoadedPlugin, Runtime};
+use rollback_store::Store;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "ROLLBACK_LISTEN", default_value = "127.0.0.1:9322")]
     listen: SocketAddr,
+
+    /// Directory of the database (created if missing).
+    #[arg(long, env = "ROLLBACK_DATA_DIR", default_value = "rollback-data")]
+    data_dir: PathBuf,
 
     /// Directory of inverter components (`*.wasm`) to load at start.
     #[arg(long, env = "ROLLBACK_PLUGINS_DIR")]
@@ -28,9 +32,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => load_dir(&runtime, dir)?,
         None => BTreeMap::new(),
     };
-    let state = AppState {
-        plugins: Arc::new(plugins),
-    };
+    let store = Store::open(&args.data_dir)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    tracing::info!(data_dir = %args.data_dir.display(), "store open");
+    let state = AppState::new(store, plugins);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,113 @@
+//! API errors, rendered in Watcher's body so that python-watcherclient can
+//! parse them: `{"error_message": "<JSON text of {faultcode, faultstring,
+//! debuginfo}>"}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rollback_store::StoreError;
+
+/// An error answer: a status and a message for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, for the user.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with any status.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 500; the detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error; see the server log.",
+        )
+    }
+
+    /// The `error_message` body Watcher sends.
+    pub fn body(&self) -> serde_json::Value {
+        let faultcode = if self.status.is_server_error() {
+            "Server"
+        } else {
+            "Client"
+        };
+        let inner = serde_json::json!({
+            "faultcode": faultcode,
+            "faultstring": self.message,
+            "debuginfo": null,
+        });
+        serde_json::json!({ "error_message": inner.to_string() })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { kind, uuid } => {
+                ApiError::not_found(format!("{kind} {uuid} could not be found."))
+            }
+            StoreError::Exists { kind, uuid } => {
+                ApiError::conflict(format!("{kind} with UUID {uuid} already exists."))
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_nests_the_fault_as_a_json_string() {
+        let body = ApiError::bad_request("nope").body();
+        let inner: serde_json::Value =
+            serde_json::from_str(body["error_message"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            inner,
+            serde_json::json!({"faultcode": "Client", "faultstring": "nope", "debuginfo": null})
+        );
+        let inner = ApiError::internal("disk on fire").body();
+        assert!(inner["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("\"faultcode\":\"Server\""));
+        assert!(
+            !inner["error_message"]
+                .as_str()
+                .unwrap()
+                .contains("disk on fire"),
+            "details stay in the log"
+        );
+    }
+}

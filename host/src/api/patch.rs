@@ -1,0 +1,89 @@
+//! JSON Patch (RFC 6902) on the few fields Watcher lets clients change.
+//!
+//! The patch is applied with the `json-patch` crate to a document that holds
+//! only the patchable fields; any result that gained or lost a field is
+//! refused, which covers `add`, `remove`, `move` and `copy` alike.
+
+use super::error::ApiError;
+use serde_json::{Map, Value};
+
+fn refused(patch: &Value, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("Couldn't apply patch '{patch}'. Reason: {reason}"))
+}
+
+/// Applies `patch` (the request body) to `doc`, whose keys are exactly the
+/// patchable fields. Returns the patched fields.
+pub fn apply(patch: &Value, doc: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
+        refused(
+            patch,
+            format!("not a JSON Patch document (a list of operations): {e}"),
+        )
+    })?;
+    if ops.0.is_empty() {
+        return Err(refused(patch, "the patch has no operations"));
+    }
+    let allowed: Vec<String> = doc.keys().map(|k| format!("/{k}")).collect();
+    let mut patched = Value::Object(doc);
+    json_patch::patch(&mut patched, &ops.0).map_err(|e| refused(patch, e))?;
+    let Value::Object(fields) = patched else {
+        return Err(refused(patch, "the patch replaced the whole document"));
+    };
+    let keys: Vec<String> = fields.keys().map(|k| format!("/{k}")).collect();
+    if keys != allowed {
+        return Err(refused(
+            patch,
+            format!("only {} can be patched", allowed.join(", ")),
+        ));
+    }
+    Ok(fields)
+}
+
+/// The patched value of `field` as a string.
+pub fn string_field<'a>(
+    patch: &Value,
+    fields: &'a Map<String, Value>,
+    field: &str,
+) -> Result<&'a str, ApiError> {
+    fields
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| refused(patch, format!("/{field} must be a string")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc() -> Map<String, Value> {
+        json!({"state": "RECOMMENDED"}).as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn replaces_the_state() {
+        let p = json!([{"op": "replace", "path": "/state", "value": "PENDING"}]);
+        assert_eq!(apply(&p, doc()).unwrap()["state"], "PENDING");
+    }
+
+    #[test]
+    fn refuses_other_fields_and_shapes() {
+        for p in [
+            json!([{"op": "replace", "path": "/uuid", "value": "x"}]),
+            json!([{"op": "add", "path": "/uuid", "value": "x"}]),
+            json!([{"op": "remove", "path": "/state"}]),
+            json!([{"op": "replace", "path": "", "value": []}]),
+            json!({"op": "replace", "path": "/state", "value": "PENDING"}),
+            json!([]),
+            json!([{"op": "frobnicate", "path": "/state"}]),
+        ] {
+            let e = apply(&p, doc()).unwrap_err();
+            assert_eq!(e.status, 400, "{p}");
+            assert!(
+                e.message.starts_with("Couldn't apply patch"),
+                "{}",
+                e.message
+            );
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `GET /` and `GET /v1`: the version documents Watcher serves.
+
+use super::extract::HostUrl;
+use super::version::{MAX, MIN};
+use super::AppState;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/v1", get(v1))
+        .route("/v1/", get(v1))
+}
+
+fn version_entry(host: &str) -> Value {
+    json!({
+        "id": "v1",
+        "links": [{"href": format!("{host}/v1/"), "rel": "self"}],
+        "min_version": MIN.to_string(),
+        "max_version": MAX.to_string(),
+        "status": "CURRENT",
+    })
+}
+
+async fn root(HostUrl(host): HostUrl) -> Json<Value> {
+    Json(json!({
+        "default_version": version_entry(&host),
+        "description": "rollback-host: a Watcher-compatible service that stores, applies and rolls back action plans.",
+        "name": "OpenStack Watcher API",
+        "versions": [version_entry(&host)],
+    }))
+}
+
+fn collection(host: &str, name: &str) -> Value {
+    json!([
+        {"href": format!("{host}/v1/{name}/"), "rel": "self"},
+        {"href": format!("{host}/{name}/"), "rel": "bookmark"},
+    ])
+}
+
+async fn v1(HostUrl(host): HostUrl) -> Json<Value> {
+    Json(json!({
+        "id": "v1",
+        "links": [{"href": format!("{host}/v1/"), "rel": "self"}],
+        "media_types": [{"base": "application/json", "type": "application/vnd.openstack.watcher.v1+json"}],
+        "action_plans": collection(&host, "action_plans"),
+        "actions": collection(&host, "actions"),
+    }))
+}
