@@ -95,6 +95,54 @@ pub fn run_cli(args: &[&str], stdin: Option<&str>) -> Output {
     }
 }
 
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub body: String,
+}
+
+impl Resp {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `faultstring` of a Watcher error body, checking the body's form:
+    /// `{"error_message": "<JSON text>"}` with faultcode and debuginfo.
+    pub fn fault(&self) -> String {
+        let outer = self.json();
+        let text = outer["error_message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error_message string: {}", self.body));
+        let inner: serde_json::Value =
+            serde_json::from_str(text).expect("error_message holds JSON text");
+        let want = if self.status >= 500 {
+            "Server"
+        } else {
+            "Client"
+        };
+        assert_eq!(inner["faultcode"], want, "{}", self.body);
+        assert!(inner.get("debuginfo").is_some(), "{}", self.body);
+        inner["faultstring"]
+            .as_str()
+            .expect("faultstring")
+            .to_string()
+    }
+}
+
 /// A running `rollback-host serve`, killed on drop.
 pub struct Server {
     child: Child,
@@ -102,17 +150,34 @@ pub struct Server {
     pub base: String,
     log: Arc<Mutex<String>>,
     /// The server's data directory, removed on drop.
-    pub data_dir: tempfile::TempDir,
+    pub data_dir: Option<tempfile::TempDir>,
+    extra: Vec<String>,
 }
 
 impl Server {
-    /// Starts `rollback-host serve --listen 127.0.0.1:0 EXTRA` and waits until
-    /// it says where it listens.
+    /// Starts `rollback-host serve --listen 127.0.0.1:0 EXTRA` on a fresh
+    /// data directory and waits until it says where it listens.
     pub fn start(extra: &[&str]) -> Server {
-        let data_dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(
+            tempfile::tempdir().expect("tempdir"),
+            extra.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    /// Kills the server (SIGKILL: no clean shutdown) and starts a new one on
+    /// the same data directory.
+    pub fn restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = self.data_dir.take().expect("data dir");
+        let extra = std::mem::take(&mut self.extra);
+        Self::start_in(dir, extra)
+    }
+
+    fn start_in(data_dir: tempfile::TempDir, extra: Vec<String>) -> Server {
         let mut child = Command::new(host_bin())
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(&extra)
             .env("RUST_LOG", "info")
             .env("ROLLBACK_DATA_DIR", data_dir.path())
             .stdin(Stdio::null())
@@ -145,7 +210,8 @@ impl Server {
             child,
             base: format!("http://{addr}"),
             log,
-            data_dir,
+            data_dir: Some(data_dir),
+            extra,
         }
     }
 
@@ -168,16 +234,82 @@ impl Server {
 
     /// `GET path` → (status, body).
     pub fn get(&self, path: &str) -> (u16, String) {
+        let r = self.call("GET", path, &[], None);
+        (r.status, r.body)
+    }
+
+    /// Any request. `body` is sent as given with the headers given.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .allow_non_standard_methods(true)
             .build()
             .into();
-        let mut resp = agent
-            .get(format!("{}{path}", self.base))
-            .call()
-            .expect("HTTP GET");
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let result = match body {
+            Some(b) => agent.run(req.body(b.to_vec()).expect("request")),
+            None => agent.run(req.body(()).expect("request")),
+        };
+        let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = resp.status().as_u16();
-        (status, resp.body_mut().read_to_string().expect("body"))
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .expect("body");
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A request with a JSON body and microversion 1.5.
+    pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> Resp {
+        let text = body.to_string();
+        self.call(
+            method,
+            path,
+            &[
+                ("Content-Type", "application/json"),
+                ("OpenStack-API-Version", "infra-optim 1.5"),
+            ],
+            Some(text.as_bytes()),
+        )
+    }
+
+    /// `GET` with microversion 1.5 and optional extra headers.
+    pub fn get15(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut h = vec![("OpenStack-API-Version", "infra-optim 1.5")];
+        h.extend_from_slice(headers);
+        self.call("GET", path, &h, None)
+    }
+
+    /// Creates a plan (`actions` defaults to none), expecting 201.
+    pub fn create_plan(&self, mut plan: serde_json::Value) -> serde_json::Value {
+        if plan.get("actions").is_none() {
+            plan["actions"] = serde_json::json!([]);
+        }
+        let r = self.send_json("POST", "/v1/action_plans", &plan);
+        assert_eq!(r.status, 201, "create: {}", r.body);
+        r.json()
     }
 
     /// `GET path`, expecting 200 and a JSON body.

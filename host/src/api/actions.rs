@@ -170,6 +170,13 @@ async fn patch(
     let action = blocking(move || {
         store.write(move |txn| {
             let mut action = visible(txn.action(uuid)?, uuid, false)?;
+            let plan = visible_plan(txn.plan(action.action_plan_uuid)?, action.action_plan_uuid, false)?;
+            if !matches!(plan.state, PlanState::Recommended | PlanState::Pending) {
+                return Err(ApiError::conflict(format!(
+                    "Action {uuid} can be skipped only while its action plan is RECOMMENDED or PENDING; it is {}.",
+                    plan.state
+                )));
+            }
             let doc = Map::from_iter([
                 ("state".to_string(), json!(action.state.as_str())),
                 ("status_message".to_string(), json!(action.status_message)),
@@ -193,13 +200,6 @@ async fn patch(
             if to == action.state && to != ActionState::Skipped {
                 return Err(ApiError::bad_request(format!(
                     "Couldn't apply patch '{body}'. Reason: only a SKIPPED action's status_message can change"
-                )));
-            }
-            let plan = visible_plan(txn.plan(action.action_plan_uuid)?, action.action_plan_uuid, false)?;
-            if !matches!(plan.state, PlanState::Recommended | PlanState::Pending) {
-                return Err(ApiError::conflict(format!(
-                    "Action {uuid} can be skipped only while its action plan is RECOMMENDED or PENDING; it is {}.",
-                    plan.state
                 )));
             }
             action.state = to;

@@ -24,6 +24,20 @@ pub fn apply(patch: &Value, doc: Map<String, Value>) -> Result<Map<String, Value
         return Err(refused(patch, "the patch has no operations"));
     }
     let allowed: Vec<String> = doc.keys().map(|k| format!("/{k}")).collect();
+    let only = || refused(patch, format!("only {} can be patched", allowed.join(", ")));
+    for op in &ops.0 {
+        let from = match op {
+            json_patch::PatchOperation::Move(m) => Some(m.from.to_string()),
+            json_patch::PatchOperation::Copy(c) => Some(c.from.to_string()),
+            _ => None,
+        };
+        let touches_other = std::iter::once(op.path().to_string())
+            .chain(from)
+            .any(|p| !allowed.contains(&p));
+        if touches_other {
+            return Err(only());
+        }
+    }
     let mut patched = Value::Object(doc);
     json_patch::patch(&mut patched, &ops.0).map_err(|e| refused(patch, e))?;
     let Value::Object(fields) = patched else {

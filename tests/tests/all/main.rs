@@ -1,6 +1,9 @@
 //! The black-box test binary: one module per feature, each starting the real
 //! `rollback-host` (CLI or server) or its plugin runtime.
 
+mod api_actions;
+mod api_errors;
+mod api_plans;
 mod components;
 mod plugin_check;
 mod sandbox;
