@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins build run test test-plugins test-host clean
+.PHONY: toolchain plugins build run test test-plugins test-host client-venv clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -22,10 +22,15 @@ build: plugins
 
 ## run: start the service with the built-in plugins on $(LISTEN)
 run: build
-	$(CARGO) run -p rollback-host -- serve --listen $(LISTEN) --plugins-dir target/plugins
+	$(CARGO) run -p rollback-host -- serve --listen $(LISTEN) --plugins-dir target/plugins --data-dir target/rollback-data
 
 ## test: the plugins' native unit tests, then the host's and black-box tests
-test: build test-plugins test-host
+##       (the latter drive the real python-watcherclient, installed by client-venv)
+test: build client-venv test-plugins test-host
+
+## client-venv: python-watcherclient and openstackclient in target/venv
+client-venv:
+	bash scripts/client-venv.sh
 
 test-plugins:
 	$(CARGO) test --manifest-path plugins/Cargo.toml --workspace

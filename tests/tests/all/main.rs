@@ -8,3 +8,4 @@ mod components;
 mod plugin_check;
 mod sandbox;
 mod serve;
+mod watcherclient;
