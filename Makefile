@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins build run test test-plugins test-host client-venv clean
+.PHONY: toolchain plugins build run test test-plugins test-host client-venv bench clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -37,6 +37,10 @@ test-plugins:
 
 test-host:
 	$(CARGO) test --workspace
+
+## bench: criterion benchmarks (release build); figures go in BENCHMARKS.md
+bench:
+	$(CARGO) bench -p rollback-store --bench commit
 
 clean:
 	$(CARGO) clean
