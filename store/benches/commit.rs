@@ -56,7 +56,10 @@ fn plan_with_actions(store: &Store) {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_plan_writes");
-    group.throughput(Throughput::Elements(1)).sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .throughput(Throughput::Elements(1))
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     for writers in [1usize, 8, 32] {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -71,7 +74,9 @@ fn bench(c: &mut Criterion) {
                     }
                 });
                 // Report time per write actually done.
-                start.elapsed().mul_f64(iters as f64 / (per * writers as u64) as f64)
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * writers as u64) as f64)
             })
         });
     }

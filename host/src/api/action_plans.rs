@@ -2,13 +2,13 @@
 //! transitions), start, and soft delete.
 
 use super::error::ApiError;
-use super::extract::{parse_uuid, HostUrl, JsonBody, Params, ShowDeleted};
+use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
 use super::list::{next_link, page, ListQuery, Row};
 use super::new_plan::{self, NewPlan};
 use super::version::{Version, MAX};
 use super::views::{self, Form};
 use super::{blocking, AppState};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -155,7 +155,7 @@ async fn list_impl(
 
 async fn show(
     State(state): State<AppState>,
-    Path(uuid): Path<String>,
+    PathParam(uuid): PathParam,
     version: Version,
     ShowDeleted(show_deleted): ShowDeleted,
     HostUrl(host): HostUrl,
@@ -277,7 +277,7 @@ fn transition(
 
 async fn patch(
     State(state): State<AppState>,
-    Path(uuid): Path<String>,
+    PathParam(uuid): PathParam,
     version: Version,
     HostUrl(host): HostUrl,
     JsonBody(body): JsonBody<Value>,
@@ -309,7 +309,7 @@ async fn patch(
 
 async fn start(
     State(state): State<AppState>,
-    Path(uuid): Path<String>,
+    PathParam(uuid): PathParam,
     version: Version,
     HostUrl(host): HostUrl,
 ) -> Result<Json<Value>, ApiError> {
@@ -334,7 +334,7 @@ async fn start(
 
 async fn delete(
     State(state): State<AppState>,
-    Path(uuid): Path<String>,
+    PathParam(uuid): PathParam,
 ) -> Result<StatusCode, ApiError> {
     let uuid = parse_uuid("action_plan_uuid", &uuid)?;
     let store = state.store.clone();

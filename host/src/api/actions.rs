@@ -3,12 +3,12 @@
 
 use super::action_plans::visible_plan;
 use super::error::ApiError;
-use super::extract::{parse_uuid, HostUrl, JsonBody, Params, ShowDeleted};
+use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
 use super::list::{next_link, page, ListQuery, Row};
 use super::version::{Version, MAX};
 use super::views::{self, Form};
 use super::{blocking, AppState};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -139,7 +139,7 @@ async fn list_impl(
 
 async fn show(
     State(state): State<AppState>,
-    Path(uuid): Path<String>,
+    PathParam(uuid): PathParam,
     version: Version,
     ShowDeleted(show_deleted): ShowDeleted,
     HostUrl(host): HostUrl,
@@ -154,7 +154,7 @@ async fn show(
 /// plan has not started.
 async fn patch(
     State(state): State<AppState>,
-    Path(uuid): Path<String>,
+    PathParam(uuid): PathParam,
     version: Version,
     HostUrl(host): HostUrl,
     JsonBody(body): JsonBody<Value>,

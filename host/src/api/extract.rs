@@ -85,6 +85,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// The single `{uuid}` segment of a route, undecoded-safe: a segment that is
+/// not valid percent-encoded UTF-8 is a 400 in Watcher's form.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(p)| PathParam(p))
+            .map_err(|e| ApiError::bad_request(format!("Invalid path: {e}")))
+    }
+}
+
 /// Parses a uuid from a path or query value, naming the field when wrong.
 pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(value).map_err(|_| {

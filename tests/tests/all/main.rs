@@ -3,6 +3,7 @@
 
 mod api_actions;
 mod api_errors;
+mod api_fuzz;
 mod api_plans;
 mod components;
 mod plugin_check;

@@ -37,3 +37,31 @@ fn unknown_paths_are_404() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_clearly() {
+    let first = Server::start(&[]);
+    let dir = first
+        .data_dir
+        .as_ref()
+        .unwrap()
+        .path()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let out = rollback_tests::run_cli(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", &dir],
+        None,
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("in use by another process"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        first.get_json("/healthz")["status"],
+        "ok",
+        "the first server is unharmed"
+    );
+}
