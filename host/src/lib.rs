@@ -2,8 +2,11 @@
 //!
 //! A request travels down the modules in this order: [`api`] (axum, Watcher
 //! v1 shapes) → rollback planner → [`plugins`] (sandboxed Wasm inverters) →
-//! applier → cloud drivers. The binary in `main.rs` is only the CLI edge.
+//! [`applier`] → [`cloud`] drivers. The binary in `main.rs` is only the CLI
+//! edge.
 
 pub mod action_types;
 pub mod api;
+pub mod applier;
+pub mod cloud;
 pub mod plugins;

@@ -1,6 +1,7 @@
 //! rollback-store: action plans and actions, kept durably in sled.
 //!
-//! A small database with no idea that HTTP or Wasm exist. Reads go straight
+//! A small database with no idea that HTTP or Wasm exist: typed plan and
+//! action records, plus named JSON documents for state it need not know. Reads go straight
 //! to sled from any thread; every write goes through [`Store::write`], which
 //! runs a closure over a [`Txn`] on the single committer thread and returns
 //! only once the change is flushed and fsynced (see `committer`). The API is
@@ -168,6 +169,11 @@ impl Store {
         let mut all = self.inner.tables.all_actions()?;
         all.sort_by_key(|a| a.id);
         Ok(all)
+    }
+
+    /// A named JSON document (e.g. the simulated cloud's state).
+    pub fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.inner.tables.document(name)
     }
 
     /// The plans of an audit, in creation order (via the audit index).

@@ -6,6 +6,7 @@
 //! | `actions`     | action uuid                    | Action (JSON)     |
 //! | `plan_actions`| plan uuid ‖ action uuid        | empty             |
 //! | `audit_plans` | audit uuid ‖ plan uuid         | empty             |
+//! | `documents`   | a name, e.g. `cloud`           | any JSON document |
 //! | `meta`        | `schema_version`               | u32 big-endian    |
 //!
 //! Index entries are written in the same transaction as the records they
@@ -23,8 +24,18 @@ use uuid::Uuid;
 pub(crate) enum Write {
     Plan(ActionPlan),
     Action(Action),
-    PlanIndex { plan: Uuid, action: Uuid },
-    AuditIndex { audit: Uuid, plan: Uuid },
+    PlanIndex {
+        plan: Uuid,
+        action: Uuid,
+    },
+    AuditIndex {
+        audit: Uuid,
+        plan: Uuid,
+    },
+    Document {
+        name: String,
+        value: serde_json::Value,
+    },
 }
 
 /// The open trees.
@@ -34,6 +45,7 @@ pub(crate) struct Tables {
     pub(crate) actions: sled::Tree,
     pub(crate) plan_actions: sled::Tree,
     pub(crate) audit_plans: sled::Tree,
+    pub(crate) documents: sled::Tree,
     pub(crate) meta: sled::Tree,
 }
 
@@ -67,6 +79,7 @@ impl Tables {
             actions: db.open_tree("actions")?,
             plan_actions: db.open_tree("plan_actions")?,
             audit_plans: db.open_tree("audit_plans")?,
+            documents: db.open_tree("documents")?,
             meta: db.open_tree("meta")?,
         })
     }
@@ -81,6 +94,18 @@ impl Tables {
     pub(crate) fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
         match self.actions.get(uuid.as_bytes())? {
             Some(v) => decode("actions", uuid.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        match self.documents.get(name.as_bytes())? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    key: format!("documents/{name}"),
+                    reason: e.to_string(),
+                }),
             None => Ok(None),
         }
     }
@@ -134,8 +159,9 @@ impl Tables {
             &self.actions,
             &self.plan_actions,
             &self.audit_plans,
+            &self.documents,
         )
-            .transaction(|(plans, actions, plan_actions, audit_plans)| {
+            .transaction(|(plans, actions, plan_actions, audit_plans, documents)| {
                 for w in writes {
                     match w {
                         Write::Plan(p) => {
@@ -149,6 +175,9 @@ impl Tables {
                         }
                         Write::AuditIndex { audit, plan } => {
                             audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
+                        }
+                        Write::Document { name, value } => {
+                            documents.insert(name.as_bytes(), encode(value))?;
                         }
                     }
                 }

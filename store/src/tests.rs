@@ -215,3 +215,33 @@ fn a_second_open_of_the_same_directory_is_refused() {
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
     assert!(err.to_string().contains("in use by another process"));
 }
+
+#[test]
+fn documents_are_written_with_records_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.document("cloud").unwrap().is_none());
+        store
+            .write(|txn| {
+                txn.put_document("cloud", json!({"hosts": ["c1"]}));
+                assert_eq!(
+                    txn.document("cloud")?.unwrap(),
+                    json!({"hosts": ["c1"]}),
+                    "a txn reads its own writes"
+                );
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let refused: Result<(), StoreError> = store.write(|txn| {
+            txn.put_document("cloud", json!({"hosts": []}));
+            Err(StoreError::Engine("no".into()))
+        });
+        assert!(refused.is_err());
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.document("cloud").unwrap().unwrap(),
+        json!({"hosts": ["c1"]})
+    );
+}

@@ -18,6 +18,7 @@ pub struct Txn<'a> {
     plans: BTreeMap<Uuid, ActionPlan>,
     actions: BTreeMap<Uuid, Action>,
     new_actions_of: BTreeMap<Uuid, Vec<Uuid>>,
+    documents: BTreeMap<String, serde_json::Value>,
     writes: Vec<Write>,
 }
 
@@ -29,6 +30,7 @@ impl<'a> Txn<'a> {
             plans: BTreeMap::new(),
             actions: BTreeMap::new(),
             new_actions_of: BTreeMap::new(),
+            documents: BTreeMap::new(),
             writes: Vec::new(),
         }
     }
@@ -151,6 +153,19 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
+    /// A named JSON document (e.g. the simulated cloud), as staged or stored.
+    pub fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        match self.documents.get(name) {
+            Some(v) => Ok(Some(v.clone())),
+            None => self.tables.document(name),
+        }
+    }
+
+    /// Stages a named JSON document, replacing any previous one.
+    pub fn put_document(&mut self, name: &str, value: serde_json::Value) {
+        self.documents.insert(name.to_string(), value);
+    }
+
     fn stage_plan(&mut self, plan: ActionPlan) {
         self.plans.insert(plan.uuid, plan);
     }
@@ -164,6 +179,11 @@ impl<'a> Txn<'a> {
         let mut writes = self.writes;
         writes.extend(self.plans.into_values().map(Write::Plan));
         writes.extend(self.actions.into_values().map(Write::Action));
+        writes.extend(
+            self.documents
+                .into_iter()
+                .map(|(name, value)| Write::Document { name, value }),
+        );
         writes
     }
 }

@@ -304,6 +304,9 @@ async fn patch(
     })
     .await?;
     tracing::info!(plan = %plan.uuid, state = %plan.state, "action plan patched");
+    if plan.state == PlanState::Pending {
+        state.applier.launch(plan.uuid);
+    }
     Ok(Json(views::plan(&plan, &host, version, Form::Detail)))
 }
 
@@ -329,6 +332,7 @@ async fn start(
     })
     .await?;
     tracing::info!(plan = %plan.uuid, "action plan started");
+    state.applier.launch(plan.uuid);
     Ok(Json(views::plan(&plan, &host, version, Form::Detail)))
 }
 

@@ -2,11 +2,12 @@
 //!
 //! Every request passes microversion negotiation (`version`), a 1 MiB body
 //! limit and a panic guard; every error is an [`ApiError`] in Watcher's body.
-//! Resources: `root` (version documents), `action_plans`, `actions`, and
-//! `GET /healthz`.
+//! Resources: `root` (version documents), `action_plans`, `actions`,
+//! `cloud` (the simulated cloud) and `GET /healthz`.
 
 mod action_plans;
 mod actions;
+mod cloud;
 mod error;
 mod extract;
 mod list;
@@ -19,6 +20,8 @@ mod views;
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
 
+use crate::applier::Applier;
+use crate::cloud::simulated::Simulated;
 use crate::plugins::LoadedPlugin;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -41,15 +44,28 @@ pub struct AppState {
     pub plugins: Arc<BTreeMap<String, LoadedPlugin>>,
     /// Largest page size.
     pub max_limit: usize,
+    /// Runs started plans.
+    pub applier: Applier,
+    /// The simulated cloud, when that is the driver.
+    pub cloud: Option<Simulated>,
 }
 
 impl AppState {
-    /// State over `store` with `plugins` and Watcher's default page cap.
-    pub fn new(store: Store, plugins: BTreeMap<String, LoadedPlugin>) -> Self {
+    /// State over `store` with `plugins`, the simulated cloud `cloud` as the
+    /// applier's driver, and Watcher's default page cap.
+    pub fn new(
+        store: Store,
+        plugins: BTreeMap<String, LoadedPlugin>,
+        cloud: Simulated,
+        concurrency: usize,
+    ) -> Self {
+        let applier = Applier::new(store.clone(), Arc::new(cloud.clone()), concurrency);
         AppState {
             store,
             plugins: Arc::new(plugins),
             max_limit: MAX_LIMIT,
+            applier,
+            cloud: Some(cloud),
         }
     }
 }
@@ -72,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(root::routes())
         .merge(action_plans::routes())
         .merge(actions::routes())
+        .merge(cloud::routes())
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")

@@ -2,6 +2,8 @@
 
 use anyhow::Context;
 use rollback_host::api::{self, AppState};
+use rollback_host::applier::recover;
+use rollback_host::cloud::simulated::{Simulated, DEFAULT_SEED};
 use rollback_host::plugins::{Limits, LoadedPlugin, Runtime};
 use rollback_store::Store;
 use std::collections::BTreeMap;
@@ -22,6 +24,20 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_PLUGINS_DIR")]
     plugins_dir: Option<PathBuf>,
 
+    /// JSON file seeding the simulated cloud on first start (when the store
+    /// has no cloud yet); without it a small built-in seed is used.
+    #[arg(long, env = "ROLLBACK_CLOUD_SEED")]
+    cloud_seed: Option<PathBuf>,
+
+    /// Multiplies the duration of `sleep` actions in the simulated cloud
+    /// (1 = real time).
+    #[arg(long, env = "ROLLBACK_SLEEP_SCALE", default_value_t = 1.0)]
+    sleep_scale: f64,
+
+    /// Actions of one plan that may run at once.
+    #[arg(long, env = "ROLLBACK_APPLIER_CONCURRENCY", default_value_t = 4)]
+    applier_concurrency: usize,
+
     #[command(flatten)]
     limits: Limits,
 }
@@ -35,13 +51,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.data_dir)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
-    let state = AppState::new(store, plugins);
+    let cloud = Simulated::new(store.clone(), args.sleep_scale);
+    let seed: serde_json::Value = match &args.cloud_seed {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?
+        }
+        None => serde_json::from_str(DEFAULT_SEED).expect("the built-in seed is JSON"),
+    };
+    if cloud
+        .seed_if_empty(seed)
+        .context("seeding the simulated cloud")?
+    {
+        tracing::info!("simulated cloud seeded");
+    } else if args.cloud_seed.is_some() {
+        tracing::warn!("the store already holds a simulated cloud; --cloud-seed ignored (PUT /v1/cloud replaces it)");
+    }
+    let state = AppState::new(store, plugins, cloud, args.applier_concurrency);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
+        let recovery = recover(&state.applier).context("recovering interrupted plans")?;
+        for plan in &recovery.interrupted {
+            tracing::warn!(%plan, "action plan was interrupted by a stop; marked as such");
+        }
+        for plan in &recovery.resumed {
+            tracing::info!(%plan, "pending action plan resumed");
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

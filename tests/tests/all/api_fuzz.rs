@@ -6,9 +6,15 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use proptest::prelude::*;
 use rollback_host::api::{router, AppState};
+use rollback_host::cloud::simulated::Simulated;
 use rollback_store::Store;
 use std::collections::BTreeMap;
 use tower::ServiceExt;
+
+fn app(store: Store) -> axum::Router {
+    let cloud = Simulated::new(store.clone(), 0.0);
+    router(AppState::new(store, BTreeMap::new(), cloud, 4))
+}
 
 fn call(
     app: &axum::Router,
@@ -102,7 +108,7 @@ proptest! {
     fn no_body_makes_the_api_fail_on_its_side(body in json_value(), raw in prop::collection::vec(any::<u8>(), 0..64), pick in 0usize..4) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let app = router(AppState::new(store, BTreeMap::new()));
+        let app = app(store);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (s, b) = call(&app, &rt, "POST", "/v1/action_plans", body.to_string().into_bytes());
         assert_watcher_error(s, &b);
@@ -127,7 +133,7 @@ proptest! {
     fn no_path_or_query_makes_the_api_fail_on_its_side(seg in "[a-zA-Z0-9%._~-]{0,40}", q in "[a-z_=&0-9%-]{0,40}") {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let app = router(AppState::new(store, BTreeMap::new()));
+        let app = app(store);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         for path in [
             format!("/v1/action_plans/{seg}?{q}"),

@@ -1,0 +1,192 @@
+//! The simulated cloud: the embedded default driver. Its state is one JSON
+//! document in the store (`cloud`), seeded from a file on first start,
+//! shown by `GET /v1/cloud` and replaced by `PUT /v1/cloud`. Every change
+//! is one store transaction that re-checks the pre-conditions, so parallel
+//! actions on the same resource cannot both act.
+
+mod executors;
+mod model;
+
+pub use executors::EXECUTABLE;
+pub use model::{
+    Cloud, ComputeService, Flavor, Instance, Node, Power, ServiceState, Status, Volume,
+};
+
+use super::{CloudDriver, DriverError, Prepared};
+use rollback_store::{Action, Store, StoreError, Txn};
+use serde_json::Value;
+use std::time::Duration;
+
+/// The seed used when the store has no cloud and no `--cloud-seed` is given.
+pub const DEFAULT_SEED: &str = include_str!("default-seed.json");
+
+/// The store document holding the cloud.
+const DOCUMENT: &str = "cloud";
+
+/// Longest a `sleep` action may wait, before scaling (one hour).
+const MAX_SLEEP_SECONDS: f64 = 3600.0;
+
+/// Why a cloud document was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    /// Not the cloud's shape.
+    #[error("invalid cloud: {0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Parses and checks a cloud document.
+pub fn parse(value: Value) -> Result<Cloud, CloudError> {
+    let cloud: Cloud =
+        serde_json::from_value(value).map_err(|e| CloudError::Invalid(e.to_string()))?;
+    cloud.check().map_err(CloudError::Invalid)?;
+    Ok(cloud)
+}
+
+fn load(txn: &Txn<'_>) -> Result<Cloud, DriverError> {
+    match txn
+        .document(DOCUMENT)
+        .map_err(|e| DriverError(e.to_string()))?
+    {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| DriverError(format!("stored cloud is unreadable: {e}"))),
+        None => Ok(Cloud::default()),
+    }
+}
+
+/// The simulated driver.
+#[derive(Clone)]
+pub struct Simulated {
+    store: Store,
+    time_scale: f64,
+}
+
+impl Simulated {
+    /// A driver over `store`. `time_scale` multiplies every `sleep` (1.0 =
+    /// real time; tests use a small value).
+    pub fn new(store: Store, time_scale: f64) -> Self {
+        Simulated {
+            store,
+            time_scale: time_scale.max(0.0),
+        }
+    }
+
+    /// Seeds the cloud from `seed` unless the store already has one.
+    /// Returns whether it seeded.
+    pub fn seed_if_empty(&self, seed: Value) -> Result<bool, CloudError> {
+        let cloud = parse(seed)?;
+        let value = serde_json::to_value(&cloud).expect("cloud serializes");
+        self.store.write(move |txn| {
+            if txn.document(DOCUMENT)?.is_some() {
+                return Ok(false);
+            }
+            txn.put_document(DOCUMENT, value);
+            Ok(true)
+        })
+    }
+
+    /// The current cloud.
+    pub fn get(&self) -> Result<Value, CloudError> {
+        Ok(self
+            .store
+            .document(DOCUMENT)?
+            .unwrap_or_else(|| serde_json::to_value(Cloud::default()).unwrap()))
+    }
+
+    /// Replaces the cloud (durably) after checking it.
+    pub fn put(&self, value: Value) -> Result<Value, CloudError> {
+        let cloud = parse(value)?;
+        let value = serde_json::to_value(&cloud).expect("cloud serializes");
+        let stored = value.clone();
+        self.store.write(move |txn| {
+            txn.put_document(DOCUMENT, value);
+            Ok::<_, CloudError>(())
+        })?;
+        Ok(stored)
+    }
+}
+
+impl CloudDriver for Simulated {
+    fn prepare(&self, action: &Action) -> Result<Prepared, DriverError> {
+        let cloud: Cloud = match self
+            .store
+            .document(DOCUMENT)
+            .map_err(|e| DriverError(e.to_string()))?
+        {
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| DriverError(format!("stored cloud is unreadable: {e}")))?,
+            None => Cloud::default(),
+        };
+        Ok(executors::prepare(
+            &cloud,
+            &action.action_type,
+            &action.input_parameters,
+        ))
+    }
+
+    fn apply(
+        &self,
+        action: &Action,
+        pre_state: &Value,
+    ) -> Result<Result<Value, String>, DriverError> {
+        match action.action_type.as_str() {
+            "sleep" => {
+                let seconds = action
+                    .input_parameters
+                    .get("duration")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                let waited = self.sleep_for(seconds);
+                std::thread::sleep(waited);
+                return Ok(Ok(
+                    serde_json::json!({"duration": seconds, "waited_ms": waited.as_millis() as u64}),
+                ));
+            }
+            "nop" => {
+                let message = action
+                    .input_parameters
+                    .get("message")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                tracing::info!(action = %action.uuid, "nop: {message}");
+            }
+            _ => {}
+        }
+        let (ty, params, pre) = (
+            action.action_type.clone(),
+            action.input_parameters.clone(),
+            pre_state.clone(),
+        );
+        self.store.write(move |txn| {
+            let mut cloud = load(txn)?;
+            match executors::apply(&mut cloud, &ty, &params, &pre) {
+                Ok(result) => {
+                    txn.put_document(
+                        DOCUMENT,
+                        serde_json::to_value(&cloud).expect("cloud serializes"),
+                    );
+                    Ok(Ok(result))
+                }
+                // Nothing staged: the refusal writes nothing.
+                Err(reason) => Ok(Err(reason)),
+            }
+        })
+    }
+
+    fn sleep_for(&self, seconds: f64) -> Duration {
+        let s = if seconds.is_finite() {
+            seconds.clamp(0.0, MAX_SLEEP_SECONDS)
+        } else {
+            0.0
+        };
+        Duration::from_secs_f64(s * self.time_scale)
+    }
+}
+
+impl From<StoreError> for DriverError {
+    fn from(e: StoreError) -> Self {
+        DriverError(e.to_string())
+    }
+}
