@@ -5,6 +5,7 @@ mod api_actions;
 mod api_errors;
 mod api_fuzz;
 mod api_plans;
+mod applier;
 mod components;
 mod plugin_check;
 mod sandbox;

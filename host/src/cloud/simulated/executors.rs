@@ -89,9 +89,11 @@ pub fn apply(
 ) -> Result<Value, String> {
     match prepare(cloud, action_type, p) {
         Prepared::Run { pre_state: now, .. } if &now == pre_state => {}
-        Prepared::Run { pre_state: now, .. } => return Err(format!(
+        Prepared::Run { pre_state: now, .. } => {
+            return Err(format!(
             "the cloud changed since the action was prepared: expected {pre_state}, found {now}"
-        )),
+        ))
+        }
         Prepared::Skip { reason, .. } | Prepared::Fail { reason, .. } => {
             return Err(format!(
                 "the cloud changed since the action was prepared: {reason}"
