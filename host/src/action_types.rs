@@ -50,10 +50,7 @@ pub fn builtin_schema(action_type: &str) -> Option<Value> {
             }),
             &["resource_id", "state"],
         ),
-        "resize" => object(
-            json!({"resource_id": uuid, "flavor": name}),
-            &["resource_id", "flavor"],
-        ),
+        "resize" => object(json!({"resource_id": uuid, "flavor": name}), &["resource_id", "flavor"]),
         "volume_migrate" => object(
             json!({
                 "resource_id": uuid,
@@ -65,14 +62,8 @@ pub fn builtin_schema(action_type: &str) -> Option<Value> {
             &["resource_id", "migration_type"],
         ),
         "stop" | "start" => object(json!({"resource_id": uuid}), &["resource_id"]),
-        "nop" => object(
-            json!({"message": {"type": ["string", "null"]}}),
-            &["message"],
-        ),
-        "sleep" => object(
-            json!({"duration": {"type": "number", "minimum": 0}}),
-            &["duration"],
-        ),
+        "nop" => object(json!({"message": {"type": ["string", "null"]}}), &["message"]),
+        "sleep" => object(json!({"duration": {"type": "number", "minimum": 0}}), &["duration"]),
         _ => return None,
     })
 }
@@ -80,8 +71,8 @@ pub fn builtin_schema(action_type: &str) -> Option<Value> {
 /// Validates `params` against `schema`; the error lists every violation
 /// with its JSON pointer.
 pub fn validate(schema: &Value, params: &Value) -> Result<(), String> {
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|e| format!("the schema itself is invalid: {e}"))?;
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| format!("the schema itself is invalid: {e}"))?;
     let errors: Vec<String> = validator
         .iter_errors(params)
         .take(10)
@@ -112,13 +103,9 @@ mod tests {
         assert!(validate(&migrate, &ok).is_ok());
         let extra = json!({"resource_id": "4cbc4ede-0d25-481b-b86e-998dbbd4f8bf", "migration_type": "live", "source_node": "c1", "x": 1});
         assert!(validate(&migrate, &extra).unwrap_err().contains("x"));
-        let bad =
-            json!({"resource_id": "not-a-uuid", "migration_type": "warp", "source_node": "c1"});
+        let bad = json!({"resource_id": "not-a-uuid", "migration_type": "warp", "source_node": "c1"});
         let msg = validate(&migrate, &bad).unwrap_err();
-        assert!(
-            msg.contains("/resource_id") && msg.contains("/migration_type"),
-            "{msg}"
-        );
+        assert!(msg.contains("/resource_id") && msg.contains("/migration_type"), "{msg}");
         assert!(validate(&builtin_schema("sleep").unwrap(), &json!({"duration": -1})).is_err());
         assert!(validate(&builtin_schema("nop").unwrap(), &json!({"message": null})).is_ok());
         assert!(builtin_schema("snapshot_instance").is_none());

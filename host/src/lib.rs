@@ -1,7 +1,7 @@
 //! rollback-host: undo OpenStack Watcher action plans.
 //!
 //! A request travels down the modules in this order: [`api`] (axum, Watcher
-//! v1 shapes) → rollback planner → [`plugins`] (sandboxed Wasm inverters) →
+//! v1 shapes) → [`rollback`] planner → [`plugins`] (sandboxed Wasm inverters) →
 //! [`applier`] → [`cloud`] drivers. The binary in `main.rs` is only the CLI
 //! edge.
 
@@ -10,3 +10,4 @@ pub mod api;
 pub mod applier;
 pub mod cloud;
 pub mod plugins;
+pub mod rollback;

@@ -47,6 +47,7 @@ fn plan_with_actions(store: &Store) {
                     deleted_at: None,
                     pre_state: None,
                     result: None,
+                    expected_state: None,
                 })?;
             }
             Ok::<_, StoreError>(())
@@ -56,10 +57,7 @@ fn plan_with_actions(store: &Store) {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_plan_writes");
-    group
-        .throughput(Throughput::Elements(1))
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(1)).sample_size(10).measurement_time(Duration::from_secs(10));
     for writers in [1usize, 8, 32] {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -74,9 +72,7 @@ fn bench(c: &mut Criterion) {
                     }
                 });
                 // Report time per write actually done.
-                start
-                    .elapsed()
-                    .mul_f64(iters as f64 / (per * writers as u64) as f64)
+                start.elapsed().mul_f64(iters as f64 / (per * writers as u64) as f64)
             })
         });
     }

@@ -42,11 +42,7 @@ pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>)
         for job in batch {
             let mut txn = Txn::new(&tables, &db);
             let Outcome { commit, answer } = job(&mut txn);
-            let writes: Vec<Write> = if commit {
-                txn.into_writes()
-            } else {
-                Vec::new()
-            };
+            let writes: Vec<Write> = if commit { txn.into_writes() } else { Vec::new() };
             if writes.is_empty() {
                 // Nothing to make durable (a refused or read-only job).
                 answer(Ok(()));
@@ -60,20 +56,15 @@ pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>)
         if waiting.is_empty() {
             continue;
         }
-        let durable = db
-            .flush()
-            .map_err(StoreError::from)
-            .and_then(|_| Ok(file.sync_data()?));
+        let durable = db.flush().map_err(StoreError::from).and_then(|_| Ok(file.sync_data()?));
         match durable {
             Ok(()) => waiting.into_iter().for_each(|a| a(Ok(()))),
             Err(e) => {
                 tracing::error!("commit failed to reach the disk: {e}");
                 let msg = e.to_string();
-                waiting.into_iter().for_each(|a| {
-                    a(Err(StoreError::Engine(format!(
-                        "commit not durable: {msg}"
-                    ))))
-                });
+                waiting
+                    .into_iter()
+                    .for_each(|a| a(Err(StoreError::Engine(format!("commit not durable: {msg}")))));
             }
         }
     }

@@ -60,9 +60,7 @@ impl Drop for Inner {
 
 fn is_lock_error(e: &sled::Error) -> bool {
     match e {
-        sled::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock")
-        }
+        sled::Error::Io(io) => io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock"),
         _ => false,
     }
 }
@@ -75,18 +73,14 @@ impl Store {
         std::fs::create_dir_all(&path)?;
         let db = sled::Config::new().path(&path).open().map_err(|e| {
             if is_lock_error(&e) {
-                StoreError::Locked {
-                    path: path.display().to_string(),
-                }
+                StoreError::Locked { path: path.display().to_string() }
             } else {
                 e.into()
             }
         })?;
         let tables = Tables::open(&db)?;
         check_schema(&db, &tables)?;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .open(path.join("db"))?;
+        let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
 
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
         let committer = {
@@ -136,13 +130,7 @@ impl Store {
                 }),
             }
         });
-        let sender = self
-            .inner
-            .jobs
-            .lock()
-            .ok()
-            .and_then(|j| j.clone())
-            .ok_or(StoreError::Closed)?;
+        let sender = self.inner.jobs.lock().ok().and_then(|j| j.clone()).ok_or(StoreError::Closed)?;
         sender.send(job).map_err(|_| StoreError::Closed)?;
         reply_rx.recv().map_err(|_| StoreError::Closed)?
     }
@@ -201,24 +189,16 @@ impl Store {
 fn check_schema(db: &sled::Db, tables: &Tables) -> Result<(), StoreError> {
     match tables.meta.get(SCHEMA_KEY)? {
         Some(v) => {
-            let found = <[u8; 4]>::try_from(v.as_ref())
-                .map(u32::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt {
-                    key: "meta/schema_version".into(),
-                    reason: "not a u32".into(),
-                })?;
+            let found = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).map_err(|_| {
+                StoreError::Corrupt { key: "meta/schema_version".into(), reason: "not a u32".into() }
+            })?;
             if found > SCHEMA_VERSION {
-                return Err(StoreError::SchemaTooNew {
-                    found,
-                    supported: SCHEMA_VERSION,
-                });
+                return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
             }
             Ok(())
         }
         None => {
-            tables
-                .meta
-                .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            tables.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             db.flush()?;
             Ok(())
         }

@@ -153,6 +153,10 @@ pub struct Action {
     pub pre_state: Option<Value>,
     /// What really happened.
     pub result: Option<Value>,
+    /// For a rollback action: the state it expects to find on its resource
+    /// (a JSON object); the applier skips it when the resource differs.
+    #[serde(default)]
+    pub expected_state: Option<Value>,
 }
 
 #[cfg(test)]
@@ -170,10 +174,6 @@ mod tests {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
             assert_eq!(ActionState::parse(s.as_str()), Some(*s));
         }
-        assert_eq!(
-            PlanState::parse("recommended"),
-            None,
-            "names are case-sensitive, as in Watcher"
-        );
+        assert_eq!(PlanState::parse("recommended"), None, "names are case-sensitive, as in Watcher");
     }
 }

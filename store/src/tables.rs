@@ -24,18 +24,9 @@ use uuid::Uuid;
 pub(crate) enum Write {
     Plan(ActionPlan),
     Action(Action),
-    PlanIndex {
-        plan: Uuid,
-        action: Uuid,
-    },
-    AuditIndex {
-        audit: Uuid,
-        plan: Uuid,
-    },
-    Document {
-        name: String,
-        value: serde_json::Value,
-    },
+    PlanIndex { plan: Uuid, action: Uuid },
+    AuditIndex { audit: Uuid, plan: Uuid },
+    Document { name: String, value: serde_json::Value },
 }
 
 /// The open trees.
@@ -58,12 +49,7 @@ fn pair(a: Uuid, b: Uuid) -> [u8; 32] {
 
 fn decode<T: DeserializeOwned>(tree: &str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        key: format!(
-            "{tree}/{}",
-            Uuid::from_slice(key)
-                .map(|u| u.to_string())
-                .unwrap_or_default()
-        ),
+        key: format!("{tree}/{}", Uuid::from_slice(key).map(|u| u.to_string()).unwrap_or_default()),
         reason: e.to_string(),
     })
 }
@@ -102,10 +88,7 @@ impl Tables {
         match self.documents.get(name.as_bytes())? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    key: format!("documents/{name}"),
-                    reason: e.to_string(),
-                }),
+                .map_err(|e| StoreError::Corrupt { key: format!("documents/{name}"), reason: e.to_string() }),
             None => Ok(None),
         }
     }
@@ -154,41 +137,35 @@ impl Tables {
 
     /// Applies `writes` atomically: records and index entries together.
     pub(crate) fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let result: Result<(), TransactionError<()>> = (
-            &self.plans,
-            &self.actions,
-            &self.plan_actions,
-            &self.audit_plans,
-            &self.documents,
-        )
-            .transaction(|(plans, actions, plan_actions, audit_plans, documents)| {
-                for w in writes {
-                    match w {
-                        Write::Plan(p) => {
-                            plans.insert(p.uuid.as_bytes(), encode(p))?;
-                        }
-                        Write::Action(a) => {
-                            actions.insert(a.uuid.as_bytes(), encode(a))?;
-                        }
-                        Write::PlanIndex { plan, action } => {
-                            plan_actions.insert(&pair(*plan, *action)[..], &[][..])?;
-                        }
-                        Write::AuditIndex { audit, plan } => {
-                            audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
-                        }
-                        Write::Document { name, value } => {
-                            documents.insert(name.as_bytes(), encode(value))?;
+        let result: Result<(), TransactionError<()>> =
+            (&self.plans, &self.actions, &self.plan_actions, &self.audit_plans, &self.documents).transaction(
+                |(plans, actions, plan_actions, audit_plans, documents)| {
+                    for w in writes {
+                        match w {
+                            Write::Plan(p) => {
+                                plans.insert(p.uuid.as_bytes(), encode(p))?;
+                            }
+                            Write::Action(a) => {
+                                actions.insert(a.uuid.as_bytes(), encode(a))?;
+                            }
+                            Write::PlanIndex { plan, action } => {
+                                plan_actions.insert(&pair(*plan, *action)[..], &[][..])?;
+                            }
+                            Write::AuditIndex { audit, plan } => {
+                                audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
+                            }
+                            Write::Document { name, value } => {
+                                documents.insert(name.as_bytes(), encode(value))?;
+                            }
                         }
                     }
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Storage(e)) => Err(e.into()),
-            Err(TransactionError::Abort(())) => {
-                Err(StoreError::Engine("transaction aborted".into()))
-            }
+            Err(TransactionError::Abort(())) => Err(StoreError::Engine("transaction aborted".into())),
         }
     }
 }

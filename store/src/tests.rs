@@ -14,9 +14,7 @@ fn plan(audit: Option<Uuid>) -> ActionPlan {
         state: PlanState::Recommended,
         status_message: None,
         global_efficacy: vec![],
-        efficacy_indicators: vec![
-            json!({"name": "n", "description": "d", "unit": "%", "value": 1}),
-        ],
+        efficacy_indicators: vec![json!({"name": "n", "description": "d", "unit": "%", "value": 1})],
         created_at: Utc::now(),
         updated_at: None,
         deleted_at: None,
@@ -43,6 +41,7 @@ fn action(plan: Uuid, parents: Vec<Uuid>) -> Action {
         deleted_at: None,
         pre_state: None,
         result: None,
+        expected_state: None,
     }
 }
 
@@ -77,15 +76,7 @@ fn records_and_indexes_round_trip() {
     assert_eq!(store.plan(p.uuid).unwrap().unwrap(), p);
     assert_eq!(store.actions_of(p.uuid).unwrap(), actions);
     assert_eq!(store.plans_of_audit(audit).unwrap(), vec![p.clone()]);
-    assert_eq!(
-        store
-            .plans()
-            .unwrap()
-            .iter()
-            .map(|x| x.uuid)
-            .collect::<Vec<_>>(),
-        vec![p.uuid, other.uuid]
-    );
+    assert_eq!(store.plans().unwrap().iter().map(|x| x.uuid).collect::<Vec<_>>(), vec![p.uuid, other.uuid]);
     assert!(store.plan(Uuid::new_v4()).unwrap().is_none());
 }
 
@@ -124,16 +115,7 @@ fn duplicate_uuids_are_refused() {
     let (p, _) = create(&store, None, 0);
     let again = p.clone();
     let err = store.write(move |txn| txn.insert_plan(again)).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Exists {
-                kind: "ActionPlan",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::Exists { kind: "ActionPlan", .. }), "{err}");
 }
 
 #[test]
@@ -141,19 +123,8 @@ fn an_action_needs_its_plan() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let orphan = action(Uuid::new_v4(), vec![]);
-    let err = store
-        .write(move |txn| txn.insert_action(orphan))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::NotFound {
-                kind: "ActionPlan",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let err = store.write(move |txn| txn.insert_action(orphan)).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { kind: "ActionPlan", .. }), "{err}");
 }
 
 #[test]
@@ -179,11 +150,7 @@ fn concurrent_read_modify_writes_lose_nothing_and_failures_stay_isolated() {
         }
     });
     let msg = store.plan(p.uuid).unwrap().unwrap().status_message.unwrap();
-    let mut seen: Vec<u32> = msg
-        .trim_end_matches(',')
-        .split(',')
-        .map(|x| x.parse().unwrap())
-        .collect();
+    let mut seen: Vec<u32> = msg.trim_end_matches(',').split(',').map(|x| x.parse().unwrap()).collect();
     seen.sort();
     assert_eq!(seen, (0..32).filter(|i| *i != 7).collect::<Vec<_>>());
 }
@@ -193,12 +160,7 @@ fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        store
-            .inner
-            .tables
-            .meta
-            .insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
-            .unwrap();
+        store.inner.tables.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
     }
     let err = Store::open(dir.path()).err().expect("refused");
     assert!(
@@ -240,8 +202,5 @@ fn documents_are_written_with_records_and_survive_a_reopen() {
         assert!(refused.is_err());
     }
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(
-        store.document("cloud").unwrap().unwrap(),
-        json!({"hosts": ["c1"]})
-    );
+    assert_eq!(store.document("cloud").unwrap().unwrap(), json!({"hosts": ["c1"]}));
 }

@@ -50,10 +50,7 @@ impl<'a> Txn<'a> {
 
     /// A plan that must exist.
     pub fn plan_required(&self, uuid: Uuid) -> Result<ActionPlan, StoreError> {
-        self.plan(uuid)?.ok_or(StoreError::NotFound {
-            kind: "ActionPlan",
-            uuid,
-        })
+        self.plan(uuid)?.ok_or(StoreError::NotFound { kind: "ActionPlan", uuid })
     }
 
     /// An action, as staged or stored.
@@ -67,13 +64,7 @@ impl<'a> Txn<'a> {
     /// The actions of a plan, as staged or stored, in creation order.
     pub fn actions_of(&self, plan: Uuid) -> Result<Vec<Action>, StoreError> {
         let mut uuids = self.tables.action_uuids_of(plan)?;
-        uuids.extend(
-            self.new_actions_of
-                .get(&plan)
-                .into_iter()
-                .flatten()
-                .copied(),
-        );
+        uuids.extend(self.new_actions_of.get(&plan).into_iter().flatten().copied());
         let mut out = Vec::with_capacity(uuids.len());
         for u in uuids {
             out.push(self.action(u)?.ok_or_else(|| StoreError::Corrupt {
@@ -89,16 +80,10 @@ impl<'a> Txn<'a> {
     /// Stages a new plan; refuses a uuid that exists.
     pub fn insert_plan(&mut self, plan: ActionPlan) -> Result<(), StoreError> {
         if self.plan(plan.uuid)?.is_some() {
-            return Err(StoreError::Exists {
-                kind: "ActionPlan",
-                uuid: plan.uuid,
-            });
+            return Err(StoreError::Exists { kind: "ActionPlan", uuid: plan.uuid });
         }
         if let Some(audit) = plan.audit_uuid {
-            self.writes.push(Write::AuditIndex {
-                audit,
-                plan: plan.uuid,
-            });
+            self.writes.push(Write::AuditIndex { audit, plan: plan.uuid });
         }
         self.stage_plan(plan);
         Ok(())
@@ -108,20 +93,11 @@ impl<'a> Txn<'a> {
     /// that exists.
     pub fn insert_action(&mut self, action: Action) -> Result<(), StoreError> {
         if self.action(action.uuid)?.is_some() {
-            return Err(StoreError::Exists {
-                kind: "Action",
-                uuid: action.uuid,
-            });
+            return Err(StoreError::Exists { kind: "Action", uuid: action.uuid });
         }
         self.plan_required(action.action_plan_uuid)?;
-        self.writes.push(Write::PlanIndex {
-            plan: action.action_plan_uuid,
-            action: action.uuid,
-        });
-        self.new_actions_of
-            .entry(action.action_plan_uuid)
-            .or_default()
-            .push(action.uuid);
+        self.writes.push(Write::PlanIndex { plan: action.action_plan_uuid, action: action.uuid });
+        self.new_actions_of.entry(action.action_plan_uuid).or_default().push(action.uuid);
         self.stage_action(action);
         Ok(())
     }
@@ -130,9 +106,7 @@ impl<'a> Txn<'a> {
     pub fn update_plan(&mut self, plan: ActionPlan) -> Result<(), StoreError> {
         let old = self.plan_required(plan.uuid)?;
         if old.audit_uuid != plan.audit_uuid {
-            return Err(StoreError::Engine(
-                "a plan's audit_uuid cannot change".into(),
-            ));
+            return Err(StoreError::Engine("a plan's audit_uuid cannot change".into()));
         }
         self.stage_plan(plan);
         Ok(())
@@ -140,14 +114,10 @@ impl<'a> Txn<'a> {
 
     /// Stages a change to an existing action. Its plan is fixed.
     pub fn update_action(&mut self, action: Action) -> Result<(), StoreError> {
-        let old = self.action(action.uuid)?.ok_or(StoreError::NotFound {
-            kind: "Action",
-            uuid: action.uuid,
-        })?;
+        let old =
+            self.action(action.uuid)?.ok_or(StoreError::NotFound { kind: "Action", uuid: action.uuid })?;
         if old.action_plan_uuid != action.action_plan_uuid {
-            return Err(StoreError::Engine(
-                "an action's action_plan_uuid cannot change".into(),
-            ));
+            return Err(StoreError::Engine("an action's action_plan_uuid cannot change".into()));
         }
         self.stage_action(action);
         Ok(())
@@ -179,11 +149,7 @@ impl<'a> Txn<'a> {
         let mut writes = self.writes;
         writes.extend(self.plans.into_values().map(Write::Plan));
         writes.extend(self.actions.into_values().map(Write::Action));
-        writes.extend(
-            self.documents
-                .into_iter()
-                .map(|(name, value)| Write::Document { name, value }),
-        );
+        writes.extend(self.documents.into_iter().map(|(name, value)| Write::Document { name, value }));
         writes
     }
 }

@@ -12,20 +12,14 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// The `rollback-host` binary next to this test executable
 /// (`target/<profile>/deps/all-…` → `target/<profile>/rollback-host`).
 pub fn host_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let bin = profile_dir.join(format!("rollback-host{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
@@ -36,10 +30,7 @@ pub fn host_bin() -> PathBuf {
 }
 
 fn built(dir: &str, name: &str) -> PathBuf {
-    let p = repo_root()
-        .join("target")
-        .join(dir)
-        .join(format!("{name}.wasm"));
+    let p = repo_root().join("target").join(dir).join(format!("{name}.wasm"));
     assert!(p.exists(), "{} is missing: run `make plugins`", p.display());
     p
 }
@@ -70,22 +61,13 @@ pub fn run_cli(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(host_bin())
         .args(args)
         .env("RUST_LOG", "info")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn rollback-host");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     }
     let out = child.wait_with_output().expect("wait for rollback-host");
     Output {
@@ -114,10 +96,7 @@ impl Resp {
 
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// The `faultstring` of a Watcher error body, checking the body's form:
@@ -127,19 +106,11 @@ impl Resp {
         let text = outer["error_message"]
             .as_str()
             .unwrap_or_else(|| panic!("no error_message string: {}", self.body));
-        let inner: serde_json::Value =
-            serde_json::from_str(text).expect("error_message holds JSON text");
-        let want = if self.status >= 500 {
-            "Server"
-        } else {
-            "Client"
-        };
+        let inner: serde_json::Value = serde_json::from_str(text).expect("error_message holds JSON text");
+        let want = if self.status >= 500 { "Server" } else { "Client" };
         assert_eq!(inner["faultcode"], want, "{}", self.body);
         assert!(inner.get("debuginfo").is_some(), "{}", self.body);
-        inner["faultstring"]
-            .as_str()
-            .expect("faultstring")
-            .to_string()
+        inner["faultstring"].as_str().expect("faultstring").to_string()
     }
 }
 
@@ -158,10 +129,7 @@ impl Server {
     /// Starts `rollback-host serve --listen 127.0.0.1:0 EXTRA` on a fresh
     /// data directory and waits until it says where it listens.
     pub fn start(extra: &[&str]) -> Server {
-        Self::start_in(
-            tempfile::tempdir().expect("tempdir"),
-            extra.iter().map(|s| s.to_string()).collect(),
-        )
+        Self::start_in(tempfile::tempdir().expect("tempdir"), extra.iter().map(|s| s.to_string()).collect())
     }
 
     /// Kills the server (SIGKILL: no clean shutdown) and starts a new one on
@@ -206,13 +174,7 @@ impl Server {
                 panic!("server did not start; its log:\n{}", log.lock().unwrap());
             }
         };
-        Server {
-            child,
-            base: format!("http://{addr}"),
-            log,
-            data_dir: Some(data_dir),
-            extra,
-        }
+        Server { child, base: format!("http://{addr}"), log, data_dir: Some(data_dir), extra }
     }
 
     /// Everything the server logged so far.
@@ -239,21 +201,13 @@ impl Server {
     }
 
     /// Any request. `body` is sent as given with the headers given.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Resp {
+    pub fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .allow_non_standard_methods(true)
             .build()
             .into();
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
+        let mut req = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -268,17 +222,8 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_string()
-            .expect("body");
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        let body = resp.body_mut().with_config().limit(64 << 20).read_to_string().expect("body");
+        Resp { status, headers, body }
     }
 
     /// A request with a JSON body and microversion 1.5.
@@ -287,10 +232,7 @@ impl Server {
         self.call(
             method,
             path,
-            &[
-                ("Content-Type", "application/json"),
-                ("OpenStack-API-Version", "infra-optim 1.5"),
-            ],
+            &[("Content-Type", "application/json"), ("OpenStack-API-Version", "infra-optim 1.5")],
             Some(text.as_bytes()),
         )
     }

@@ -57,10 +57,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/action_plans", get(list).post(create))
         .route("/v1/action_plans/", get(list).post(create))
         .route("/v1/action_plans/detail", get(detail))
-        .route(
-            "/v1/action_plans/{uuid}",
-            get(show).patch(patch).delete(delete),
-        )
+        .route("/v1/action_plans/{uuid}", get(show).patch(patch).delete(delete))
         .route("/v1/action_plans/{uuid}/start", post(start))
 }
 
@@ -74,8 +71,7 @@ pub(super) fn visible_plan(
     uuid: Uuid,
     show_deleted: bool,
 ) -> Result<ActionPlan, ApiError> {
-    plan.filter(|p| show_deleted || p.state != PlanState::Deleted)
-        .ok_or_else(|| not_found(uuid))
+    plan.filter(|p| show_deleted || p.state != PlanState::Deleted).ok_or_else(|| not_found(uuid))
 }
 
 fn txn_plan(txn: &Txn<'_>, uuid: Uuid) -> Result<ActionPlan, ApiError> {
@@ -99,16 +95,7 @@ async fn detail(
     sd: ShowDeleted,
     host: HostUrl,
 ) -> Result<Json<Value>, ApiError> {
-    list_impl(
-        state,
-        params,
-        v,
-        sd,
-        host,
-        Form::Detail,
-        "/v1/action_plans/detail",
-    )
-    .await
+    list_impl(state, params, v, sd, host, Form::Detail, "/v1/action_plans/detail").await
 }
 
 async fn list_impl(
@@ -144,10 +131,7 @@ async fn list_impl(
     let page = page(rows, &q, "ActionPlan")?;
     let mut body = json!({ "action_plans": page.items });
     if let Some(last) = page.last_of_full_page {
-        let filters: Vec<(&str, String)> = audit
-            .map(|a| ("audit_uuid", a.to_string()))
-            .into_iter()
-            .collect();
+        let filters: Vec<(&str, String)> = audit.map(|a| ("audit_uuid", a.to_string())).into_iter().collect();
         body["next"] = json!(next_link(&host, path, &q, &filters, last));
     }
     Ok(Json(body))
@@ -169,12 +153,8 @@ async fn show(
 /// The plan with its actions, as `POST` answers.
 fn plan_with_actions(plan: &ActionPlan, actions: &[Action], host: &str, version: Version) -> Value {
     let mut body = views::plan(plan, host, version, Form::Detail);
-    body["actions"] = Value::Array(
-        actions
-            .iter()
-            .map(|a| views::action(a, host, version, Form::Detail))
-            .collect(),
-    );
+    body["actions"] =
+        Value::Array(actions.iter().map(|a| views::action(a, host, version, Form::Detail)).collect());
     body
 }
 
@@ -232,6 +212,7 @@ async fn create(
                     deleted_at: None,
                     pre_state: None,
                     result: None,
+                    expected_state: None,
                 };
                 txn.insert_action(a.clone())?;
                 actions.push(a);
@@ -243,21 +224,12 @@ async fn create(
     tracing::info!(plan = %plan.uuid, actions = actions.len(), "action plan created");
     let location = format!("{host}/v1/action_plans/{}", plan.uuid);
     let body = plan_with_actions(&plan, &actions, &host, version);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
 /// Moves a plan to `to`, with Watcher's side effects; used by PATCH and
 /// `start`. Cancelling a plan that has not run cancels its actions.
-fn transition(
-    txn: &mut Txn<'_>,
-    mut plan: ActionPlan,
-    to: PlanState,
-) -> Result<ActionPlan, ApiError> {
+fn transition(txn: &mut Txn<'_>, mut plan: ActionPlan, to: PlanState) -> Result<ActionPlan, ApiError> {
     let now = Utc::now();
     plan.state = to;
     plan.updated_at = Some(now);
@@ -291,7 +263,9 @@ async fn patch(
             let fields = super::patch::apply(&body, doc)?;
             let wanted = super::patch::string_field(&body, &fields, "state")?;
             let Some(to) = PlanState::parse(wanted) else {
-                return Err(ApiError::bad_request(format!("Couldn't apply patch '{body}'. Reason: Invalid state: {wanted}")));
+                return Err(ApiError::bad_request(format!(
+                    "Couldn't apply patch '{body}'. Reason: Invalid state: {wanted}"
+                )));
             };
             if !PATCH_TRANSITIONS.contains(&(plan.state, to)) {
                 return Err(ApiError::bad_request(format!(
@@ -322,10 +296,7 @@ async fn start(
         store.write(move |txn| {
             let plan = txn_plan(txn, uuid)?;
             if plan.state != PlanState::Recommended {
-                return Err(ApiError::bad_request(format!(
-                    "Couldn't start when state is '{}'.",
-                    plan.state
-                )));
+                return Err(ApiError::bad_request(format!("Couldn't start when state is '{}'.", plan.state)));
             }
             transition(txn, plan, PlanState::Pending)
         })
@@ -336,10 +307,7 @@ async fn start(
     Ok(Json(views::plan(&plan, &host, version, Form::Detail)))
 }
 
-async fn delete(
-    State(state): State<AppState>,
-    PathParam(uuid): PathParam,
-) -> Result<StatusCode, ApiError> {
+async fn delete(State(state): State<AppState>, PathParam(uuid): PathParam) -> Result<StatusCode, ApiError> {
     let uuid = parse_uuid("action_plan_uuid", &uuid)?;
     let store = state.store.clone();
     blocking(move || {

@@ -44,8 +44,7 @@ fn not_found(uuid: Uuid) -> ApiError {
 }
 
 fn visible(a: Option<Action>, uuid: Uuid, show_deleted: bool) -> Result<Action, ApiError> {
-    a.filter(|a| show_deleted || a.state != ActionState::Deleted)
-        .ok_or_else(|| not_found(uuid))
+    a.filter(|a| show_deleted || a.state != ActionState::Deleted).ok_or_else(|| not_found(uuid))
 }
 
 async fn list(
@@ -65,16 +64,7 @@ async fn detail(
     sd: ShowDeleted,
     host: HostUrl,
 ) -> Result<Json<Value>, ApiError> {
-    list_impl(
-        state,
-        params,
-        v,
-        sd,
-        host,
-        Form::Detail,
-        "/v1/actions/detail",
-    )
-    .await
+    list_impl(state, params, v, sd, host, Form::Detail, "/v1/actions/detail").await
 }
 
 async fn list_impl(
@@ -95,9 +85,7 @@ async fn list_impl(
     };
     let (plan, audit) = (by("action_plan_uuid")?, by("audit_uuid")?);
     if plan.is_some() && audit.is_some() {
-        return Err(ApiError::bad_request(
-            "Only one of action_plan_uuid or audit_uuid may be given.",
-        ));
+        return Err(ApiError::bad_request("Only one of action_plan_uuid or audit_uuid may be given."));
     }
     let store = state.store.clone();
     let actions = blocking(move || match (plan, audit) {

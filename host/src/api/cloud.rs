@@ -24,10 +24,7 @@ impl From<CloudError> for ApiError {
 }
 
 fn simulated(state: &AppState) -> Result<Simulated, ApiError> {
-    state
-        .cloud
-        .clone()
-        .ok_or_else(|| ApiError::not_found("This server does not run the simulated cloud."))
+    state.cloud.clone().ok_or_else(|| ApiError::not_found("This server does not run the simulated cloud."))
 }
 
 async fn show(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -18,10 +18,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        ApiError { status, message: message.into() }
     }
 
     /// 400.
@@ -42,19 +39,12 @@ impl ApiError {
     /// 500; the detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {detail}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal error; see the server log.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error; see the server log.")
     }
 
     /// The `error_message` body Watcher sends.
     pub fn body(&self) -> serde_json::Value {
-        let faultcode = if self.status.is_server_error() {
-            "Server"
-        } else {
-            "Client"
-        };
+        let faultcode = if self.status.is_server_error() { "Server" } else { "Client" };
         let inner = serde_json::json!({
             "faultcode": faultcode,
             "faultstring": self.message,
@@ -91,22 +81,15 @@ mod tests {
     #[test]
     fn body_nests_the_fault_as_a_json_string() {
         let body = ApiError::bad_request("nope").body();
-        let inner: serde_json::Value =
-            serde_json::from_str(body["error_message"].as_str().unwrap()).unwrap();
+        let inner: serde_json::Value = serde_json::from_str(body["error_message"].as_str().unwrap()).unwrap();
         assert_eq!(
             inner,
             serde_json::json!({"faultcode": "Client", "faultstring": "nope", "debuginfo": null})
         );
         let inner = ApiError::internal("disk on fire").body();
-        assert!(inner["error_message"]
-            .as_str()
-            .unwrap()
-            .contains("\"faultcode\":\"Server\""));
+        assert!(inner["error_message"].as_str().unwrap().contains("\"faultcode\":\"Server\""));
         assert!(
-            !inner["error_message"]
-                .as_str()
-                .unwrap()
-                .contains("disk on fire"),
+            !inner["error_message"].as_str().unwrap().contains("disk on fire"),
             "details stay in the log"
         );
     }

@@ -18,14 +18,8 @@ pub struct JsonBody<T>(pub T);
 
 /// Is this a JSON content type (`application/json`, `…+json`)?
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// The body as bytes, bounded; `None` when empty.
@@ -33,23 +27,18 @@ pub async fn body_bytes<S: Send + Sync>(
     req: Request,
     state: &S,
 ) -> Result<Option<axum::body::Bytes>, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let bytes = axum::body::Bytes::from_request(req, state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("Request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
-                )
-            } else {
-                ApiError::bad_request(format!("Cannot read the request body: {rejection}"))
-            }
-        })?;
+    let content_type =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
+            )
+        } else {
+            ApiError::bad_request(format!("Cannot read the request body: {rejection}"))
+        }
+    })?;
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -78,9 +67,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match body_bytes(req, state).await? {
             Some(bytes) => parse_json(&bytes).map(JsonBody),
-            None => Err(ApiError::bad_request(
-                "The request body is empty; a JSON document is required.",
-            )),
+            None => Err(ApiError::bad_request("The request body is empty; a JSON document is required.")),
         }
     }
 }
@@ -115,11 +102,7 @@ pub struct Params(pub Vec<(String, String)>);
 impl Params {
     /// The last value of `key`, if any.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -149,15 +132,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ShowDeleted {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let v = parts
-            .headers
-            .get("x-show-deleted")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        Ok(ShowDeleted(matches!(
-            v.to_ascii_lowercase().as_str(),
-            "true" | "1" | "yes"
-        )))
+        let v = parts.headers.get("x-show-deleted").and_then(|v| v.to_str().ok()).unwrap_or("");
+        Ok(ShowDeleted(matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")))
     }
 }
 
@@ -172,11 +148,7 @@ impl<S: Send + Sync> FromRequestParts<S> for HostUrl {
             .headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
-            })
+            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c)))
             .unwrap_or("localhost");
         Ok(HostUrl(format!("http://{host}")))
     }

@@ -48,11 +48,7 @@ impl ListQuery {
             None | Some("") => None,
             Some(m) => Some(parse_uuid("marker", m)?),
         };
-        let sort_key = params
-            .get("sort_key")
-            .filter(|k| !k.is_empty())
-            .unwrap_or("id")
-            .to_string();
+        let sort_key = params.get("sort_key").filter(|k| !k.is_empty()).unwrap_or("id").to_string();
         if !sort_keys.contains(&sort_key.as_str()) {
             return Err(ApiError::bad_request(format!(
                 "The sort_key value {sort_key} is an invalid field for sorting"
@@ -67,12 +63,7 @@ impl ListQuery {
                 )))
             }
         };
-        Ok(ListQuery {
-            limit,
-            marker,
-            sort_key,
-            sort_dir,
-        })
+        Ok(ListQuery { limit, marker, sort_key, sort_dir })
     }
 }
 
@@ -90,15 +81,11 @@ fn cmp_json(a: &Value, b: &Value) -> Ordering {
     }
     match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .partial_cmp(&y.as_f64().unwrap_or(0.0))
-            .unwrap_or(Ordering::Equal),
+        (Value::Number(x), Value::Number(y)) => {
+            x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
+        }
         (Value::String(x), Value::String(y)) => x.cmp(y),
-        _ => rank(a)
-            .cmp(&rank(b))
-            .then_with(|| a.to_string().cmp(&b.to_string())),
+        _ => rank(a).cmp(&rank(b)).then_with(|| a.to_string().cmp(&b.to_string())),
     }
 }
 
@@ -141,43 +128,19 @@ pub fn page(mut rows: Vec<Row>, q: &ListQuery, kind: &str) -> Result<Page, ApiEr
         None => 0,
         Some(m) => match rows.iter().position(|r| r.uuid == m) {
             Some(i) => i + 1,
-            None => {
-                return Err(ApiError::not_found(format!(
-                    "{kind} {m} could not be found."
-                )))
-            }
+            None => return Err(ApiError::not_found(format!("{kind} {m} could not be found."))),
         },
     };
     let rows: Vec<Row> = rows.into_iter().skip(start).take(q.limit).collect();
-    let last_of_full_page = if rows.len() == q.limit {
-        rows.last().map(|r| r.uuid)
-    } else {
-        None
-    };
-    Ok(Page {
-        items: rows.into_iter().map(|r| r.shown).collect(),
-        last_of_full_page,
-    })
+    let last_of_full_page = if rows.len() == q.limit { rows.last().map(|r| r.uuid) } else { None };
+    Ok(Page { items: rows.into_iter().map(|r| r.shown).collect(), last_of_full_page })
 }
 
 /// The `next` link: the same query from after `marker`.
-pub fn next_link(
-    host: &str,
-    path: &str,
-    q: &ListQuery,
-    filters: &[(&str, String)],
-    marker: Uuid,
-) -> String {
+pub fn next_link(host: &str, path: &str, q: &ListQuery, filters: &[(&str, String)], marker: Uuid) -> String {
     let mut args: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
     args.push(format!("sort_key={}", q.sort_key));
-    args.push(format!(
-        "sort_dir={}",
-        if q.sort_dir == Dir::Asc {
-            "asc"
-        } else {
-            "desc"
-        }
-    ));
+    args.push(format!("sort_dir={}", if q.sort_dir == Dir::Asc { "asc" } else { "desc" }));
     args.push(format!("limit={}", q.limit));
     args.push(format!("marker={marker}"));
     format!("{host}{path}?{}", args.join("&"))
@@ -189,24 +152,14 @@ mod tests {
     use serde_json::json;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Params(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     fn rows(n: u64) -> Vec<Row> {
         (0..n)
             .map(|i| {
                 let d = json!({"state": if i % 2 == 0 { "B" } else { "A" }, "n": i});
-                Row {
-                    id: i,
-                    uuid: Uuid::from_u128(i as u128 + 1),
-                    detail: d.clone(),
-                    shown: d,
-                }
+                Row { id: i, uuid: Uuid::from_u128(i as u128 + 1), detail: d.clone(), shown: d }
             })
             .collect()
     }
@@ -214,101 +167,40 @@ mod tests {
     #[test]
     fn limit_is_validated_and_capped() {
         let keys = ["id"];
-        assert_eq!(
-            ListQuery::parse(&params(&[]), &keys, 1000).unwrap().limit,
-            1000
-        );
-        assert_eq!(
-            ListQuery::parse(&params(&[("limit", "5000")]), &keys, 1000)
-                .unwrap()
-                .limit,
-            1000
-        );
+        assert_eq!(ListQuery::parse(&params(&[]), &keys, 1000).unwrap().limit, 1000);
+        assert_eq!(ListQuery::parse(&params(&[("limit", "5000")]), &keys, 1000).unwrap().limit, 1000);
         for bad in ["0", "-1", "x"] {
             assert_eq!(
-                ListQuery::parse(&params(&[("limit", bad)]), &keys, 1000)
-                    .unwrap_err()
-                    .status,
+                ListQuery::parse(&params(&[("limit", bad)]), &keys, 1000).unwrap_err().status,
                 400,
                 "{bad}"
             );
         }
-        assert_eq!(
-            ListQuery::parse(&params(&[("sort_key", "nope")]), &keys, 10)
-                .unwrap_err()
-                .status,
-            400
-        );
-        assert_eq!(
-            ListQuery::parse(&params(&[("sort_dir", "up")]), &keys, 10)
-                .unwrap_err()
-                .status,
-            400
-        );
-        assert_eq!(
-            ListQuery::parse(&params(&[("marker", "zz")]), &keys, 10)
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(ListQuery::parse(&params(&[("sort_key", "nope")]), &keys, 10).unwrap_err().status, 400);
+        assert_eq!(ListQuery::parse(&params(&[("sort_dir", "up")]), &keys, 10).unwrap_err().status, 400);
+        assert_eq!(ListQuery::parse(&params(&[("marker", "zz")]), &keys, 10).unwrap_err().status, 400);
     }
 
     #[test]
     fn pages_follow_the_marker_and_sorting() {
         let q = ListQuery::parse(&params(&[("limit", "2")]), &["id"], 10).unwrap();
         let p1 = page(rows(5), &q, "ActionPlan").unwrap();
-        assert_eq!(
-            p1.items
-                .iter()
-                .map(|v| v["n"].as_u64().unwrap())
-                .collect::<Vec<_>>(),
-            vec![0, 1]
-        );
-        let q2 = ListQuery {
-            marker: p1.last_of_full_page,
-            ..q.clone()
-        };
+        assert_eq!(p1.items.iter().map(|v| v["n"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 1]);
+        let q2 = ListQuery { marker: p1.last_of_full_page, ..q.clone() };
         let p2 = page(rows(5), &q2, "ActionPlan").unwrap();
-        assert_eq!(
-            p2.items
-                .iter()
-                .map(|v| v["n"].as_u64().unwrap())
-                .collect::<Vec<_>>(),
-            vec![2, 3]
-        );
-        let q3 = ListQuery {
-            marker: p2.last_of_full_page,
-            ..q.clone()
-        };
+        assert_eq!(p2.items.iter().map(|v| v["n"].as_u64().unwrap()).collect::<Vec<_>>(), vec![2, 3]);
+        let q3 = ListQuery { marker: p2.last_of_full_page, ..q.clone() };
         let p3 = page(rows(5), &q3, "ActionPlan").unwrap();
         assert_eq!(p3.items.len(), 1);
-        assert!(
-            p3.last_of_full_page.is_none(),
-            "a short page has no next link"
-        );
+        assert!(p3.last_of_full_page.is_none(), "a short page has no next link");
 
-        let q = ListQuery::parse(
-            &params(&[("sort_key", "state"), ("sort_dir", "desc")]),
-            &["id", "state"],
-            10,
-        )
-        .unwrap();
+        let q =
+            ListQuery::parse(&params(&[("sort_key", "state"), ("sort_dir", "desc")]), &["id", "state"], 10)
+                .unwrap();
         let p = page(rows(4), &q, "ActionPlan").unwrap();
-        assert_eq!(
-            p.items
-                .iter()
-                .map(|v| v["n"].as_u64().unwrap())
-                .collect::<Vec<_>>(),
-            vec![2, 0, 3, 1]
-        );
+        assert_eq!(p.items.iter().map(|v| v["n"].as_u64().unwrap()).collect::<Vec<_>>(), vec![2, 0, 3, 1]);
 
-        let unknown = ListQuery {
-            marker: Some(Uuid::from_u128(999)),
-            ..q
-        };
-        assert_eq!(
-            page(rows(3), &unknown, "ActionPlan").err().unwrap().status,
-            404
-        );
+        let unknown = ListQuery { marker: Some(Uuid::from_u128(999)), ..q };
+        assert_eq!(page(rows(3), &unknown, "ActionPlan").err().unwrap().status, 404);
     }
 }

@@ -13,6 +13,7 @@ mod extract;
 mod list;
 mod new_plan;
 mod patch;
+mod rollback;
 mod root;
 mod version;
 mod views;
@@ -48,7 +49,13 @@ pub struct AppState {
     pub applier: Applier,
     /// The simulated cloud, when that is the driver.
     pub cloud: Option<Simulated>,
+    /// How long after finishing a plan may be rolled back.
+    pub rollback_window: std::time::Duration,
 }
+
+/// The default rollback window: plans finished within the last hour, as in
+/// Watcher's approved spec.
+pub const DEFAULT_ROLLBACK_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl AppState {
     /// State over `store` with `plugins`, the simulated cloud `cloud` as the
@@ -66,6 +73,7 @@ impl AppState {
             max_limit: MAX_LIMIT,
             applier,
             cloud: Some(cloud),
+            rollback_window: DEFAULT_ROLLBACK_WINDOW,
         }
     }
 }
@@ -76,9 +84,7 @@ where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
 /// The service's routes and middleware.
@@ -89,15 +95,14 @@ pub fn router(state: AppState) -> Router {
         .merge(action_plans::routes())
         .merge(actions::routes())
         .merge(cloud::routes())
+        .merge(rollback::routes())
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(version::negotiate))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
-        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -122,7 +127,5 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

@@ -85,8 +85,7 @@ fn check_efficacy(field: &str, items: &[Value]) -> Result<(), ApiError> {
     for (i, item) in items.iter().enumerate() {
         let ok = item.as_object().is_some_and(|o| {
             o.get("name").is_some_and(Value::is_string)
-                && o.keys()
-                    .all(|k| matches!(k.as_str(), "name" | "description" | "unit" | "value"))
+                && o.keys().all(|k| matches!(k.as_str(), "name" | "description" | "unit" | "value"))
         });
         if !ok {
             return Err(ApiError::bad_request(format!(
@@ -113,22 +112,14 @@ pub fn check(
     check_efficacy("global_efficacy", &plan.global_efficacy)?;
     check_efficacy("efficacy_indicators", &plan.efficacy_indicators)?;
     if plan.strategy_name.as_deref().is_some_and(|s| s.len() > 255) {
-        return Err(ApiError::bad_request(
-            "strategy_name is longer than 255 characters",
-        ));
+        return Err(ApiError::bad_request("strategy_name is longer than 255 characters"));
     }
 
-    let uuids: Vec<Uuid> = plan
-        .actions
-        .iter()
-        .map(|a| a.uuid.unwrap_or_else(Uuid::new_v4))
-        .collect();
+    let uuids: Vec<Uuid> = plan.actions.iter().map(|a| a.uuid.unwrap_or_else(Uuid::new_v4)).collect();
     let mut index_of = HashMap::with_capacity(n);
     for (i, u) in uuids.iter().enumerate() {
         if index_of.insert(*u, i).is_some() {
-            return Err(ApiError::bad_request(format!(
-                "actions[{i}]: uuid {u} is used twice in this plan"
-            )));
+            return Err(ApiError::bad_request(format!("actions[{i}]: uuid {u} is used twice in this plan")));
         }
     }
 
@@ -145,15 +136,11 @@ pub fn check(
                     )))
                 }
                 ParentRef::Uuid(u) => *index_of.get(u).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "actions[{i}]: parent {u} is not an action of this plan"
-                    ))
+                    ApiError::bad_request(format!("actions[{i}]: parent {u} is not an action of this plan"))
                 })?,
             };
             if j == i {
-                return Err(ApiError::bad_request(format!(
-                    "actions[{i}] names itself as a parent"
-                )));
+                return Err(ApiError::bad_request(format!("actions[{i}] names itself as a parent")));
             }
             if !ps.contains(&j) {
                 ps.push(j);
@@ -183,10 +170,7 @@ pub fn check(
         }
         let params = Value::Object(a.input_parameters.clone());
         action_types::validate(&schemas[a.action_type.as_str()], &params).map_err(|e| {
-            ApiError::bad_request(format!(
-                "actions[{i}] ({}): invalid input_parameters: {e}",
-                a.action_type
-            ))
+            ApiError::bad_request(format!("actions[{i}] ({}): invalid input_parameters: {e}", a.action_type))
         })?;
     }
 
@@ -229,11 +213,7 @@ fn check_acyclic(parents: &[Vec<usize>]) -> Result<(), ApiError> {
     if done == n {
         return Ok(());
     }
-    let stuck: Vec<String> = (0..n)
-        .filter(|&i| waiting[i] > 0)
-        .take(10)
-        .map(|i| i.to_string())
-        .collect();
+    let stuck: Vec<String> = (0..n).filter(|&i| waiting[i] > 0).take(10).map(|i| i.to_string()).collect();
     Err(ApiError::bad_request(format!(
         "the actions' parents form a cycle (involving actions {})",
         stuck.join(", ")
@@ -274,30 +254,15 @@ mod tests {
                 json!([{"action_type": "nop", "input_parameters": nop, "parents": [1]}, {"action_type": "nop", "input_parameters": nop, "parents": [0]}]),
                 "cycle",
             ),
-            (
-                json!([{"action_type": "nop", "input_parameters": nop, "parents": [0]}]),
-                "itself",
-            ),
-            (
-                json!([{"action_type": "nop", "input_parameters": nop, "parents": [5]}]),
-                "out of range",
-            ),
+            (json!([{"action_type": "nop", "input_parameters": nop, "parents": [0]}]), "itself"),
+            (json!([{"action_type": "nop", "input_parameters": nop, "parents": [5]}]), "out of range"),
             (
                 json!([{"action_type": "nop", "input_parameters": nop, "parents": ["4cbc4ede-0d25-481b-b86e-998dbbd4f8bf"]}]),
                 "not an action of this plan",
             ),
-            (
-                json!([{"action_type": "nop", "input_parameters": {}}]),
-                "invalid input_parameters",
-            ),
-            (
-                json!([{"action_type": "teleport", "input_parameters": {}}]),
-                "unknown action_type",
-            ),
-            (
-                json!([{"action_type": "Bad Type", "input_parameters": {}}]),
-                "invalid action_type",
-            ),
+            (json!([{"action_type": "nop", "input_parameters": {}}]), "invalid input_parameters"),
+            (json!([{"action_type": "teleport", "input_parameters": {}}]), "unknown action_type"),
+            (json!([{"action_type": "Bad Type", "input_parameters": {}}]), "invalid action_type"),
         ];
         for (actions, want) in cases {
             let err = check(&plan(actions.clone()), schemas).unwrap_err();
@@ -308,11 +273,7 @@ mod tests {
     #[test]
     fn efficacy_items_need_a_name() {
         let p: NewPlan =
-            serde_json::from_value(json!({"actions": [], "global_efficacy": [{"value": 1}]}))
-                .unwrap();
-        assert!(check(&p, schemas)
-            .unwrap_err()
-            .message
-            .contains("global_efficacy[0]"));
+            serde_json::from_value(json!({"actions": [], "global_efficacy": [{"value": 1}]})).unwrap();
+        assert!(check(&p, schemas).unwrap_err().message.contains("global_efficacy[0]"));
     }
 }

@@ -14,12 +14,8 @@ fn refused(patch: &Value, reason: impl std::fmt::Display) -> ApiError {
 /// Applies `patch` (the request body) to `doc`, whose keys are exactly the
 /// patchable fields. Returns the patched fields.
 pub fn apply(patch: &Value, doc: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
-        refused(
-            patch,
-            format!("not a JSON Patch document (a list of operations): {e}"),
-        )
-    })?;
+    let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+        .map_err(|e| refused(patch, format!("not a JSON Patch document (a list of operations): {e}")))?;
     if ops.0.is_empty() {
         return Err(refused(patch, "the patch has no operations"));
     }
@@ -31,9 +27,7 @@ pub fn apply(patch: &Value, doc: Map<String, Value>) -> Result<Map<String, Value
             json_patch::PatchOperation::Copy(c) => Some(c.from.to_string()),
             _ => None,
         };
-        let touches_other = std::iter::once(op.path().to_string())
-            .chain(from)
-            .any(|p| !allowed.contains(&p));
+        let touches_other = std::iter::once(op.path().to_string()).chain(from).any(|p| !allowed.contains(&p));
         if touches_other {
             return Err(only());
         }
@@ -45,10 +39,7 @@ pub fn apply(patch: &Value, doc: Map<String, Value>) -> Result<Map<String, Value
     };
     let keys: Vec<String> = fields.keys().map(|k| format!("/{k}")).collect();
     if keys != allowed {
-        return Err(refused(
-            patch,
-            format!("only {} can be patched", allowed.join(", ")),
-        ));
+        return Err(refused(patch, format!("only {} can be patched", allowed.join(", "))));
     }
     Ok(fields)
 }
@@ -93,11 +84,7 @@ mod tests {
         ] {
             let e = apply(&p, doc()).unwrap_err();
             assert_eq!(e.status, 400, "{p}");
-            assert!(
-                e.message.starts_with("Couldn't apply patch"),
-                "{}",
-                e.message
-            );
+            assert!(e.message.starts_with("Couldn't apply patch"), "{}", e.message);
         }
     }
 }

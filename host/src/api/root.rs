@@ -8,10 +8,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(root))
-        .route("/v1", get(v1))
-        .route("/v1/", get(v1))
+    Router::new().route("/", get(root)).route("/v1", get(v1)).route("/v1/", get(v1))
 }
 
 fn version_entry(host: &str) -> Value {

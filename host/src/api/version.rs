@@ -43,9 +43,8 @@ impl Version {
 /// minimum, as in Watcher.
 pub fn requested(headers: &HeaderMap) -> Result<Version, ApiError> {
     for value in headers.get_all(HEADER) {
-        let text = value
-            .to_str()
-            .map_err(|_| ApiError::bad_request("Invalid OpenStack-API-Version header"))?;
+        let text =
+            value.to_str().map_err(|_| ApiError::bad_request("Invalid OpenStack-API-Version header"))?;
         for part in text.split(',') {
             let mut words = part.split_whitespace();
             let (Some(service), Some(v)) = (words.next(), words.next()) else {
@@ -57,12 +56,9 @@ pub fn requested(headers: &HeaderMap) -> Result<Version, ApiError> {
             if v.eq_ignore_ascii_case("latest") {
                 return Ok(MAX);
             }
-            let parsed = v.split_once('.').and_then(|(a, b)| {
-                Some(Version {
-                    major: a.parse().ok()?,
-                    minor: b.parse().ok()?,
-                })
-            });
+            let parsed = v
+                .split_once('.')
+                .and_then(|(a, b)| Some(Version { major: a.parse().ok()?, minor: b.parse().ok()? }));
             let Some(version) = parsed else {
                 return Err(ApiError::bad_request(format!(
                     "Invalid API version format: {v:?}; expected X.Y or latest"
@@ -96,22 +92,10 @@ pub async fn negotiate(mut req: Request, next: Next) -> Response {
         Err(e) => (MIN, e.into_response()),
     };
     let h = response.headers_mut();
-    h.insert(
-        HeaderName::from_static("openstack-api-minimum-version"),
-        header(format!("{SERVICE} {MIN}")),
-    );
-    h.insert(
-        HeaderName::from_static("openstack-api-maximum-version"),
-        header(format!("{SERVICE} {MAX}")),
-    );
-    h.insert(
-        HeaderName::from_static(HEADER),
-        header(format!("{SERVICE} {version}")),
-    );
-    h.insert(
-        axum::http::header::VARY,
-        HeaderValue::from_static("OpenStack-API-Version"),
-    );
+    h.insert(HeaderName::from_static("openstack-api-minimum-version"), header(format!("{SERVICE} {MIN}")));
+    h.insert(HeaderName::from_static("openstack-api-maximum-version"), header(format!("{SERVICE} {MAX}")));
+    h.insert(HeaderName::from_static(HEADER), header(format!("{SERVICE} {version}")));
+    h.insert(axum::http::header::VARY, HeaderValue::from_static("OpenStack-API-Version"));
     response
 }
 
@@ -130,26 +114,10 @@ mod tests {
         assert_eq!(requested(&HeaderMap::new()).unwrap(), MIN);
         assert_eq!(with("infra-optim 1.5").unwrap(), MAX);
         assert_eq!(with("infra-optim latest").unwrap(), MAX);
-        assert_eq!(
-            with("compute 2.1").unwrap(),
-            MIN,
-            "another service's version is not ours"
-        );
-        assert_eq!(
-            with("infra-optim 1.6").unwrap_err().status,
-            StatusCode::NOT_ACCEPTABLE
-        );
-        assert_eq!(
-            with("infra-optim 0.9").unwrap_err().status,
-            StatusCode::NOT_ACCEPTABLE
-        );
-        assert_eq!(
-            with("infra-optim 2.0").unwrap_err().status,
-            StatusCode::NOT_ACCEPTABLE
-        );
-        assert_eq!(
-            with("infra-optim one").unwrap_err().status,
-            StatusCode::BAD_REQUEST
-        );
+        assert_eq!(with("compute 2.1").unwrap(), MIN, "another service's version is not ours");
+        assert_eq!(with("infra-optim 1.6").unwrap_err().status, StatusCode::NOT_ACCEPTABLE);
+        assert_eq!(with("infra-optim 0.9").unwrap_err().status, StatusCode::NOT_ACCEPTABLE);
+        assert_eq!(with("infra-optim 2.0").unwrap_err().status, StatusCode::NOT_ACCEPTABLE);
+        assert_eq!(with("infra-optim one").unwrap_err().status, StatusCode::BAD_REQUEST);
     }
 }

@@ -11,9 +11,7 @@ pub fn ts(t: &Timestamp) -> String {
 }
 
 fn opt_ts(t: &Option<Timestamp>) -> Value {
-    t.as_ref()
-        .map(|t| Value::String(ts(t)))
-        .unwrap_or(Value::Null)
+    t.as_ref().map(|t| Value::String(ts(t))).unwrap_or(Value::Null)
 }
 
 /// `self` and `bookmark` links, as Watcher builds them.
@@ -70,10 +68,7 @@ pub fn plan(p: &ActionPlan, host: &str, version: Version, form: Form) -> Value {
             ],
         );
     }
-    m.insert(
-        "links".into(),
-        links(host, "action_plans", &p.uuid.to_string()),
-    );
+    m.insert("links".into(), links(host, "action_plans", &p.uuid.to_string()));
     Value::Object(m)
 }
 
@@ -83,10 +78,7 @@ pub fn action(a: &Action, host: &str, version: Version, form: Form) -> Value {
     m.insert("uuid".into(), json!(a.uuid));
     m.insert("action_plan_uuid".into(), json!(a.action_plan_uuid));
     m.insert("action_type".into(), json!(a.action_type));
-    m.insert(
-        "input_parameters".into(),
-        Value::Object(a.input_parameters.clone()),
-    );
+    m.insert("input_parameters".into(), Value::Object(a.input_parameters.clone()));
     m.insert("parents".into(), json!(a.parents));
     m.insert("state".into(), json!(a.state.as_str()));
     m.insert("description".into(), json!(a.description));
@@ -96,22 +88,11 @@ pub fn action(a: &Action, host: &str, version: Version, form: Form) -> Value {
     m.insert("created_at".into(), json!(ts(&a.created_at)));
     m.insert("updated_at".into(), opt_ts(&a.updated_at));
     m.insert("deleted_at".into(), opt_ts(&a.deleted_at));
-    m.insert(
-        "pre_state".into(),
-        a.pre_state.clone().unwrap_or(Value::Null),
-    );
+    m.insert("pre_state".into(), a.pre_state.clone().unwrap_or(Value::Null));
     m.insert("result".into(), a.result.clone().unwrap_or(Value::Null));
+    m.insert("expected_state".into(), a.expected_state.clone().unwrap_or(Value::Null));
     if form == Form::Short {
-        keep(
-            &mut m,
-            &[
-                "uuid",
-                "parents",
-                "state",
-                "action_plan_uuid",
-                "action_type",
-            ],
-        );
+        keep(&mut m, &["uuid", "parents", "state", "action_plan_uuid", "action_type"]);
     }
     m.insert("links".into(), links(host, "actions", &a.uuid.to_string()));
     Value::Object(m)
@@ -124,9 +105,7 @@ mod tests {
 
     #[test]
     fn timestamps_look_like_watchers() {
-        let t = chrono::Utc
-            .with_ymd_and_hms(2018, 4, 10, 11, 59, 52)
-            .unwrap()
+        let t = chrono::Utc.with_ymd_and_hms(2018, 4, 10, 11, 59, 52).unwrap()
             + chrono::Duration::microseconds(640067);
         assert_eq!(ts(&t), "2018-04-10T11:59:52.640067+00:00");
     }

@@ -69,11 +69,7 @@ impl Applier {
 
     /// Whether a plan is being run by this applier now.
     pub fn is_running(&self, plan: Uuid) -> bool {
-        self.inner
-            .running
-            .lock()
-            .expect("running set")
-            .contains(&plan)
+        self.inner.running.lock().expect("running set").contains(&plan)
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -84,9 +80,7 @@ impl Applier {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Engine(format!("applier task: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Engine(format!("applier task: {e}")))?
 }
 
 /// PENDING → ONGOING, then schedule actions until none can run, then settle
@@ -118,10 +112,8 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid) -> Result<(), StoreError>
     loop {
         let store = inner.store.clone();
         let (plan, actions) = blocking(move || {
-            let plan = store.plan(plan_uuid)?.ok_or(StoreError::NotFound {
-                kind: "ActionPlan",
-                uuid: plan_uuid,
-            })?;
+            let plan =
+                store.plan(plan_uuid)?.ok_or(StoreError::NotFound { kind: "ActionPlan", uuid: plan_uuid })?;
             Ok((plan, store.actions_of(plan_uuid)?))
         })
         .await?;
@@ -134,10 +126,7 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid) -> Result<(), StoreError>
             continue;
         }
         if !cancelling {
-            for action in ready
-                .into_iter()
-                .take(inner.concurrency.saturating_sub(in_flight.len()))
-            {
+            for action in ready.into_iter().take(inner.concurrency.saturating_sub(in_flight.len())) {
                 in_flight.insert(action.uuid);
                 let inner = Arc::clone(inner);
                 tasks.spawn_blocking(move || {
@@ -168,20 +157,11 @@ fn classify(actions: &[Action], in_flight: &HashSet<Uuid>) -> (Vec<Action>, Vec<
     let state: HashMap<Uuid, ActionState> = actions.iter().map(|a| (a.uuid, a.state)).collect();
     let mut ready = Vec::new();
     let mut doomed = Vec::new();
-    for a in actions
-        .iter()
-        .filter(|a| a.state == ActionState::Pending && !in_flight.contains(&a.uuid))
-    {
-        let parents: Vec<(Uuid, Option<ActionState>)> = a
-            .parents
-            .iter()
-            .map(|p| (*p, state.get(p).copied()))
-            .collect();
+    for a in actions.iter().filter(|a| a.state == ActionState::Pending && !in_flight.contains(&a.uuid)) {
+        let parents: Vec<(Uuid, Option<ActionState>)> =
+            a.parents.iter().map(|p| (*p, state.get(p).copied())).collect();
         if let Some((p, s)) = parents.iter().find(|(_, s)| {
-            matches!(
-                s,
-                Some(ActionState::Failed | ActionState::Cancelled | ActionState::Deleted) | None
-            )
+            matches!(s, Some(ActionState::Failed | ActionState::Cancelled | ActionState::Deleted) | None)
         }) {
             let s = s.map(|s| s.to_string()).unwrap_or_else(|| "missing".into());
             doomed.push((a.uuid, format!("Not run: parent action {p} is {s}.")));
@@ -222,10 +202,7 @@ fn record(
     message: Option<String>,
 ) -> Result<(), StoreError> {
     store.write(move |txn| {
-        let mut a = txn.action(uuid)?.ok_or(StoreError::NotFound {
-            kind: "Action",
-            uuid,
-        })?;
+        let mut a = txn.action(uuid)?.ok_or(StoreError::NotFound { kind: "Action", uuid })?;
         a.state = state;
         if pre_state.is_some() {
             a.pre_state = pre_state;
@@ -245,74 +222,55 @@ fn execute(inner: &Inner, action: Action) -> Result<(), StoreError> {
     let uuid = action.uuid;
     let prepared = match inner.driver.prepare(&action) {
         Ok(p) => p,
-        Err(e) => {
-            return record(
-                store,
-                uuid,
-                ActionState::Failed,
-                None,
-                None,
-                Some(e.to_string()),
-            )
-        }
+        Err(e) => return record(store, uuid, ActionState::Failed, None, None, Some(e.to_string())),
     };
     match prepared {
         Prepared::Skip { reason, pre_state } => {
             tracing::info!(action = %uuid, "SKIPPED: {reason}");
-            record(
-                store,
-                uuid,
-                ActionState::Skipped,
-                Some(pre_state),
-                None,
-                Some(reason),
-            )
+            record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(reason))
         }
         Prepared::Fail { reason, pre_state } => {
             tracing::warn!(action = %uuid, "FAILED: {reason}");
-            record(
-                store,
-                uuid,
-                ActionState::Failed,
-                Some(pre_state),
-                None,
-                Some(reason),
-            )
+            record(store, uuid, ActionState::Failed, Some(pre_state), None, Some(reason))
+        }
+        Prepared::Run { pre_state, .. } if drifted(&action, &pre_state).is_some() => {
+            let reason = drifted(&action, &pre_state).unwrap_or_default();
+            tracing::info!(action = %uuid, "SKIPPED: {reason}");
+            record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(reason))
         }
         Prepared::Run { pre_state, note } => {
             // The pre-state is durable before anything changes.
-            record(
-                store,
-                uuid,
-                ActionState::Ongoing,
-                Some(pre_state.clone()),
-                None,
-                None,
-            )?;
+            record(store, uuid, ActionState::Ongoing, Some(pre_state.clone()), None, None)?;
             match inner.driver.apply(&action, &pre_state) {
-                Ok(Ok(result)) => record(
-                    store,
-                    uuid,
-                    ActionState::Succeeded,
-                    None,
-                    Some(result),
-                    note,
-                ),
+                Ok(Ok(result)) => record(store, uuid, ActionState::Succeeded, None, Some(result), note),
                 Ok(Err(reason)) => {
                     tracing::warn!(action = %uuid, "FAILED: {reason}");
                     record(store, uuid, ActionState::Failed, None, None, Some(reason))
                 }
-                Err(e) => record(
-                    store,
-                    uuid,
-                    ActionState::Failed,
-                    None,
-                    None,
-                    Some(e.to_string()),
-                ),
+                Err(e) => record(store, uuid, ActionState::Failed, None, None, Some(e.to_string())),
             }
         }
     }
+}
+
+/// For an action with an expected state (a rollback action): why the
+/// observed pre-state does not match it, if it does not. Every expected key
+/// must be present with the same value.
+fn drifted(action: &Action, observed: &Value) -> Option<String> {
+    let expected = action.expected_state.as_ref()?.as_object()?;
+    let differing: Vec<String> = expected
+        .iter()
+        .filter(|(k, v)| observed.get(k.as_str()) != Some(*v))
+        .map(|(k, v)| {
+            format!("{k}: expected {v}, found {}", observed.get(k.as_str()).unwrap_or(&Value::Null))
+        })
+        .collect();
+    (!differing.is_empty()).then(|| {
+        format!(
+            "Skipped: the resource changed since the action being rolled back ran ({}); nothing was done.",
+            differing.join(", ")
+        )
+    })
 }
 
 /// The plan's final state from its actions: CANCELLED when it was being
@@ -347,16 +305,10 @@ fn settle(store: &Store, plan_uuid: Uuid) -> Result<ActionPlan, StoreError> {
             let why = first.status_message.as_deref().unwrap_or("no reason given");
             (
                 PlanState::Failed,
-                Some(format!(
-                    "Action {} ({}) failed: {why}{more}",
-                    first.uuid, first.action_type
-                )),
+                Some(format!("Action {} ({}) failed: {why}{more}", first.uuid, first.action_type)),
             )
         } else {
-            (
-                PlanState::Succeeded,
-                skipped.then(|| SKIPPED_MESSAGE.to_string()),
-            )
+            (PlanState::Succeeded, skipped.then(|| SKIPPED_MESSAGE.to_string()))
         };
         plan.state = state;
         plan.status_message = message;

@@ -36,11 +36,7 @@ pub enum PluginCommand {
 pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Check { file, json, limits } => check(file, json, limits),
-        PluginCommand::Invert {
-            file,
-            action,
-            limits,
-        } => invert(file, action, limits),
+        PluginCommand::Invert { file, action, limits } => invert(file, action, limits),
     }
 }
 
@@ -48,9 +44,7 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
 fn load(file: &PathBuf, limits: Limits) -> anyhow::Result<Result<LoadedPlugin, String>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let runtime = Runtime::new(limits).context("starting the plugin runtime")?;
-    Ok(runtime
-        .load(&bytes, &file.display().to_string())
-        .map_err(|e| e.to_string()))
+    Ok(runtime.load(&bytes, &file.display().to_string()).map_err(|e| e.to_string()))
 }
 
 fn invert(file: PathBuf, action: PathBuf, limits: Limits) -> anyhow::Result<ExitCode> {
@@ -69,10 +63,8 @@ fn invert(file: PathBuf, action: PathBuf, limits: Limits) -> anyhow::Result<Exit
     };
     let empty = Value::Object(Default::default());
     let field = |k: &str| input.get(k).unwrap_or(&empty);
-    let action_type = input
-        .get("action_type")
-        .and_then(Value::as_str)
-        .unwrap_or(&plugin.metadata().action_type);
+    let action_type =
+        input.get("action_type").and_then(Value::as_str).unwrap_or(&plugin.metadata().action_type);
     let executed = Executed {
         action_uuid: input
             .get("uuid")
@@ -127,10 +119,7 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
         println!("action type:       {}", m.action_type);
         println!("plugin version:    {}", m.plugin_version);
         println!("description:       {}", m.description);
-        println!(
-            "contract:          watcher:rollback@{}",
-            plugin.contract_version()
-        );
+        println!("contract:          watcher:rollback@{}", plugin.contract_version());
         println!("sha256:            {}", plugin.sha256());
         println!("size:              {} bytes", plugin.size());
         println!("parameters schema: {:#}", m.parameters_schema);

@@ -34,6 +34,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_SLEEP_SCALE", default_value_t = 1.0)]
     sleep_scale: f64,
 
+    /// Seconds after a plan finishes during which it may be rolled back.
+    #[arg(long, env = "ROLLBACK_WINDOW", default_value_t = 3600)]
+    rollback_window: u64,
+
     /// Actions of one plan that may run at once.
     #[arg(long, env = "ROLLBACK_APPLIER_CONCURRENCY", default_value_t = 4)]
     applier_concurrency: usize,
@@ -54,22 +58,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cloud = Simulated::new(store.clone(), args.sleep_scale);
     let seed: serde_json::Value = match &args.cloud_seed {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", path.display()))?
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?
         }
         None => serde_json::from_str(DEFAULT_SEED).expect("the built-in seed is JSON"),
     };
-    if cloud
-        .seed_if_empty(seed)
-        .context("seeding the simulated cloud")?
-    {
+    if cloud.seed_if_empty(seed).context("seeding the simulated cloud")? {
         tracing::info!("simulated cloud seeded");
     } else if args.cloud_seed.is_some() {
-        tracing::warn!("the store already holds a simulated cloud; --cloud-seed ignored (PUT /v1/cloud replaces it)");
+        tracing::warn!(
+            "the store already holds a simulated cloud; --cloud-seed ignored (PUT /v1/cloud replaces it)"
+        );
     }
-    let state = AppState::new(store, plugins, cloud, args.applier_concurrency);
+    let mut state = AppState::new(store, plugins, cloud, args.applier_concurrency);
+    state.rollback_window = std::time::Duration::from_secs(args.rollback_window);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,9 +90,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tracing::info!(address = %listener.local_addr()?, "rollback-host listening");
-        api::serve(listener, state, shutdown_signal())
-            .await
-            .context("serving HTTP")
+        api::serve(listener, state, shutdown_signal()).await.context("serving HTTP")
     })
 }
 
@@ -138,8 +139,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -55,11 +55,7 @@ pub trait CloudDriver: Send + Sync + 'static {
     /// Performs the action. `pre_state` is what `prepare` observed; a driver
     /// should refuse to act (`Ok(Err(reason))`) when the cloud no longer
     /// matches it. Returns the result on success.
-    fn apply(
-        &self,
-        action: &Action,
-        pre_state: &Value,
-    ) -> Result<Result<Value, String>, DriverError>;
+    fn apply(&self, action: &Action, pre_state: &Value) -> Result<Result<Value, String>, DriverError>;
 
     /// How long a `sleep` of `seconds` really waits with this driver.
     fn sleep_for(&self, seconds: f64) -> std::time::Duration;

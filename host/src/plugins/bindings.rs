@@ -8,9 +8,7 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub use exports::watcher::rollback::inverter::{
-    ExecutedAction, InverseAction, InvertError, PluginMetadata,
-};
+pub use exports::watcher::rollback::inverter::{ExecutedAction, InverseAction, InvertError, PluginMetadata};
 pub use watcher::rollback::log::Level;
 
 /// The contract package this host was built against (`wit/rollback.wit`).

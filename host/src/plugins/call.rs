@@ -79,9 +79,7 @@ impl bindings::watcher::rollback::log::Host for CallState {
 impl bindings::watcher::rollback::types::Host for CallState {}
 
 /// Adds the contract's imports to a linker.
-pub(crate) fn add_imports(
-    linker: &mut wasmtime::component::Linker<CallState>,
-) -> wasmtime::Result<()> {
+pub(crate) fn add_imports(linker: &mut wasmtime::component::Linker<CallState>) -> wasmtime::Result<()> {
     bindings::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
 }
 
@@ -115,16 +113,10 @@ fn classify(
     let state = store.data();
     let plugin = state.plugin.clone();
     if state.limiter.hit {
-        return PluginError::MemoryLimit {
-            plugin,
-            limit_bytes: limits.memory_bytes(),
-        };
+        return PluginError::MemoryLimit { plugin, limit_bytes: limits.memory_bytes() };
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => PluginError::Deadline {
-            plugin,
-            deadline_ms: limits.deadline_ms,
-        },
+        Some(Trap::Interrupt) => PluginError::Deadline { plugin, deadline_ms: limits.deadline_ms },
         Some(trap) => {
             let cause = match &state.last_error_line {
                 Some(line) => format!("{trap}; its last error log line: {line}"),
@@ -132,13 +124,7 @@ fn classify(
             };
             PluginError::Trap { plugin, cause }
         }
-        None if instantiating => PluginError::Instantiate {
-            plugin,
-            cause: format!("{err:?}"),
-        },
-        None => PluginError::Trap {
-            plugin,
-            cause: format!("{err:?}"),
-        },
+        None if instantiating => PluginError::Instantiate { plugin, cause: format!("{err:?}") },
+        None => PluginError::Trap { plugin, cause: format!("{err:?}") },
     }
 }

@@ -116,11 +116,7 @@ pub(crate) struct MemoryLimiter {
 
 impl MemoryLimiter {
     pub(crate) fn new(limit_bytes: usize) -> Self {
-        MemoryLimiter {
-            limit_bytes,
-            used_bytes: 0,
-            hit: false,
-        }
+        MemoryLimiter { limit_bytes, used_bytes: 0, hit: false }
     }
 }
 

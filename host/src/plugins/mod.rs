@@ -96,13 +96,7 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         call::add_imports(&mut linker).map_err(config_err)?;
-        Ok(Runtime {
-            inner: Arc::new(Shared {
-                engine,
-                linker,
-                limits,
-            }),
-        })
+        Ok(Runtime { inner: Arc::new(Shared { engine, linker, limits }) })
     }
 
     /// The limits every call runs under.
@@ -120,15 +114,15 @@ impl Runtime {
             return Err(PluginError::NotWasm);
         }
         let shared = &self.inner;
-        let component = Component::new(&shared.engine, bytes)
-            .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
+        let component =
+            Component::new(&shared.engine, bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
         let contract_version = shape::check(&shared.engine, &component)?;
         let instance_pre = shared
             .linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
-        let pre = PluginPre::new(instance_pre)
-            .map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
+        let pre =
+            PluginPre::new(instance_pre).map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
 
         let raw = call::with_instance(&shared.engine, &pre, &shared.limits, origin, |p, store| {
             p.watcher_rollback_inverter().call_metadata(store)
@@ -179,13 +173,9 @@ impl LoadedPlugin {
             pre_state: action.pre_state.to_string(),
             result: action.result.to_string(),
         };
-        let answer = call::with_instance(
-            &shared.engine,
-            &self.pre,
-            &shared.limits,
-            plugin,
-            |p, store| p.watcher_rollback_inverter().call_invert(store, &arg),
-        )?;
+        let answer = call::with_instance(&shared.engine, &self.pre, &shared.limits, plugin, |p, store| {
+            p.watcher_rollback_inverter().call_invert(store, &arg)
+        })?;
         match answer {
             Ok(raw) => output::check_inverses(plugin, raw, &shared.limits),
             Err(e) => {
@@ -200,11 +190,7 @@ impl LoadedPlugin {
                 } else {
                     message
                 };
-                Err(PluginError::Refused {
-                    plugin: plugin.to_string(),
-                    kind,
-                    message,
-                })
+                Err(PluginError::Refused { plugin: plugin.to_string(), kind, message })
             }
         }
     }

@@ -31,6 +31,10 @@ pub struct Inverse {
     pub depends_on: Vec<usize>,
     /// Human-readable description.
     pub description: String,
+    /// What the inverse expects to find before it runs (may be empty).
+    pub expected_state: Map<String, Value>,
+    /// Runs before, not after, the inverses of the original's dependents.
+    pub before_dependents: bool,
 }
 
 const MAX_ACTION_TYPE_LEN: usize = 64;
@@ -47,10 +51,7 @@ pub fn valid_action_type(s: &str) -> bool {
 }
 
 fn bad_meta(plugin: &str, reason: impl Into<String>) -> PluginError {
-    PluginError::BadMetadata {
-        plugin: plugin.to_string(),
-        reason: reason.into(),
-    }
+    PluginError::BadMetadata { plugin: plugin.to_string(), reason: reason.into() }
 }
 
 pub(crate) fn check_metadata(
@@ -65,10 +66,7 @@ pub(crate) fn check_metadata(
     if total > limits.max_output_bytes() {
         return Err(PluginError::OutputTooLarge {
             plugin: plugin.to_string(),
-            reason: format!(
-                "metadata is {total} bytes, the limit is {}",
-                limits.max_output_bytes()
-            ),
+            reason: format!("metadata is {total} bytes, the limit is {}", limits.max_output_bytes()),
         });
     }
     if !valid_action_type(&raw.action_type) {
@@ -81,16 +79,10 @@ pub(crate) fn check_metadata(
         ));
     }
     if raw.plugin_version.is_empty() || raw.plugin_version.len() > MAX_VERSION_LEN {
-        return Err(bad_meta(
-            plugin,
-            format!("plugin version must be 1-{MAX_VERSION_LEN} bytes"),
-        ));
+        return Err(bad_meta(plugin, format!("plugin version must be 1-{MAX_VERSION_LEN} bytes")));
     }
     if raw.description.len() > MAX_DESCRIPTION_LEN {
-        return Err(bad_meta(
-            plugin,
-            format!("description is longer than {MAX_DESCRIPTION_LEN} bytes"),
-        ));
+        return Err(bad_meta(plugin, format!("description is longer than {MAX_DESCRIPTION_LEN} bytes")));
     }
     let schema: Value = serde_json::from_str(&raw.parameters_schema)
         .map_err(|e| bad_meta(plugin, format!("parameters schema is not JSON: {e}")))?;
@@ -106,10 +98,7 @@ pub(crate) fn check_metadata(
 }
 
 fn bad_output(plugin: &str, reason: impl Into<String>) -> PluginError {
-    PluginError::BadOutput {
-        plugin: plugin.to_string(),
-        reason: reason.into(),
-    }
+    PluginError::BadOutput { plugin: plugin.to_string(), reason: reason.into() }
 }
 
 /// At most 80 characters of untrusted text, for error messages.
@@ -125,11 +114,7 @@ pub(crate) fn check_inverses(
     if raw.len() > limits.max_actions {
         return Err(PluginError::OutputTooLarge {
             plugin: plugin.to_string(),
-            reason: format!(
-                "{} inverse actions, the limit is {}",
-                raw.len(),
-                limits.max_actions
-            ),
+            reason: format!("{} inverse actions, the limit is {}", raw.len(), limits.max_actions),
         });
     }
     let total: usize = raw
@@ -138,16 +123,14 @@ pub(crate) fn check_inverses(
             a.action_type.len()
                 + a.input_parameters.len()
                 + a.description.len()
+                + a.expected_state.len()
                 + 4 * a.depends_on.len()
         })
         .sum();
     if total > limits.max_output_bytes() {
         return Err(PluginError::OutputTooLarge {
             plugin: plugin.to_string(),
-            reason: format!(
-                "{total} bytes of output, the limit is {}",
-                limits.max_output_bytes()
-            ),
+            reason: format!("{total} bytes of output, the limit is {}", limits.max_output_bytes()),
         });
     }
     raw.into_iter()
@@ -156,7 +139,10 @@ pub(crate) fn check_inverses(
             if !valid_action_type(&a.action_type) {
                 return Err(bad_output(
                     plugin,
-                    format!("inverse action {i}: invalid action type {:?}", truncate_for_message(&a.action_type)),
+                    format!(
+                        "inverse action {i}: invalid action type {:?}",
+                        truncate_for_message(&a.action_type)
+                    ),
                 ));
             }
             if a.description.len() > MAX_DESCRIPTION_LEN {
@@ -165,10 +151,16 @@ pub(crate) fn check_inverses(
             let input_parameters = match serde_json::from_str::<Value>(&a.input_parameters) {
                 Ok(Value::Object(map)) => map,
                 Ok(_) => {
-                    return Err(bad_output(plugin, format!("inverse action {i}: input parameters are not a JSON object")))
+                    return Err(bad_output(
+                        plugin,
+                        format!("inverse action {i}: input parameters are not a JSON object"),
+                    ))
                 }
                 Err(e) => {
-                    return Err(bad_output(plugin, format!("inverse action {i}: input parameters are not JSON: {e}")))
+                    return Err(bad_output(
+                        plugin,
+                        format!("inverse action {i}: input parameters are not JSON: {e}"),
+                    ))
                 }
             };
             let mut depends_on = Vec::with_capacity(a.depends_on.len());
@@ -177,14 +169,32 @@ pub(crate) fn check_inverses(
                 if d >= i {
                     return Err(bad_output(
                         plugin,
-                        format!("inverse action {i} depends on {d}; dependencies must point to earlier actions"),
+                        format!(
+                            "inverse action {i} depends on {d}; dependencies must point to earlier actions"
+                        ),
                     ));
                 }
                 if !depends_on.contains(&d) {
                     depends_on.push(d);
                 }
             }
-            Ok(Inverse { action_type: a.action_type, input_parameters, depends_on, description: a.description })
+            let expected_state = match serde_json::from_str::<Value>(&a.expected_state) {
+                Ok(Value::Object(map)) => map,
+                _ => {
+                    return Err(bad_output(
+                        plugin,
+                        format!("inverse action {i}: expected state is not a JSON object"),
+                    ))
+                }
+            };
+            Ok(Inverse {
+                action_type: a.action_type,
+                input_parameters,
+                depends_on,
+                description: a.description,
+                expected_state,
+                before_dependents: a.before_dependents,
+            })
         })
         .collect()
 }
@@ -199,6 +209,8 @@ mod tests {
             input_parameters: params.into(),
             depends_on: deps,
             description: String::new(),
+            expected_state: "{}".into(),
+            before_dependents: false,
         }
     }
 
@@ -217,17 +229,9 @@ mod tests {
         let l = Limits::default();
         let err = check_inverses("p", vec![inv("nop", "{}", vec![0])], &l).unwrap_err();
         assert!(err.to_string().contains("earlier actions"), "{err}");
-        let ok = check_inverses(
-            "p",
-            vec![inv("nop", "{}", vec![]), inv("nop", "{}", vec![0, 0])],
-            &l,
-        )
-        .unwrap();
-        assert_eq!(
-            ok[1].depends_on,
-            vec![0],
-            "duplicate dependencies are folded"
-        );
+        let ok =
+            check_inverses("p", vec![inv("nop", "{}", vec![]), inv("nop", "{}", vec![0, 0])], &l).unwrap();
+        assert_eq!(ok[1].depends_on, vec![0], "duplicate dependencies are folded");
     }
 
     #[test]
@@ -241,21 +245,14 @@ mod tests {
 
     #[test]
     fn too_many_inverse_actions_are_refused() {
-        let l = Limits {
-            max_actions: 2,
-            ..Limits::default()
-        };
-        let err = check_inverses("p", (0..3).map(|_| inv("nop", "{}", vec![])).collect(), &l)
-            .unwrap_err();
+        let l = Limits { max_actions: 2, ..Limits::default() };
+        let err = check_inverses("p", (0..3).map(|_| inv("nop", "{}", vec![])).collect(), &l).unwrap_err();
         assert!(matches!(err, PluginError::OutputTooLarge { .. }), "{err}");
     }
 
     #[test]
     fn oversized_output_is_refused() {
-        let l = Limits {
-            max_output_kib: 1,
-            ..Limits::default()
-        };
+        let l = Limits { max_output_kib: 1, ..Limits::default() };
         let big = format!("{{\"k\":\"{}\"}}", "x".repeat(2000));
         let err = check_inverses("p", vec![inv("nop", &big, vec![])], &l).unwrap_err();
         assert!(matches!(err, PluginError::OutputTooLarge { .. }), "{err}");
@@ -271,13 +268,7 @@ mod tests {
             parameters_schema: schema.into(),
         };
         assert!(check_metadata("p", raw("{\"type\":\"object\"}"), &l).is_ok());
-        assert!(matches!(
-            check_metadata("p", raw("[]"), &l),
-            Err(PluginError::BadMetadata { .. })
-        ));
-        assert!(matches!(
-            check_metadata("p", raw("{"), &l),
-            Err(PluginError::BadMetadata { .. })
-        ));
+        assert!(matches!(check_metadata("p", raw("[]"), &l), Err(PluginError::BadMetadata { .. })));
+        assert!(matches!(check_metadata("p", raw("{"), &l), Err(PluginError::BadMetadata { .. })));
     }
 }

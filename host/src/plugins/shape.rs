@@ -29,11 +29,7 @@ fn parse_name(name: &str) -> Option<InterfaceName<'_>> {
         None => (name, None),
     };
     let (package, interface) = path.rsplit_once('/')?;
-    Some(InterfaceName {
-        package,
-        interface,
-        version,
-    })
+    Some(InterfaceName { package, interface, version })
 }
 
 /// The semver range of the contract this host accepts: `^0.1` means
@@ -75,18 +71,13 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<String, Pl
     let allowed = format!("{CONTRACT_PACKAGE}/log@{CONTRACT_VERSION}");
 
     for (import, _) in ty.imports(engine) {
-        let parsed = parse_name(import)
-            .filter(|n| n.package == CONTRACT_PACKAGE && IMPORTABLE.contains(&n.interface));
+        let parsed =
+            parse_name(import).filter(|n| n.package == CONTRACT_PACKAGE && IMPORTABLE.contains(&n.interface));
         match parsed {
             Some(name) => {
                 check_contract_name(&name)?;
             }
-            None => {
-                return Err(PluginError::ForbiddenImport {
-                    name: import.to_string(),
-                    allowed,
-                })
-            }
+            None => return Err(PluginError::ForbiddenImport { name: import.to_string(), allowed }),
         }
     }
 
@@ -102,11 +93,7 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<String, Pl
     }
     version.ok_or_else(|| PluginError::MissingExport {
         expected: format!("{CONTRACT_PACKAGE}/{EXPORTED}@{CONTRACT_VERSION}"),
-        found: if found.is_empty() {
-            "nothing".into()
-        } else {
-            found.join(", ")
-        },
+        found: if found.is_empty() { "nothing".into() } else { found.join(", ") },
     })
 }
 
@@ -117,14 +104,8 @@ mod tests {
     #[test]
     fn names_split_into_package_interface_version() {
         let n = parse_name("wasi:cli/environment@0.2.0").unwrap();
-        assert_eq!(
-            (n.package, n.interface, n.version),
-            ("wasi:cli", "environment", Some("0.2.0"))
-        );
-        assert!(
-            parse_name("log").is_none(),
-            "a bare function name is not an interface"
-        );
+        assert_eq!((n.package, n.interface, n.version), ("wasi:cli", "environment", Some("0.2.0")));
+        assert!(parse_name("log").is_none(), "a bare function name is not an interface");
     }
 
     #[test]

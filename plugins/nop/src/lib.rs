@@ -59,9 +59,6 @@ mod tests {
         let m = Nop::metadata();
         assert_eq!(m.action_type, "nop");
         assert_eq!(m.parameters_schema["required"], json!(["message"]));
-        assert_eq!(
-            m.parameters_schema["additionalProperties"],
-            Value::Bool(false)
-        );
+        assert_eq!(m.parameters_schema["additionalProperties"], Value::Bool(false));
     }
 }

@@ -63,9 +63,7 @@ fn object(what: &str, text: &str) -> Result<Map<String, Value>, Error> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(other) => Err(Error::invalid_input(format!(
-            "{what} must be a JSON object, got {other}"
-        ))),
+        Ok(other) => Err(Error::invalid_input(format!("{what} must be a JSON object, got {other}"))),
         Err(e) => Err(Error::invalid_input(format!("{what} is not JSON: {e}"))),
     }
 }
@@ -91,21 +89,14 @@ fn optional_string<'a>(
     match map.get(key) {
         Some(Value::Null) | None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::invalid_input(format!(
-            "{section} `{key}` must be a string or null"
-        ))),
+        Some(_) => Err(Error::invalid_input(format!("{section} `{key}` must be a string or null"))),
     }
 }
 
 impl Executed {
     /// Builds an executed action from values; for native unit tests.
     /// `null` for the pre-state or result reads as an empty object.
-    pub fn new(
-        action_type: &str,
-        parameters: Value,
-        pre_state: Value,
-        result: Value,
-    ) -> Result<Self, Error> {
+    pub fn new(action_type: &str, parameters: Value, pre_state: Value, result: Value) -> Result<Self, Error> {
         Ok(Executed {
             action_uuid: "00000000-0000-0000-0000-000000000000".into(),
             action_type: action_type.into(),
@@ -182,6 +173,10 @@ pub struct Inverse {
     pub depends_on: Vec<u32>,
     /// Human-readable description.
     pub description: String,
+    /// What the inverse expects to find before it runs (see the contract).
+    pub expected_state: Map<String, Value>,
+    /// Run before, not after, the inverses of the original's dependents.
+    pub before_dependents: bool,
 }
 
 impl Inverse {
@@ -197,12 +192,29 @@ impl Inverse {
             parameters,
             depends_on: Vec::new(),
             description: String::new(),
+            expected_state: Map::new(),
+            before_dependents: false,
         }
     }
 
     /// Runs only after the inverse action at `index` (from the same list).
     pub fn after(mut self, index: u32) -> Self {
         self.depends_on.push(index);
+        self
+    }
+
+    /// The state to expect before running (usually the original action's
+    /// `result`); the applier skips this action when the resource differs.
+    pub fn expecting(mut self, state: &Map<String, Value>) -> Self {
+        self.expected_state = state.clone();
+        self
+    }
+
+    /// Marks an inverse that restores something the other inverses need
+    /// (re-enabling a service, powering a node on): it runs before the
+    /// inverses of the actions that depended on the original, not after.
+    pub fn before_dependents(mut self) -> Self {
+        self.before_dependents = true;
         self
     }
 
@@ -218,6 +230,8 @@ impl Inverse {
             input_parameters: Value::Object(self.parameters).to_string(),
             depends_on: self.depends_on,
             description: self.description,
+            expected_state: Value::Object(self.expected_state).to_string(),
+            before_dependents: self.before_dependents,
         }
     }
 }
@@ -231,9 +245,7 @@ mod tests {
     fn missing_or_null_fields_are_invalid_input() {
         let a = Executed::new("x", json!({"a": null, "n": 3}), json!(null), json!({})).unwrap();
         assert!(matches!(a.param("a"), Err(Error::InvalidInput(m)) if m.contains("`a`")));
-        assert!(
-            matches!(a.param_str("n"), Err(Error::InvalidInput(m)) if m.contains("must be a string"))
-        );
+        assert!(matches!(a.param_str("n"), Err(Error::InvalidInput(m)) if m.contains("must be a string")));
         assert_eq!(a.param_opt_str("a").unwrap(), None);
         assert!(a.pre("host").is_err(), "null pre-state reads as empty");
     }
@@ -247,9 +259,7 @@ mod tests {
             pre_state: "{}".into(),
             result: "{}".into(),
         };
-        assert!(
-            matches!(Executed::from_wit(raw), Err(Error::InvalidInput(m)) if m.contains("JSON object"))
-        );
+        assert!(matches!(Executed::from_wit(raw), Err(Error::InvalidInput(m)) if m.contains("JSON object")));
         let raw = wit::ExecutedAction {
             action_uuid: "u".into(),
             action_type: "x".into(),
@@ -257,21 +267,13 @@ mod tests {
             pre_state: "{}".into(),
             result: "{}".into(),
         };
-        assert!(
-            matches!(Executed::from_wit(raw), Err(Error::InvalidInput(m)) if m.contains("not JSON"))
-        );
+        assert!(matches!(Executed::from_wit(raw), Err(Error::InvalidInput(m)) if m.contains("not JSON")));
     }
 
     #[test]
     fn inverse_crosses_as_json_text_with_dependencies() {
-        let w = Inverse::new("start", json!({"resource_id": "i"}))
-            .after(0)
-            .describe("d")
-            .into_wit();
-        assert_eq!(
-            serde_json::from_str::<Value>(&w.input_parameters).unwrap(),
-            json!({"resource_id": "i"})
-        );
+        let w = Inverse::new("start", json!({"resource_id": "i"})).after(0).describe("d").into_wit();
+        assert_eq!(serde_json::from_str::<Value>(&w.input_parameters).unwrap(), json!({"resource_id": "i"}));
         assert_eq!(w.depends_on, vec![0]);
         assert_eq!(w.description, "d");
     }

@@ -101,7 +101,7 @@ macro_rules! export_inverter {
         // tests) their names would not even link.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            $crate::bindings::__export_plugin_world!(__RollbackPluginExport with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin_world!(__RollbackPluginExport with_types_in $crate::bindings);
         };
     };
 }
@@ -118,9 +118,7 @@ pub mod __private {
     fn install_panic_hook() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
-            std::panic::set_hook(Box::new(|info| {
-                crate::log::error(&format!("panic: {info}"))
-            }));
+            std::panic::set_hook(Box::new(|info| crate::log::error(&format!("panic: {info}"))));
         });
     }
 

@@ -8,105 +8,54 @@ use serde_json::json;
 #[test]
 fn malformed_and_unknown_uuids_in_paths() {
     let s = Server::start(&[]);
-    for path in [
-        "/v1/action_plans/not-a-uuid",
-        "/v1/actions/1234",
-        "/v1/action_plans/zzz/start",
-    ] {
-        let method = if path.ends_with("start") {
-            "POST"
-        } else {
-            "GET"
-        };
+    for path in ["/v1/action_plans/not-a-uuid", "/v1/actions/1234", "/v1/action_plans/zzz/start"] {
+        let method = if path.ends_with("start") { "POST" } else { "GET" };
         let r = s.call(method, path, &[], None);
         assert_eq!(r.status, 400, "{path}: {}", r.body);
-        assert!(
-            r.fault().contains("Expected a UUID"),
-            "{path}: {}",
-            r.fault()
-        );
+        assert!(r.fault().contains("Expected a UUID"), "{path}: {}", r.fault());
     }
     let unknown = "4cbc4ede-0d25-481b-b86e-998dbbd4f8bf";
     let r = s.get15(&format!("/v1/action_plans/{unknown}"), &[]);
-    assert_eq!(
-        (r.status, r.fault()),
-        (404, format!("ActionPlan {unknown} could not be found."))
-    );
+    assert_eq!((r.status, r.fault()), (404, format!("ActionPlan {unknown} could not be found.")));
     let r = s.get15(&format!("/v1/actions/{unknown}"), &[]);
-    assert_eq!(
-        (r.status, r.fault()),
-        (404, format!("Action {unknown} could not be found."))
-    );
+    assert_eq!((r.status, r.fault()), (404, format!("Action {unknown} could not be found.")));
     let r = s.send_json(
         "PATCH",
         &format!("/v1/action_plans/{unknown}"),
         &json!([{"op": "replace", "path": "/state", "value": "PENDING"}]),
     );
     assert_eq!(r.status, 404);
-    assert_eq!(
-        s.call("DELETE", &format!("/v1/action_plans/{unknown}"), &[], None)
-            .status,
-        404
-    );
+    assert_eq!(s.call("DELETE", &format!("/v1/action_plans/{unknown}"), &[], None).status, 404);
 }
 
 #[test]
 fn bodies_that_are_not_json_are_refused() {
     let s = Server::start(&[]);
     let json_type = [("Content-Type", "application/json")];
-    let r = s.call(
-        "POST",
-        "/v1/action_plans",
-        &json_type,
-        Some(b"{\"actions\": ["),
-    );
+    let r = s.call("POST", "/v1/action_plans", &json_type, Some(b"{\"actions\": ["));
     assert_eq!(r.status, 400);
     assert!(r.fault().contains("Malformed JSON"), "{}", r.fault());
     let r = s.call("POST", "/v1/action_plans", &json_type, Some(b""));
     assert_eq!(r.status, 400);
     assert!(r.fault().contains("empty"), "{}", r.fault());
-    let r = s.call(
-        "POST",
-        "/v1/action_plans",
-        &[("Content-Type", "text/plain")],
-        Some(b"{\"actions\": []}"),
-    );
+    let r = s.call("POST", "/v1/action_plans", &[("Content-Type", "text/plain")], Some(b"{\"actions\": []}"));
     assert_eq!(r.status, 415);
     assert!(r.fault().contains("text/plain"), "{}", r.fault());
     let r = s.call("POST", "/v1/action_plans", &[], Some(b"{\"actions\": []}"));
     assert_eq!(r.status, 415, "no content type: {}", r.body);
-    let r = s.call(
-        "POST",
-        "/v1/action_plans",
-        &json_type,
-        Some(&[0xff, 0xfe, 0x00]),
-    );
+    let r = s.call("POST", "/v1/action_plans", &json_type, Some(&[0xff, 0xfe, 0x00]));
     assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(
-        s.get15("/v1/action_plans", &[]).json()["action_plans"],
-        json!([])
-    );
+    assert_eq!(s.get15("/v1/action_plans", &[]).json()["action_plans"], json!([]));
 }
 
 #[test]
 fn oversized_bodies_are_refused_with_413() {
     let s = Server::start(&[]);
-    let big = format!(
-        "{{\"actions\": [], \"strategy_name\": \"{}\"}}",
-        "x".repeat(MAX_BODY_BYTES)
-    );
-    let r = s.call(
-        "POST",
-        "/v1/action_plans",
-        &[("Content-Type", "application/json")],
-        Some(big.as_bytes()),
-    );
+    let big = format!("{{\"actions\": [], \"strategy_name\": \"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+    let r = s.call("POST", "/v1/action_plans", &[("Content-Type", "application/json")], Some(big.as_bytes()));
     assert_eq!(r.status, 413, "{}", &r.body[..r.body.len().min(300)]);
     assert!(r.fault().contains("larger than the limit"), "{}", r.fault());
-    assert_eq!(
-        s.get15("/v1/action_plans", &[]).json()["action_plans"],
-        json!([])
-    );
+    assert_eq!(s.get15("/v1/action_plans", &[]).json()["action_plans"], json!([]));
 }
 
 #[test]
@@ -131,25 +80,12 @@ fn microversions_are_negotiated_and_announced_on_every_answer() {
         (Some("infra-optim 2.0"), 406, "infra-optim 1.0"),
         (Some("infra-optim x"), 400, "infra-optim 1.0"),
     ] {
-        let headers: Vec<(&str, &str)> = asked
-            .map(|a| ("OpenStack-API-Version", a))
-            .into_iter()
-            .collect();
+        let headers: Vec<(&str, &str)> = asked.map(|a| ("OpenStack-API-Version", a)).into_iter().collect();
         let r = s.call("GET", "/v1/action_plans", &headers, None);
         assert_eq!(r.status, status, "{asked:?}: {}", r.body);
-        assert_eq!(
-            r.header("openstack-api-version"),
-            Some(answered),
-            "{asked:?}"
-        );
-        assert_eq!(
-            r.header("openstack-api-minimum-version"),
-            Some("infra-optim 1.0")
-        );
-        assert_eq!(
-            r.header("openstack-api-maximum-version"),
-            Some("infra-optim 1.5")
-        );
+        assert_eq!(r.header("openstack-api-version"), Some(answered), "{asked:?}");
+        assert_eq!(r.header("openstack-api-minimum-version"), Some("infra-optim 1.0"));
+        assert_eq!(r.header("openstack-api-maximum-version"), Some("infra-optim 1.5"));
         assert_eq!(r.header("vary"), Some("OpenStack-API-Version"));
         if status != 200 {
             r.fault();
@@ -166,8 +102,5 @@ fn version_documents_describe_v1() {
     assert_eq!(root["default_version"]["min_version"], "1.0");
     let v1 = s.get15("/v1", &[]).json();
     assert_eq!(v1["id"], "v1");
-    assert_eq!(
-        v1["action_plans"][0]["href"],
-        format!("{}/v1/action_plans/", s.base)
-    );
+    assert_eq!(v1["action_plans"][0]["href"], format!("{}/v1/action_plans/", s.base));
 }

@@ -33,26 +33,17 @@ fn call(
     rt.block_on(async {
         let resp = app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
         (status, bytes.to_vec())
     })
 }
 
 fn assert_watcher_error(status: StatusCode, body: &[u8]) {
-    assert!(
-        status.as_u16() < 500,
-        "server error {status}: {}",
-        String::from_utf8_lossy(body)
-    );
+    assert!(status.as_u16() < 500, "server error {status}: {}", String::from_utf8_lossy(body));
     if !status.is_success() {
         let v: serde_json::Value = serde_json::from_slice(body).expect("error body is JSON");
-        let inner = v["error_message"]
-            .as_str()
-            .expect("error_message is a string");
-        let inner: serde_json::Value =
-            serde_json::from_str(inner).expect("error_message holds JSON");
+        let inner = v["error_message"].as_str().expect("error_message is a string");
+        let inner: serde_json::Value = serde_json::from_str(inner).expect("error_message holds JSON");
         assert!(inner["faultstring"].is_string());
     }
 }
@@ -63,9 +54,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(serde_json::Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
         "[a-zA-Z_/0-9-]{0,12}".prop_map(serde_json::Value::from),
         prop_oneof![
             Just("nop"),

@@ -36,20 +36,10 @@ fn create_answers_201_with_the_plan_its_actions_and_a_location() {
     let actions = plan["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 2);
     assert_eq!(actions[1]["parents"], json!([actions[0]["uuid"]]));
-    assert!(actions
-        .iter()
-        .all(|a| a["state"] == "PENDING" && a["pre_state"].is_null()));
-    assert_eq!(
-        r.header("location").unwrap(),
-        format!("{}/v1/action_plans/{}", s.base, uuid(&plan))
-    );
-    let shown = s
-        .get15(&format!("/v1/action_plans/{}", uuid(&plan)), &[])
-        .json();
-    assert_eq!(
-        shown["links"][0]["href"],
-        format!("{}/v1/action_plans/{}", s.base, uuid(&plan))
-    );
+    assert!(actions.iter().all(|a| a["state"] == "PENDING" && a["pre_state"].is_null()));
+    assert_eq!(r.header("location").unwrap(), format!("{}/v1/action_plans/{}", s.base, uuid(&plan)));
+    let shown = s.get15(&format!("/v1/action_plans/{}", uuid(&plan)), &[]).json();
+    assert_eq!(shown["links"][0]["href"], format!("{}/v1/action_plans/{}", s.base, uuid(&plan)));
     assert_eq!(shown["links"][1]["rel"], "bookmark");
 }
 
@@ -103,10 +93,7 @@ fn short_list_shows_watchers_fields_and_detail_shows_all() {
     ] {
         assert!(d.get(k).is_some(), "detail lacks {k}: {d}");
     }
-    assert!(
-        short.get("next").is_none(),
-        "no next link on a partial page"
-    );
+    assert!(short.get("next").is_none(), "no next link on a partial page");
 }
 
 #[test]
@@ -114,12 +101,7 @@ fn status_message_appears_only_from_microversion_1_5() {
     let s = Server::start(&[]);
     let plan = s.create_plan(two_actions());
     let path = format!("/v1/action_plans/{}", uuid(&plan));
-    let old = s.call(
-        "GET",
-        &path,
-        &[("OpenStack-API-Version", "infra-optim 1.4")],
-        None,
-    );
+    let old = s.call("GET", &path, &[("OpenStack-API-Version", "infra-optim 1.4")], None);
     assert!(old.json().get("status_message").is_none(), "{}", old.body);
     assert_eq!(old.header("openstack-api-version"), Some("infra-optim 1.4"));
     assert!(s.get15(&path, &[]).json().get("status_message").is_some());
@@ -136,28 +118,15 @@ fn pages_follow_next_links_through_every_plan() {
         seen.extend(page["action_plans"].as_array().unwrap().iter().map(uuid));
         match page.get("next").and_then(Value::as_str) {
             Some(next) => {
-                path = next
-                    .strip_prefix(&s.base)
-                    .expect("next is absolute on our host")
-                    .to_string()
+                path = next.strip_prefix(&s.base).expect("next is absolute on our host").to_string()
             }
             None => break,
         }
     }
     assert_eq!(seen, created);
-    let desc = s
-        .get15(
-            "/v1/action_plans?sort_key=created_at&sort_dir=desc&limit=2",
-            &[],
-        )
-        .json();
+    let desc = s.get15("/v1/action_plans?sort_key=created_at&sort_dir=desc&limit=2", &[]).json();
     assert_eq!(
-        desc["action_plans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(uuid)
-            .collect::<Vec<_>>(),
+        desc["action_plans"].as_array().unwrap().iter().map(uuid).collect::<Vec<_>>(),
         vec![created[4].clone(), created[3].clone()]
     );
 }
@@ -172,11 +141,7 @@ fn list_parameters_are_validated() {
         ("limit=many", 400, "Invalid limit"),
         ("sort_key=password", 400, "invalid field for sorting"),
         ("sort_dir=sideways", 400, "Invalid sort direction"),
-        (
-            "marker=4cbc4ede-0d25-481b-b86e-998dbbd4f8bf",
-            404,
-            "could not be found",
-        ),
+        ("marker=4cbc4ede-0d25-481b-b86e-998dbbd4f8bf", 404, "could not be found"),
         ("marker=nope", 400, "Expected a UUID"),
         ("audit_uuid=nope", 400, "Expected a UUID"),
     ] {
@@ -192,16 +157,9 @@ fn audit_filter_selects_that_audits_plans() {
     let mine = s.create_plan(two_actions());
     s.create_plan(json!({"audit_uuid": "11111111-1111-4111-8111-111111111111"}));
     s.create_plan(json!({}));
-    let list = s
-        .get15(&format!("/v1/action_plans?audit_uuid={AUDIT}"), &[])
-        .json();
+    let list = s.get15(&format!("/v1/action_plans?audit_uuid={AUDIT}"), &[]).json();
     assert_eq!(
-        list["action_plans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(uuid)
-            .collect::<Vec<_>>(),
+        list["action_plans"].as_array().unwrap().iter().map(uuid).collect::<Vec<_>>(),
         vec![uuid(&mine)]
     );
 }
@@ -224,84 +182,43 @@ fn patch_allows_watchers_transitions_only_and_changes_nothing_otherwise() {
         let r = patch_state(&s, &plan, bad);
         assert_eq!(r.status, 400, "{bad}: {}", r.body);
         assert!(
-            r.fault().contains(&format!(
-                "State transition not allowed: (RECOMMENDED -> {bad})"
-            )),
+            r.fault().contains(&format!("State transition not allowed: (RECOMMENDED -> {bad})")),
             "{}",
             r.fault()
         );
-        assert_eq!(
-            s.get15(&path, &[]).body,
-            before,
-            "a refused PATCH changes nothing"
-        );
+        assert_eq!(s.get15(&path, &[]).body, before, "a refused PATCH changes nothing");
     }
     let r = patch_state(&s, &plan, "BOGUS");
-    assert!(
-        r.status == 400 && r.fault().contains("Invalid state: BOGUS"),
-        "{}",
-        r.body
-    );
-    let r = s.send_json(
-        "PATCH",
-        &path,
-        &json!([{"op": "replace", "path": "/strategy_name", "value": "x"}]),
-    );
-    assert!(
-        r.status == 400 && r.fault().contains("only /state can be patched"),
-        "{}",
-        r.body
-    );
+    assert!(r.status == 400 && r.fault().contains("Invalid state: BOGUS"), "{}", r.body);
+    let r = s.send_json("PATCH", &path, &json!([{"op": "replace", "path": "/strategy_name", "value": "x"}]));
+    assert!(r.status == 400 && r.fault().contains("only /state can be patched"), "{}", r.body);
 
     let r = patch_state(&s, &plan, "CANCELLED");
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["state"], "CANCELLED");
-    let actions = s
-        .get15(&format!("/v1/actions?action_plan_uuid={plan}"), &[])
-        .json();
-    assert!(
-        actions["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["state"] == "CANCELLED"),
-        "{actions}"
-    );
+    let actions = s.get15(&format!("/v1/actions?action_plan_uuid={plan}"), &[]).json();
+    assert!(actions["actions"].as_array().unwrap().iter().all(|a| a["state"] == "CANCELLED"), "{actions}");
     let r = patch_state(&s, &plan, "PENDING");
-    assert!(
-        r.status == 400 && r.fault().contains("(CANCELLED -> PENDING)"),
-        "{}",
-        r.body
-    );
+    assert!(r.status == 400 && r.fault().contains("(CANCELLED -> PENDING)"), "{}", r.body);
 }
 
 #[test]
 fn patch_to_pending_launches_and_ongoing_can_only_go_to_cancelling() {
     let s = Server::start(&["--sleep-scale", "1"]);
-    let plan = uuid(&s.create_plan(
-        json!({"actions": [{"action_type": "sleep", "input_parameters": {"duration": 60}}]}),
-    ));
-    let r = patch_state(&s, &plan, "PENDING");
-    assert_eq!(
-        (r.status, r.json()["state"].clone()),
-        (200, json!("PENDING"))
+    let plan = uuid(
+        &s.create_plan(json!({"actions": [{"action_type": "sleep", "input_parameters": {"duration": 60}}]})),
     );
+    let r = patch_state(&s, &plan, "PENDING");
+    assert_eq!((r.status, r.json()["state"].clone()), (200, json!("PENDING")));
     let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while s.get15(&format!("/v1/action_plans/{plan}"), &[]).json()["state"] != "ONGOING" {
         assert!(std::time::Instant::now() < until, "never ONGOING");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let r = patch_state(&s, &plan, "CANCELLED");
-    assert!(
-        r.status == 400 && r.fault().contains("(ONGOING -> CANCELLED)"),
-        "{}",
-        r.body
-    );
+    assert!(r.status == 400 && r.fault().contains("(ONGOING -> CANCELLED)"), "{}", r.body);
     let r = patch_state(&s, &plan, "CANCELLING");
-    assert_eq!(
-        (r.status, r.json()["state"].clone()),
-        (200, json!("CANCELLING"))
-    );
+    assert_eq!((r.status, r.json()["state"].clone()), (200, json!("CANCELLING")));
 }
 
 #[test]
@@ -316,10 +233,7 @@ fn start_moves_a_recommended_plan_to_pending_once() {
     assert_eq!(r.status, 400);
     // By now the applier may have moved it on; it is no longer RECOMMENDED.
     let fault = r.fault();
-    assert!(
-        fault.starts_with("Couldn't start when state is '") && !fault.contains("RECOMMENDED"),
-        "{fault}"
-    );
+    assert!(fault.starts_with("Couldn't start when state is '") && !fault.contains("RECOMMENDED"), "{fault}");
 }
 
 #[test]
@@ -338,35 +252,22 @@ fn delete_is_soft_and_x_show_deleted_reveals_it() {
     assert!(shown.json()["deleted_at"].is_string());
     let listed = s.get15("/v1/action_plans", &[]).json();
     assert_eq!(
-        listed["action_plans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(uuid)
-            .collect::<Vec<_>>(),
+        listed["action_plans"].as_array().unwrap().iter().map(uuid).collect::<Vec<_>>(),
         vec![other.clone()]
     );
-    let all = s
-        .get15("/v1/action_plans", &[("X-Show-Deleted", "True")])
-        .json();
+    let all = s.get15("/v1/action_plans", &[("X-Show-Deleted", "True")]).json();
     assert_eq!(all["action_plans"].as_array().unwrap().len(), 2);
-    let actions = s
-        .get15(&format!("/v1/actions?action_plan_uuid={plan}"), &[])
-        .json();
+    let actions = s.get15(&format!("/v1/actions?action_plan_uuid={plan}"), &[]).json();
     assert_eq!(actions["actions"], json!([]), "its actions are deleted too");
-    assert_eq!(
-        s.call("DELETE", &path, &[], None).status,
-        404,
-        "deleting twice"
-    );
+    assert_eq!(s.call("DELETE", &path, &[], None).status, 404, "deleting twice");
 }
 
 #[test]
 fn a_running_plan_cannot_be_deleted() {
     let s = Server::start(&["--sleep-scale", "1"]);
-    let plan = uuid(&s.create_plan(
-        json!({"actions": [{"action_type": "sleep", "input_parameters": {"duration": 60}}]}),
-    ));
+    let plan = uuid(
+        &s.create_plan(json!({"actions": [{"action_type": "sleep", "input_parameters": {"duration": 60}}]})),
+    );
     assert_eq!(patch_state(&s, &plan, "PENDING").status, 200);
     let r = s.call("DELETE", &format!("/v1/action_plans/{plan}"), &[], None);
     assert_eq!(r.status, 400);
@@ -401,28 +302,16 @@ fn invalid_plans_are_refused_with_the_reason_and_store_nothing() {
             json!({"actions": [{"action_type": "nop", "input_parameters": nop, "parents": ["4cbc4ede-0d25-481b-b86e-998dbbd4f8bf"]}]}),
             "not an action of this plan",
         ),
-        (
-            json!({"actions": [{"action_type": "teleport", "input_parameters": {}}]}),
-            "unknown action_type",
-        ),
-        (
-            json!({"actions": [], "colour": "red"}),
-            "unknown field `colour`",
-        ),
-        (
-            json!({"audit_uuid": "nope", "actions": []}),
-            "Invalid action plan",
-        ),
+        (json!({"actions": [{"action_type": "teleport", "input_parameters": {}}]}), "unknown action_type"),
+        (json!({"actions": [], "colour": "red"}), "unknown field `colour`"),
+        (json!({"audit_uuid": "nope", "actions": []}), "Invalid action plan"),
         (json!([1, 2]), "Invalid action plan"),
     ] {
         let r = s.send_json("POST", "/v1/action_plans", &plan);
         assert_eq!(r.status, 400, "{plan}: {}", r.body);
         assert!(r.fault().contains(text), "{plan}: {}", r.fault());
     }
-    assert_eq!(
-        s.get15("/v1/action_plans", &[]).json()["action_plans"],
-        json!([])
-    );
+    assert_eq!(s.get15("/v1/action_plans", &[]).json()["action_plans"], json!([]));
 }
 
 #[test]
@@ -430,21 +319,10 @@ fn a_loaded_plugin_admits_its_custom_action_type() {
     let plan = json!({"actions": [{"action_type": "test_misbehave", "input_parameters": {"mode": "none"}}]});
     let without = Server::start(&[]);
     let r = without.send_json("POST", "/v1/action_plans", &plan);
-    assert!(
-        r.status == 400 && r.fault().contains("unknown action_type"),
-        "{}",
-        r.body
-    );
+    assert!(r.status == 400 && r.fault().contains("unknown action_type"), "{}", r.body);
 
-    let dir = rollback_tests::test_plugin("test_misbehave")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let dir = rollback_tests::test_plugin("test_misbehave").parent().unwrap().to_path_buf();
     let with = Server::start(&["--plugins-dir", dir.to_str().unwrap()]);
     let r = with.send_json("POST", "/v1/action_plans", &plan);
-    assert_eq!(
-        r.status, 201,
-        "the plugin's schema ({{\"type\":\"object\"}}) admits it: {}",
-        r.body
-    );
+    assert_eq!(r.status, 201, "the plugin's schema ({{\"type\":\"object\"}}) admits it: {}", r.body);
 }

@@ -38,19 +38,13 @@ fn wait_for(s: &Server, plan: &str, states: &[&str]) -> Value {
         if states.iter().any(|st| p["state"] == *st) {
             return p;
         }
-        assert!(
-            Instant::now() < until,
-            "plan {plan} stuck in {}; log:\n{}",
-            p["state"],
-            s.log()
-        );
+        assert!(Instant::now() < until, "plan {plan} stuck in {}; log:\n{}", p["state"], s.log());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 fn actions(s: &Server, plan: &str) -> Vec<Value> {
-    s.get15(&format!("/v1/actions/detail?action_plan_uuid={plan}"), &[])
-        .json()["actions"]
+    s.get15(&format!("/v1/actions/detail?action_plan_uuid={plan}"), &[]).json()["actions"]
         .as_array()
         .unwrap()
         .clone()
@@ -81,16 +75,8 @@ fn every_builtin_action_type_runs_and_records_pre_state_and_result() {
                 json!({"resource_id": "compute-1", "state": "disabled", "disabled_reason": "maintenance"}),
                 &[0, 1],
             ),
-            act(
-                "change_node_power_state",
-                json!({"resource_id": "compute-1", "state": "off"}),
-                &[2],
-            ),
-            act(
-                "resize",
-                json!({"resource_id": DB1, "flavor": "m1.medium"}),
-                &[],
-            ),
+            act("change_node_power_state", json!({"resource_id": "compute-1", "state": "off"}), &[2]),
+            act("resize", json!({"resource_id": DB1, "flavor": "m1.medium"}), &[]),
             act(
                 "volume_migrate",
                 json!({"resource_id": VOL, "migration_type": "migrate", "destination_node": "storage-1@lvm#pool-b"}),
@@ -108,30 +94,16 @@ fn every_builtin_action_type_runs_and_records_pre_state_and_result() {
     assert!(p["finished_at"].is_string());
     let a = actions(&s, &plan);
     assert!(
-        a.iter().all(|a| a["state"] == "SUCCEEDED"
-            && a["pre_state"].is_object()
-            && a["result"].is_object()),
+        a.iter().all(|a| a["state"] == "SUCCEEDED" && a["pre_state"].is_object() && a["result"].is_object()),
         "{a:#?}"
     );
-    assert_eq!(
-        a[0]["pre_state"],
-        json!({"host": "compute-1", "status": "ACTIVE"})
-    );
+    assert_eq!(a[0]["pre_state"], json!({"host": "compute-1", "status": "ACTIVE"}));
     assert_eq!(a[0]["result"]["host"], "compute-3");
-    assert_eq!(
-        a[1]["result"]["host"], "compute-2",
-        "the scheduler's pick is recorded"
-    );
-    assert_eq!(
-        a[2]["pre_state"],
-        json!({"state": "enabled", "disabled_reason": null})
-    );
+    assert_eq!(a[1]["result"]["host"], "compute-2", "the scheduler's pick is recorded");
+    assert_eq!(a[2]["pre_state"], json!({"state": "enabled", "disabled_reason": null}));
     assert_eq!(a[3]["pre_state"], json!({"power": "on"}));
     assert_eq!(a[4]["pre_state"]["flavor"], "m1.large");
-    assert_eq!(
-        a[5]["pre_state"],
-        json!({"pool": "storage-1@lvm#pool-a", "type": "ssd"})
-    );
+    assert_eq!(a[5]["pre_state"], json!({"pool": "storage-1@lvm#pool-a", "type": "ssd"}));
     assert_eq!(a[6]["result"]["status"], "SHUTOFF");
     assert_eq!(a[9]["result"]["duration"], 2.0);
 
@@ -174,24 +146,12 @@ fn skipped_actions_are_reported_and_the_plan_still_succeeds() {
     assert_eq!(p["status_message"], "One or more actions were skipped.");
     let a = actions(&s, &plan);
     assert_eq!(a[0]["state"], "SKIPPED");
-    assert_eq!(
-        a[0]["status_message"],
-        format!("Instance {BATCH1} is already SHUTOFF.")
-    );
+    assert_eq!(a[0]["status_message"], format!("Instance {BATCH1} is already SHUTOFF."));
     assert_eq!(a[1]["state"], "SKIPPED");
-    assert!(a[1]["status_message"]
-        .as_str()
-        .unwrap()
-        .contains("not found"));
+    assert!(a[1]["status_message"].as_str().unwrap().contains("not found"));
     assert_eq!(a[2]["state"], "SKIPPED");
-    assert!(a[2]["status_message"]
-        .as_str()
-        .unwrap()
-        .contains("not on source_node compute-1"));
-    assert_eq!(
-        a[3]["state"], "SUCCEEDED",
-        "a skipped parent does not block its child"
-    );
+    assert!(a[2]["status_message"].as_str().unwrap().contains("not on source_node compute-1"));
+    assert_eq!(a[3]["state"], "SUCCEEDED", "a skipped parent does not block its child");
 }
 
 #[test]
@@ -207,11 +167,7 @@ fn a_failed_action_fails_the_plan_and_cancels_its_descendants_only() {
             ),
             act("nop", json!({"message": "child"}), &[0]),
             act("nop", json!({"message": "grandchild"}), &[1]),
-            act(
-                "resize",
-                json!({"resource_id": DB1, "flavor": "m1.small"}),
-                &[],
-            ),
+            act("resize", json!({"resource_id": DB1, "flavor": "m1.small"}), &[]),
         ],
     );
     let p = wait_for(&s, &plan, &["SUCCEEDED", "FAILED"]);
@@ -224,29 +180,12 @@ fn a_failed_action_fails_the_plan_and_cancels_its_descendants_only() {
         "{msg}"
     );
     assert_eq!(a[0]["state"], "FAILED");
-    assert_eq!(
-        a[0]["pre_state"]["host"], "compute-1",
-        "the pre-state of a failed action is still recorded"
-    );
+    assert_eq!(a[0]["pre_state"]["host"], "compute-1", "the pre-state of a failed action is still recorded");
     assert_eq!(a[1]["state"], "CANCELLED");
-    assert!(
-        a[1]["status_message"]
-            .as_str()
-            .unwrap()
-            .contains("is FAILED"),
-        "{}",
-        a[1]
-    );
+    assert!(a[1]["status_message"].as_str().unwrap().contains("is FAILED"), "{}", a[1]);
     assert_eq!(a[2]["state"], "CANCELLED");
-    assert_eq!(
-        a[3]["state"], "SUCCEEDED",
-        "an independent branch completes"
-    );
-    assert_eq!(
-        cloud(&s)["instances"][WEB1]["host"],
-        "compute-1",
-        "the failed migrate moved nothing"
-    );
+    assert_eq!(a[3]["state"], "SUCCEEDED", "an independent branch completes");
+    assert_eq!(cloud(&s)["instances"][WEB1]["host"], "compute-1", "the failed migrate moved nothing");
 }
 
 #[test]
@@ -264,11 +203,7 @@ fn dag_order_holds_under_concurrency() {
             act("migrate", hop("compute-2", "compute-3"), &[1]),
             act("migrate", hop("compute-3", "compute-1"), &[2]),
             act("sleep", json!({"duration": 3}), &[]),
-            act(
-                "resize",
-                json!({"resource_id": DB1, "flavor": "m1.small"}),
-                &[4],
-            ),
+            act("resize", json!({"resource_id": DB1, "flavor": "m1.small"}), &[4]),
             act("stop", json!({"resource_id": WEB2}), &[]),
             act("start", json!({"resource_id": WEB2}), &[6]),
             act("nop", json!({"message": "join"}), &[3, 5, 7]),
@@ -283,11 +218,8 @@ fn dag_order_holds_under_concurrency() {
         "nothing was skipped: every hop found the instance where its parent left it"
     );
     assert_eq!(cloud(&s)["instances"][WEB1]["host"], "compute-1");
-    let hosts: Vec<&Value> = a[..4]
-        .iter()
-        .filter(|x| x["action_type"] == "migrate")
-        .map(|x| &x["pre_state"]["host"])
-        .collect();
+    let hosts: Vec<&Value> =
+        a[..4].iter().filter(|x| x["action_type"] == "migrate").map(|x| &x["pre_state"]["host"]).collect();
     assert_eq!(hosts, ["compute-1", "compute-2", "compute-3"]);
 }
 
@@ -302,10 +234,7 @@ fn patch_state(s: &Server, plan: &str, state: &str) -> Resp {
 fn wait_for_action(s: &Server, plan: &str, index: usize, state: &str) {
     let until = Instant::now() + Duration::from_secs(30);
     while actions(s, plan)[index]["state"] != state {
-        assert!(
-            Instant::now() < until,
-            "action {index} never became {state}"
-        );
+        assert!(Instant::now() < until, "action {index} never became {state}");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -315,10 +244,7 @@ fn cancelling_lets_running_actions_finish_and_runs_nothing_new() {
     let s = Server::start(&["--sleep-scale", "1"]);
     let plan = run(
         &s,
-        vec![
-            act("sleep", json!({"duration": 1.5}), &[]),
-            act("stop", json!({"resource_id": WEB1}), &[0]),
-        ],
+        vec![act("sleep", json!({"duration": 1.5}), &[]), act("stop", json!({"resource_id": WEB1}), &[0])],
     );
     wait_for_action(&s, &plan, 0, "ONGOING");
     let r = patch_state(&s, &plan, "CANCELLING");
@@ -328,11 +254,7 @@ fn cancelling_lets_running_actions_finish_and_runs_nothing_new() {
     let a = actions(&s, &plan);
     assert_eq!(a[0]["state"], "SUCCEEDED", "the running sleep finished");
     assert_eq!(a[1]["state"], "CANCELLED");
-    assert_eq!(
-        cloud(&s)["instances"][WEB1]["status"],
-        "ACTIVE",
-        "the stop never ran"
-    );
+    assert_eq!(cloud(&s)["instances"][WEB1]["status"], "ACTIVE", "the stop never ran");
 }
 
 #[test]
@@ -341,11 +263,7 @@ fn a_plan_interrupted_by_a_kill_is_marked_failed_on_restart() {
     let plan = run(
         &s,
         vec![
-            act(
-                "change_nova_service_state",
-                json!({"resource_id": "compute-2", "state": "disabled"}),
-                &[],
-            ),
+            act("change_nova_service_state", json!({"resource_id": "compute-2", "state": "disabled"}), &[]),
             act("sleep", json!({"duration": 60}), &[0]),
             act("stop", json!({"resource_id": WEB1}), &[1]),
         ],
@@ -354,19 +272,17 @@ fn a_plan_interrupted_by_a_kill_is_marked_failed_on_restart() {
     let s = s.restart();
     let p = s.get15(&format!("/v1/action_plans/{plan}"), &[]).json();
     assert_eq!(p["state"], "FAILED");
-    assert!(p["status_message"].as_str().unwrap().starts_with("Interrupted: rollback-host stopped while this plan was running; 1 action(s) in progress"), "{p}");
+    assert!(
+        p["status_message"].as_str().unwrap().starts_with(
+            "Interrupted: rollback-host stopped while this plan was running; 1 action(s) in progress"
+        ),
+        "{p}"
+    );
     let a = actions(&s, &plan);
     assert_eq!(a[0]["state"], "SUCCEEDED", "what finished keeps its record");
     assert_eq!(a[0]["pre_state"]["state"], "enabled");
     assert_eq!(a[1]["state"], "FAILED");
-    assert!(
-        a[1]["status_message"]
-            .as_str()
-            .unwrap()
-            .contains("may or may not"),
-        "{}",
-        a[1]
-    );
+    assert!(a[1]["status_message"].as_str().unwrap().contains("may or may not"), "{}", a[1]);
     assert_eq!(a[2]["state"], "CANCELLED");
     assert_eq!(cloud(&s)["instances"][WEB1]["status"], "ACTIVE");
     assert_eq!(
@@ -382,43 +298,20 @@ fn patch_to_pending_runs_the_plan_like_start() {
     let plan = s.create_plan(json!({"actions": [act("stop", json!({"resource_id": WEB1}), &[])]}));
     let uuid = plan["uuid"].as_str().unwrap();
     assert_eq!(patch_state(&s, uuid, "PENDING").status, 200);
-    assert_eq!(
-        wait_for(&s, uuid, &["SUCCEEDED", "FAILED"])["state"],
-        "SUCCEEDED"
-    );
+    assert_eq!(wait_for(&s, uuid, &["SUCCEEDED", "FAILED"])["state"], "SUCCEEDED");
     assert_eq!(cloud(&s)["instances"][WEB1]["status"], "SHUTOFF");
 }
 
 #[test]
 fn a_custom_action_type_runs_as_a_recorded_no_op() {
-    let dir = rollback_tests::test_plugin("test_misbehave")
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let s = Server::start(&[
-        "--sleep-scale",
-        "0.001",
-        "--plugins-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let dir = rollback_tests::test_plugin("test_misbehave").parent().unwrap().to_path_buf();
+    let s = Server::start(&["--sleep-scale", "0.001", "--plugins-dir", dir.to_str().unwrap()]);
     let before = cloud(&s);
-    let plan = run(
-        &s,
-        vec![act("test_misbehave", json!({"mode": "none"}), &[])],
-    );
-    assert_eq!(
-        wait_for(&s, &plan, &["SUCCEEDED", "FAILED"])["state"],
-        "SUCCEEDED"
-    );
+    let plan = run(&s, vec![act("test_misbehave", json!({"mode": "none"}), &[])]);
+    assert_eq!(wait_for(&s, &plan, &["SUCCEEDED", "FAILED"])["state"], "SUCCEEDED");
     let a = &actions(&s, &plan)[0];
     assert_eq!(a["state"], "SUCCEEDED");
-    assert!(
-        a["status_message"]
-            .as_str()
-            .unwrap()
-            .contains("no executor"),
-        "{a}"
-    );
+    assert!(a["status_message"].as_str().unwrap().contains("no executor"), "{a}");
     assert_eq!(cloud(&s), before);
 }
 
@@ -430,10 +323,7 @@ fn the_cloud_can_be_replaced_and_bad_clouds_are_refused() {
     let r = s.send_json("PUT", "/v1/cloud", &c);
     assert_eq!(r.status, 200, "{}", r.body);
     let stored = r.json();
-    assert_eq!(
-        stored["compute_services"]["compute-9"],
-        json!({"state": "enabled", "disabled_reason": null})
-    );
+    assert_eq!(stored["compute_services"]["compute-9"], json!({"state": "enabled", "disabled_reason": null}));
     assert_eq!(cloud(&s), stored);
     let c = stored;
     let mut bad = c.clone();
@@ -453,11 +343,8 @@ fn the_cloud_can_be_replaced_and_bad_clouds_are_refused() {
 fn a_cloud_seed_file_is_used_on_first_start_only() {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.json");
-    std::fs::write(
-        &seed,
-        json!({"compute_services": {"only-host": {"state": "enabled"}}}).to_string(),
-    )
-    .unwrap();
+    std::fs::write(&seed, json!({"compute_services": {"only-host": {"state": "enabled"}}}).to_string())
+        .unwrap();
     let s = Server::start(&["--cloud-seed", seed.to_str().unwrap()]);
     assert_eq!(
         cloud(&s)["compute_services"],
@@ -465,10 +352,7 @@ fn a_cloud_seed_file_is_used_on_first_start_only() {
     );
     std::fs::write(&seed, json!({"compute_services": {}}).to_string()).unwrap();
     let s = s.restart();
-    assert!(
-        cloud(&s)["compute_services"].get("only-host").is_some(),
-        "a restart keeps the stored cloud"
-    );
+    assert!(cloud(&s)["compute_services"].get("only-host").is_some(), "a restart keeps the stored cloud");
     assert!(s.wait_for_log("--cloud-seed ignored"));
 }
 
@@ -481,9 +365,7 @@ fn recovery_resumes_a_plan_left_pending() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let cloud = Simulated::new(store.clone(), 0.0);
-    cloud
-        .seed_if_empty(serde_json::from_str(DEFAULT_SEED).unwrap())
-        .unwrap();
+    cloud.seed_if_empty(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
     let now = chrono::Utc::now();
     let plan_uuid = uuid::Uuid::new_v4();
     store
@@ -520,15 +402,13 @@ fn recovery_resumes_a_plan_left_pending() {
                 deleted_at: None,
                 pre_state: None,
                 result: None,
+                expected_state: None,
             })
         })
         .map_err(|e: StoreError| e)
         .unwrap();
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let applier = Applier::new(store.clone(), std::sync::Arc::new(cloud.clone()), 2);
         let report = recover(&applier).unwrap();

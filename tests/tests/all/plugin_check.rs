@@ -21,15 +21,8 @@ fn check_bytes(bytes: &[u8]) -> rollback_tests::Output {
 fn assert_refused(out: &rollback_tests::Output, reason: &str) {
     assert_eq!(out.code, Some(1), "expected a refusal: {out:?}");
     assert!(out.stderr.contains("refused:"), "{out:?}");
-    assert!(
-        out.stderr.contains(reason),
-        "expected {reason:?} in: {}",
-        out.stderr
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "nothing on stdout when refused: {out:?}"
-    );
+    assert!(out.stderr.contains(reason), "expected {reason:?} in: {}", out.stderr);
+    assert!(out.stdout.is_empty(), "nothing on stdout when refused: {out:?}");
 }
 
 #[test]
@@ -39,33 +32,11 @@ fn accepts_the_nop_plugin_and_prints_its_metadata() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let bytes = std::fs::read(&path).unwrap();
     let sha = hex::encode(Sha256::digest(&bytes));
-    assert!(
-        out.stdout.contains("action type:       nop\n"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("contract:          watcher:rollback@0.1.0\n"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains(&format!("sha256:            {sha}\n")),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("size:              {} bytes\n", bytes.len())),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("\"required\": [\n    \"message\"\n  ]"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("action type:       nop\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("contract:          watcher:rollback@0.1.0\n"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("sha256:            {sha}\n")), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("size:              {} bytes\n", bytes.len())), "{}", out.stdout);
+    assert!(out.stdout.contains("\"required\": [\n    \"message\"\n  ]"), "{}", out.stdout);
 }
 
 #[test]
@@ -83,10 +54,7 @@ fn json_report_carries_the_same_facts() {
 
 #[test]
 fn refuses_a_file_that_is_not_wasm() {
-    assert_refused(
-        &check_bytes(b"#!/bin/sh\necho hello\n"),
-        "not a WebAssembly file",
-    );
+    assert_refused(&check_bytes(b"#!/bin/sh\necho hello\n"), "not a WebAssembly file");
     assert_refused(&check_bytes(b""), "not a WebAssembly file");
 }
 
@@ -105,29 +73,19 @@ fn refuses_a_wasi_import_and_names_it() {
 #[test]
 fn refuses_a_component_without_the_inverter_export() {
     let out = check_bytes(&components::wrong_export());
-    assert_refused(
-        &out,
-        "missing export `watcher:rollback/inverter@0.1.0` (the component exports: hello)",
-    );
+    assert_refused(&out, "missing export `watcher:rollback/inverter@0.1.0` (the component exports: hello)");
 }
 
 #[test]
 fn refuses_an_inverter_whose_functions_do_not_match() {
-    let out = check_bytes(&components::inverter_with_wrong_signature(
-        "watcher:rollback/inverter@0.1.0",
-    ));
+    let out = check_bytes(&components::inverter_with_wrong_signature("watcher:rollback/inverter@0.1.0"));
     assert_refused(&out, "do not match the contract");
 }
 
 #[test]
 fn refuses_an_incompatible_contract_version_naming_both() {
-    let out = check_bytes(&components::inverter_with_wrong_signature(
-        "watcher:rollback/inverter@0.2.0",
-    ));
-    assert_refused(
-        &out,
-        "built against watcher:rollback@0.2.0, this host supports watcher:rollback@0.1.x",
-    );
+    let out = check_bytes(&components::inverter_with_wrong_signature("watcher:rollback/inverter@0.2.0"));
+    assert_refused(&out, "built against watcher:rollback@0.2.0, this host supports watcher:rollback@0.1.x");
     let out = check_bytes(&components::log_import_at("1.0.0"));
     assert_refused(&out, "built against watcher:rollback@1.0.0");
 }

@@ -7,15 +7,10 @@ use serde_json::{json, Value};
 
 fn load(runtime: &Runtime, path: std::path::PathBuf) -> LoadedPlugin {
     let bytes = std::fs::read(&path).unwrap();
-    runtime
-        .load(&bytes, &path.display().to_string())
-        .expect("test guest loads")
+    runtime.load(&bytes, &path.display().to_string()).expect("test guest loads")
 }
 
-fn invert(
-    p: &LoadedPlugin,
-    params: Value,
-) -> Result<Vec<rollback_host::plugins::Inverse>, PluginError> {
+fn invert(p: &LoadedPlugin, params: Value) -> Result<Vec<rollback_host::plugins::Inverse>, PluginError> {
     let empty = json!({});
     p.invert(Executed {
         action_uuid: "7c0e6f4c-6f5e-4a53-8a4c-3c5c1b8f9e01",
@@ -37,10 +32,7 @@ fn endless_loop_is_stopped_by_the_deadline_and_the_runtime_goes_on() {
     let spin = load(&runtime, test_plugin("test_spin_forever"));
     for _ in 0..2 {
         match invert(&spin, json!({})) {
-            Err(PluginError::Deadline {
-                plugin,
-                deadline_ms,
-            }) => {
+            Err(PluginError::Deadline { plugin, deadline_ms }) => {
                 assert_eq!(plugin, "test_spin_forever");
                 assert_eq!(deadline_ms, 100);
             }
@@ -53,17 +45,10 @@ fn endless_loop_is_stopped_by_the_deadline_and_the_runtime_goes_on() {
 
 #[test]
 fn deadline_is_configurable() {
-    let runtime = Runtime::new(Limits {
-        deadline_ms: 20,
-        ..Limits::default()
-    })
-    .unwrap();
+    let runtime = Runtime::new(Limits { deadline_ms: 20, ..Limits::default() }).unwrap();
     let spin = load(&runtime, test_plugin("test_spin_forever"));
     let err = invert(&spin, json!({})).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "plugin `test_spin_forever` exceeded its CPU deadline of 20 ms"
-    );
+    assert_eq!(err.to_string(), "plugin `test_spin_forever` exceeded its CPU deadline of 20 ms");
 }
 
 #[test]
@@ -71,10 +56,7 @@ fn memory_bomb_is_stopped_by_the_cap_and_the_runtime_goes_on() {
     let runtime = Runtime::new(Limits::default()).unwrap();
     let bomb = load(&runtime, test_plugin("test_grow_memory"));
     match invert(&bomb, json!({})) {
-        Err(PluginError::MemoryLimit {
-            plugin,
-            limit_bytes,
-        }) => {
+        Err(PluginError::MemoryLimit { plugin, limit_bytes }) => {
             assert_eq!(plugin, "test_grow_memory");
             assert_eq!(limit_bytes, 16 << 20);
         }
@@ -86,23 +68,10 @@ fn memory_bomb_is_stopped_by_the_cap_and_the_runtime_goes_on() {
 
 #[test]
 fn initial_memory_above_the_cap_is_refused_at_load() {
-    let runtime = Runtime::new(Limits {
-        memory_mib: 1,
-        ..Limits::default()
-    })
-    .unwrap();
+    let runtime = Runtime::new(Limits { memory_mib: 1, ..Limits::default() }).unwrap();
     let bytes = std::fs::read(plugin("nop")).unwrap();
     let err = runtime.load(&bytes, "nop.wasm").unwrap_err();
-    assert!(
-        matches!(
-            err,
-            PluginError::MemoryLimit {
-                limit_bytes: 1_048_576,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, PluginError::MemoryLimit { limit_bytes: 1_048_576, .. }), "{err}");
 }
 
 #[test]
@@ -110,10 +79,7 @@ fn a_panic_traps_and_reports_the_panic_message() {
     let runtime = Runtime::new(Limits::default()).unwrap();
     let err = misbehave(&runtime, "panic");
     assert!(matches!(err, PluginError::Trap { .. }), "{err}");
-    assert!(
-        err.to_string().contains("misbehave was asked to panic"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("misbehave was asked to panic"), "{err}");
 }
 
 #[test]
@@ -128,16 +94,9 @@ fn garbage_output_is_refused_with_the_reason() {
     let runtime = Runtime::new(Limits::default()).unwrap();
     let err = misbehave(&runtime, "bad_json");
     assert!(matches!(err, PluginError::BadOutput { .. }), "{err}");
-    assert!(
-        err.to_string().contains("input parameters are not JSON"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("input parameters are not JSON"), "{err}");
     let err = misbehave(&runtime, "forward_dependency");
-    assert!(
-        err.to_string()
-            .contains("dependencies must point to earlier actions"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("dependencies must point to earlier actions"), "{err}");
     let err = misbehave(&runtime, "too_many");
     assert!(matches!(err, PluginError::OutputTooLarge { .. }), "{err}");
 }
@@ -147,10 +106,7 @@ fn log_flood_and_huge_log_lines_do_not_fail_the_call() {
     let runtime = Runtime::new(Limits::default()).unwrap();
     let p = load(&runtime, test_plugin("test_misbehave"));
     assert_eq!(invert(&p, json!({"mode": "log_spam"})).unwrap(), vec![]);
-    assert_eq!(
-        invert(&p, json!({"mode": "huge_log_line"})).unwrap(),
-        vec![]
-    );
+    assert_eq!(invert(&p, json!({"mode": "huge_log_line"})).unwrap(), vec![]);
 }
 
 #[test]
@@ -170,17 +126,10 @@ fn concurrent_calls_are_isolated() {
     let spin = load(&runtime, test_plugin("test_spin_forever"));
     let nop = load(&runtime, plugin("nop"));
     std::thread::scope(|s| {
-        let spins: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| invert(&spin, json!({}))))
-            .collect();
-        let nops: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| invert(&nop, json!({"message": "x"}))))
-            .collect();
+        let spins: Vec<_> = (0..4).map(|_| s.spawn(|| invert(&spin, json!({})))).collect();
+        let nops: Vec<_> = (0..4).map(|_| s.spawn(|| invert(&nop, json!({"message": "x"})))).collect();
         for h in spins {
-            assert!(matches!(
-                h.join().unwrap(),
-                Err(PluginError::Deadline { .. })
-            ));
+            assert!(matches!(h.join().unwrap(), Err(PluginError::Deadline { .. })));
         }
         for h in nops {
             assert_eq!(h.join().unwrap().unwrap(), vec![]);
@@ -192,18 +141,11 @@ fn concurrent_calls_are_isolated() {
 fn cli_process_survives_hostile_guests_and_exits_with_the_reason() {
     for (guest, reason) in [
         ("test_spin_forever", "exceeded its CPU deadline of 100 ms"),
-        (
-            "test_grow_memory",
-            "exceeded its memory limit of 16777216 bytes",
-        ),
+        ("test_grow_memory", "exceeded its memory limit of 16777216 bytes"),
     ] {
         let path = test_plugin(guest);
         let out = run_cli(&["plugin", "invert", path.to_str().unwrap()], Some("{}"));
-        assert_eq!(
-            out.code,
-            Some(1),
-            "{guest}: a clean exit, not a signal: {out:?}"
-        );
+        assert_eq!(out.code, Some(1), "{guest}: a clean exit, not a signal: {out:?}");
         assert!(out.stderr.contains(reason), "{guest}: {}", out.stderr);
     }
 }

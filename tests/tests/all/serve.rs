@@ -20,10 +20,7 @@ fn a_broken_plugin_file_is_refused_and_the_others_load() {
     std::fs::write(dir.path().join("broken.wasm"), b"\0asm garbage").unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"not a plugin").unwrap();
     let server = Server::start(&["--plugins-dir", dir.path().to_str().unwrap()]);
-    assert_eq!(
-        server.get_json("/healthz")["plugins"],
-        serde_json::json!(["nop"])
-    );
+    assert_eq!(server.get_json("/healthz")["plugins"], serde_json::json!(["nop"]));
     assert!(server.wait_for_log("plugin refused"), "{}", server.log());
     assert!(server.log().contains("broken.wasm"), "{}", server.log());
 }
@@ -32,36 +29,15 @@ fn a_broken_plugin_file_is_refused_and_the_others_load() {
 fn unknown_paths_are_404() {
     let server = Server::start(&[]);
     assert_eq!(server.get("/no/such/thing").0, 404);
-    assert_eq!(
-        server.get_json("/healthz")["plugins"],
-        serde_json::json!([])
-    );
+    assert_eq!(server.get_json("/healthz")["plugins"], serde_json::json!([]));
 }
 
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused_clearly() {
     let first = Server::start(&[]);
-    let dir = first
-        .data_dir
-        .as_ref()
-        .unwrap()
-        .path()
-        .to_str()
-        .unwrap()
-        .to_string();
-    let out = rollback_tests::run_cli(
-        &["serve", "--listen", "127.0.0.1:0", "--data-dir", &dir],
-        None,
-    );
+    let dir = first.data_dir.as_ref().unwrap().path().to_str().unwrap().to_string();
+    let out = rollback_tests::run_cli(&["serve", "--listen", "127.0.0.1:0", "--data-dir", &dir], None);
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(
-        out.stderr.contains("in use by another process"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        first.get_json("/healthz")["status"],
-        "ok",
-        "the first server is unharmed"
-    );
+    assert!(out.stderr.contains("in use by another process"), "{}", out.stderr);
+    assert_eq!(first.get_json("/healthz")["status"], "ok", "the first server is unharmed");
 }

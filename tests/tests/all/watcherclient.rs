@@ -8,11 +8,7 @@ use std::process::Command;
 
 fn venv_bin(name: &str) -> std::path::PathBuf {
     let p = repo_root().join("target/venv/bin").join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `make test` (it runs scripts/client-venv.sh)",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run `make test` (it runs scripts/client-venv.sh)", p.display());
     p
 }
 
@@ -44,8 +40,7 @@ fn watcher_json(s: &Server, args: &[&str]) -> Value {
     all.extend_from_slice(&["-f", "json"]);
     let (code, out, err) = watcher(s, &all);
     assert_eq!(code, 0, "watcher {args:?}: {err}");
-    serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("watcher {args:?} printed no JSON ({e}): {out}"))
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("watcher {args:?} printed no JSON ({e}): {out}"))
 }
 
 fn plan(s: &Server) -> String {
@@ -63,11 +58,7 @@ fn plan(s: &Server) -> String {
 
 fn state_of(s: &Server, plan: &str) -> (u16, Value) {
     let r = s.get15(&format!("/v1/action_plans/{plan}"), &[]);
-    let state = if r.status == 200 {
-        r.json()["state"].clone()
-    } else {
-        Value::Null
-    };
+    let state = if r.status == 200 { r.json()["state"].clone() } else { Value::Null };
     (r.status, state)
 }
 
@@ -77,12 +68,7 @@ fn watcher_cli_lists_shows_starts_cancels_and_deletes() {
     let (p1, p2, p3) = (plan(&s), plan(&s), plan(&s));
 
     let list = watcher_json(&s, &["actionplan", "list"]);
-    let uuids: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["UUID"].as_str().unwrap())
-        .collect();
+    let uuids: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["UUID"].as_str().unwrap()).collect();
     assert_eq!(uuids, vec![p1.as_str(), p2.as_str(), p3.as_str()]);
     assert_eq!(list[0]["Global efficacy"][0]["value"], 20, "{list}");
 
@@ -96,22 +82,13 @@ fn watcher_cli_lists_shows_starts_cancels_and_deletes() {
     let started = watcher_json(&s, &["actionplan", "start", &p1]);
     assert_eq!(started["State"], "PENDING");
     let (status, state) = state_of(&s, &p1);
-    assert!(
-        status == 200 && (state == "PENDING" || state == "ONGOING"),
-        "{state}"
-    );
+    assert!(status == 200 && (state == "PENDING" || state == "ONGOING"), "{state}");
 
     // The applier has picked it up by now: cancelling an ONGOING plan asks
     // for CANCELLING (the client chooses by the state it reads).
     let cancelled = watcher_json(&s, &["actionplan", "cancel", &p1]);
-    assert!(
-        cancelled["State"] == "CANCELLING" || cancelled["State"] == "CANCELLED",
-        "{cancelled}"
-    );
-    assert_eq!(
-        watcher_json(&s, &["actionplan", "cancel", &p2])["State"],
-        "CANCELLED"
-    );
+    assert!(cancelled["State"] == "CANCELLING" || cancelled["State"] == "CANCELLED", "{cancelled}");
+    assert_eq!(watcher_json(&s, &["actionplan", "cancel", &p2])["State"], "CANCELLED");
     assert_eq!(state_of(&s, &p2), (200, json!("CANCELLED")));
 
     let (code, _, err) = watcher(&s, &["actionplan", "delete", &p2]);
@@ -135,19 +112,11 @@ fn watcher_cli_shows_our_error_messages() {
     watcher_json(&s, &["actionplan", "cancel", &p]);
     let (code, _, err) = watcher(&s, &["actionplan", "start", &p]);
     assert_ne!(code, 0);
-    assert!(
-        err.contains("Couldn't start when state is 'CANCELLED'. (HTTP 400)"),
-        "{err}"
-    );
+    assert!(err.contains("Couldn't start when state is 'CANCELLED'. (HTTP 400)"), "{err}");
     let unknown = "4cbc4ede-0d25-481b-b86e-998dbbd4f8bf";
     let (code, _, err) = watcher(&s, &["actionplan", "show", unknown]);
     assert_ne!(code, 0);
-    assert!(
-        err.contains(&format!(
-            "ActionPlan {unknown} could not be found. (HTTP 404)"
-        )),
-        "{err}"
-    );
+    assert!(err.contains(&format!("ActionPlan {unknown} could not be found. (HTTP 404)")), "{err}");
 }
 
 #[test]
@@ -156,17 +125,7 @@ fn openstack_optimize_plugin_lists_plans() {
     let p = plan(&s);
     let (code, out, err) = run(
         "openstack",
-        &[
-            "--os-auth-type",
-            "none",
-            "--os-endpoint",
-            &s.base,
-            "optimize",
-            "actionplan",
-            "list",
-            "-f",
-            "json",
-        ],
+        &["--os-auth-type", "none", "--os-endpoint", &s.base, "optimize", "actionplan", "list", "-f", "json"],
     );
     assert_eq!(code, 0, "{err}");
     let list: Value = serde_json::from_str(&out).expect("JSON");

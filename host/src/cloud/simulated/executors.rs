@@ -9,34 +9,22 @@ use serde_json::{json, Map, Value};
 type Params = Map<String, Value>;
 
 fn run(pre_state: Value) -> Prepared {
-    Prepared::Run {
-        pre_state,
-        note: None,
-    }
+    Prepared::Run { pre_state, note: None }
 }
 
 fn skip(reason: impl Into<String>, pre_state: Value) -> Prepared {
-    Prepared::Skip {
-        reason: reason.into(),
-        pre_state,
-    }
+    Prepared::Skip { reason: reason.into(), pre_state }
 }
 
 fn fail(reason: impl Into<String>, pre_state: Value) -> Prepared {
-    Prepared::Fail {
-        reason: reason.into(),
-        pre_state,
-    }
+    Prepared::Fail { reason: reason.into(), pre_state }
 }
 
 /// A required string parameter.
 fn param<'a>(p: &'a Params, key: &str) -> Result<&'a str, Prepared> {
-    p.get(key).and_then(Value::as_str).ok_or_else(|| {
-        fail(
-            format!("invalid input_parameters: `{key}` must be a string"),
-            json!({}),
-        )
-    })
+    p.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail(format!("invalid input_parameters: `{key}` must be a string"), json!({})))
 }
 
 /// An optional string parameter (absent or null is `None`).
@@ -81,23 +69,16 @@ pub fn prepare(cloud: &Cloud, action_type: &str, p: &Params) -> Prepared {
 /// Applies the action. Re-checks the pre-conditions first and refuses when
 /// the cloud no longer matches `pre_state` (drift since `prepare`, or a
 /// concurrent action on the same resource). Returns the result.
-pub fn apply(
-    cloud: &mut Cloud,
-    action_type: &str,
-    p: &Params,
-    pre_state: &Value,
-) -> Result<Value, String> {
+pub fn apply(cloud: &mut Cloud, action_type: &str, p: &Params, pre_state: &Value) -> Result<Value, String> {
     match prepare(cloud, action_type, p) {
         Prepared::Run { pre_state: now, .. } if &now == pre_state => {}
         Prepared::Run { pre_state: now, .. } => {
             return Err(format!(
-            "the cloud changed since the action was prepared: expected {pre_state}, found {now}"
-        ))
+                "the cloud changed since the action was prepared: expected {pre_state}, found {now}"
+            ))
         }
         Prepared::Skip { reason, .. } | Prepared::Fail { reason, .. } => {
-            return Err(format!(
-                "the cloud changed since the action was prepared: {reason}"
-            ))
+            return Err(format!("the cloud changed since the action was prepared: {reason}"))
         }
     }
     let refused = |p: Prepared| match p {
@@ -115,15 +96,8 @@ pub fn apply(
         "change_nova_service_state" => {
             let id = param(p, "resource_id").map_err(refused)?;
             let state = param(p, "state").map_err(refused)?;
-            let svc = cloud
-                .compute_services
-                .get_mut(id)
-                .expect("checked by prepare");
-            svc.state = if state == "disabled" {
-                ServiceState::Disabled
-            } else {
-                ServiceState::Enabled
-            };
+            let svc = cloud.compute_services.get_mut(id).expect("checked by prepare");
+            svc.state = if state == "disabled" { ServiceState::Disabled } else { ServiceState::Enabled };
             svc.disabled_reason = match svc.state {
                 ServiceState::Disabled => opt_param(p, "disabled_reason").map(str::to_owned),
                 ServiceState::Enabled => None,
@@ -133,11 +107,7 @@ pub fn apply(
         "change_node_power_state" => {
             let id = param(p, "resource_id").map_err(refused)?;
             let node = cloud.nodes.get_mut(id).expect("checked by prepare");
-            node.power = if param(p, "state").map_err(refused)? == "off" {
-                Power::Off
-            } else {
-                Power::On
-            };
+            node.power = if param(p, "state").map_err(refused)? == "off" { Power::Off } else { Power::On };
             Ok(json!({"power": node.power}))
         }
         "resize" => {
@@ -158,11 +128,7 @@ pub fn apply(
         "stop" | "start" => {
             let id = param(p, "resource_id").map_err(refused)?;
             let instance = cloud.instances.get_mut(id).expect("checked by prepare");
-            instance.status = if action_type == "stop" {
-                Status::Shutoff
-            } else {
-                Status::Active
-            };
+            instance.status = if action_type == "stop" { Status::Shutoff } else { Status::Active };
             Ok(json!({"status": instance.status, "host": instance.host}))
         }
         "nop" => Ok(json!({"message": p.get("message").cloned().unwrap_or(Value::Null)})),
@@ -179,10 +145,7 @@ fn migrate(cloud: &Cloud, p: &Params) -> Result<(Value, String), Prepared> {
     let id = param(p, "resource_id")?;
     let source = param(p, "source_node")?;
     let Some(instance) = cloud.instances.get(id) else {
-        return Err(skip(
-            format!("Instance {id} not found; nothing to migrate."),
-            json!({}),
-        ));
+        return Err(skip(format!("Instance {id} not found; nothing to migrate."), json!({})));
     };
     let pre = json!({"host": instance.host, "status": instance.status});
     if instance.host != source {
@@ -195,10 +158,7 @@ fn migrate(cloud: &Cloud, p: &Params) -> Result<(Value, String), Prepared> {
         ));
     }
     if param(p, "migration_type")? == "live" && instance.status != Status::Active {
-        return Err(fail(
-            format!("Live migration needs an ACTIVE instance; {id} is SHUTOFF."),
-            pre,
-        ));
+        return Err(fail(format!("Live migration needs an ACTIVE instance; {id} is SHUTOFF."), pre));
     }
     let destination = match opt_param(p, "destination_node") {
         Some(dest) => {
@@ -208,10 +168,7 @@ fn migrate(cloud: &Cloud, p: &Params) -> Result<(Value, String), Prepared> {
                     return Err(fail(format!("Destination host {dest} is disabled."), pre))
                 }
                 Some(_) if dest == source => {
-                    return Err(fail(
-                        format!("Destination host {dest} is the source host."),
-                        pre,
-                    ))
+                    return Err(fail(format!("Destination host {dest} is the source host."), pre))
                 }
                 Some(_) => {}
             }
@@ -227,12 +184,7 @@ fn migrate(cloud: &Cloud, p: &Params) -> Result<(Value, String), Prepared> {
                 .map(|(h, _)| h.clone());
             match pick {
                 Some(h) => h,
-                None => {
-                    return Err(fail(
-                        format!("No valid host was found for instance {id}."),
-                        pre,
-                    ))
-                }
+                None => return Err(fail(format!("No valid host was found for instance {id}."), pre)),
             }
         }
     };
@@ -244,13 +196,8 @@ fn service_state(cloud: &Cloud, p: &Params) -> Result<Prepared, Prepared> {
     let id = param(p, "resource_id")?;
     param(p, "state")?;
     match cloud.compute_services.get(id) {
-        None => Err(fail(
-            format!("Compute service on host {id} not found."),
-            json!({}),
-        )),
-        Some(s) => Ok(run(
-            json!({"state": s.state, "disabled_reason": s.disabled_reason}),
-        )),
+        None => Err(fail(format!("Compute service on host {id} not found."), json!({}))),
+        Some(s) => Ok(run(json!({"state": s.state, "disabled_reason": s.disabled_reason}))),
     }
 }
 
@@ -263,11 +210,7 @@ fn node_power(cloud: &Cloud, p: &Params) -> Result<Prepared, Prepared> {
         return Err(fail(format!("Node {id} not found."), json!({})));
     };
     let pre = json!({"power": node.power});
-    let busy = cloud
-        .instances
-        .values()
-        .filter(|i| i.host == id && i.status == Status::Active)
-        .count();
+    let busy = cloud.instances.values().filter(|i| i.host == id && i.status == Status::Active).count();
     if state == "off" && busy > 0 {
         return Err(fail(
             format!("Node {id} still hosts {busy} ACTIVE instance(s); it cannot be powered off."),
@@ -301,12 +244,8 @@ fn volume_migrate(cloud: &Cloud, p: &Params) -> Result<(Value, String, String), 
         return Err(fail(format!("Volume {id} not found."), json!({})));
     };
     let pre = json!({"pool": volume.pool, "type": volume.volume_type});
-    let pool = opt_param(p, "destination_node")
-        .unwrap_or(&volume.pool)
-        .to_string();
-    let volume_type = opt_param(p, "destination_type")
-        .unwrap_or(&volume.volume_type)
-        .to_string();
+    let pool = opt_param(p, "destination_node").unwrap_or(&volume.pool).to_string();
+    let volume_type = opt_param(p, "destination_type").unwrap_or(&volume.volume_type).to_string();
     if !cloud.volume_pools.contains(&pool) {
         return Err(fail(format!("Destination pool {pool} not found."), pre));
     }
@@ -316,15 +255,10 @@ fn volume_migrate(cloud: &Cloud, p: &Params) -> Result<(Value, String, String), 
     let needs = match kind {
         "migrate" => opt_param(p, "destination_node").is_some(),
         "retype" => opt_param(p, "destination_type").is_some(),
-        _ => {
-            opt_param(p, "destination_node").is_some() || opt_param(p, "destination_type").is_some()
-        }
+        _ => opt_param(p, "destination_node").is_some() || opt_param(p, "destination_type").is_some(),
     };
     if !needs {
-        return Err(fail(
-            format!("A {kind} of volume {id} needs a destination."),
-            pre,
-        ));
+        return Err(fail(format!("A {kind} of volume {id} needs a destination."), pre));
     }
     Ok((pre, pool, volume_type))
 }
@@ -339,10 +273,7 @@ fn instance_status(cloud: &Cloud, p: &Params, wanted: Status) -> Result<Prepared
     let pre = json!({"status": instance.status, "host": instance.host});
     if instance.status == wanted {
         let s = serde_json::to_value(wanted).unwrap_or_default();
-        return Err(skip(
-            format!("Instance {id} is already {}.", s.as_str().unwrap_or("")),
-            pre,
-        ));
+        return Err(skip(format!("Instance {id} is already {}.", s.as_str().unwrap_or("")), pre));
     }
     Ok(run(pre))
 }

@@ -8,9 +8,7 @@ mod executors;
 mod model;
 
 pub use executors::EXECUTABLE;
-pub use model::{
-    Cloud, ComputeService, Flavor, Instance, Node, Power, ServiceState, Status, Volume,
-};
+pub use model::{Cloud, ComputeService, Flavor, Instance, Node, Power, ServiceState, Status, Volume};
 
 use super::{CloudDriver, DriverError, Prepared};
 use rollback_store::{Action, Store, StoreError, Txn};
@@ -39,19 +37,16 @@ pub enum CloudError {
 
 /// Parses and checks a cloud document.
 pub fn parse(value: Value) -> Result<Cloud, CloudError> {
-    let cloud: Cloud =
-        serde_json::from_value(value).map_err(|e| CloudError::Invalid(e.to_string()))?;
+    let cloud: Cloud = serde_json::from_value(value).map_err(|e| CloudError::Invalid(e.to_string()))?;
     cloud.check().map_err(CloudError::Invalid)?;
     Ok(cloud)
 }
 
 fn load(txn: &Txn<'_>) -> Result<Cloud, DriverError> {
-    match txn
-        .document(DOCUMENT)
-        .map_err(|e| DriverError(e.to_string()))?
-    {
-        Some(v) => serde_json::from_value(v)
-            .map_err(|e| DriverError(format!("stored cloud is unreadable: {e}"))),
+    match txn.document(DOCUMENT).map_err(|e| DriverError(e.to_string()))? {
+        Some(v) => {
+            serde_json::from_value(v).map_err(|e| DriverError(format!("stored cloud is unreadable: {e}")))
+        }
         None => Ok(Cloud::default()),
     }
 }
@@ -67,10 +62,7 @@ impl Simulated {
     /// A driver over `store`. `time_scale` multiplies every `sleep` (1.0 =
     /// real time; tests use a small value).
     pub fn new(store: Store, time_scale: f64) -> Self {
-        Simulated {
-            store,
-            time_scale: time_scale.max(0.0),
-        }
+        Simulated { store, time_scale: time_scale.max(0.0) }
     }
 
     /// Seeds the cloud from `seed` unless the store already has one.
@@ -89,10 +81,7 @@ impl Simulated {
 
     /// The current cloud.
     pub fn get(&self) -> Result<Value, CloudError> {
-        Ok(self
-            .store
-            .document(DOCUMENT)?
-            .unwrap_or_else(|| serde_json::to_value(Cloud::default()).unwrap()))
+        Ok(self.store.document(DOCUMENT)?.unwrap_or_else(|| serde_json::to_value(Cloud::default()).unwrap()))
     }
 
     /// Replaces the cloud (durably) after checking it.
@@ -110,34 +99,18 @@ impl Simulated {
 
 impl CloudDriver for Simulated {
     fn prepare(&self, action: &Action) -> Result<Prepared, DriverError> {
-        let cloud: Cloud = match self
-            .store
-            .document(DOCUMENT)
-            .map_err(|e| DriverError(e.to_string()))?
-        {
+        let cloud: Cloud = match self.store.document(DOCUMENT).map_err(|e| DriverError(e.to_string()))? {
             Some(v) => serde_json::from_value(v)
                 .map_err(|e| DriverError(format!("stored cloud is unreadable: {e}")))?,
             None => Cloud::default(),
         };
-        Ok(executors::prepare(
-            &cloud,
-            &action.action_type,
-            &action.input_parameters,
-        ))
+        Ok(executors::prepare(&cloud, &action.action_type, &action.input_parameters))
     }
 
-    fn apply(
-        &self,
-        action: &Action,
-        pre_state: &Value,
-    ) -> Result<Result<Value, String>, DriverError> {
+    fn apply(&self, action: &Action, pre_state: &Value) -> Result<Result<Value, String>, DriverError> {
         match action.action_type.as_str() {
             "sleep" => {
-                let seconds = action
-                    .input_parameters
-                    .get("duration")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0);
+                let seconds = action.input_parameters.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
                 let waited = self.sleep_for(seconds);
                 std::thread::sleep(waited);
                 return Ok(Ok(
@@ -145,28 +118,18 @@ impl CloudDriver for Simulated {
                 ));
             }
             "nop" => {
-                let message = action
-                    .input_parameters
-                    .get("message")
-                    .cloned()
-                    .unwrap_or(Value::Null);
+                let message = action.input_parameters.get("message").cloned().unwrap_or(Value::Null);
                 tracing::info!(action = %action.uuid, "nop: {message}");
             }
             _ => {}
         }
-        let (ty, params, pre) = (
-            action.action_type.clone(),
-            action.input_parameters.clone(),
-            pre_state.clone(),
-        );
+        let (ty, params, pre) =
+            (action.action_type.clone(), action.input_parameters.clone(), pre_state.clone());
         self.store.write(move |txn| {
             let mut cloud = load(txn)?;
             match executors::apply(&mut cloud, &ty, &params, &pre) {
                 Ok(result) => {
-                    txn.put_document(
-                        DOCUMENT,
-                        serde_json::to_value(&cloud).expect("cloud serializes"),
-                    );
+                    txn.put_document(DOCUMENT, serde_json::to_value(&cloud).expect("cloud serializes"));
                     Ok(Ok(result))
                 }
                 // Nothing staged: the refusal writes nothing.
@@ -176,11 +139,7 @@ impl CloudDriver for Simulated {
     }
 
     fn sleep_for(&self, seconds: f64) -> Duration {
-        let s = if seconds.is_finite() {
-            seconds.clamp(0.0, MAX_SLEEP_SECONDS)
-        } else {
-            0.0
-        };
+        let s = if seconds.is_finite() { seconds.clamp(0.0, MAX_SLEEP_SECONDS) } else { 0.0 };
         Duration::from_secs_f64(s * self.time_scale)
     }
 }

@@ -21,6 +21,8 @@ fn inverse(params: &str, depends_on: Vec<u32>) -> InverseAction {
         input_parameters: params.into(),
         depends_on,
         description: String::new(),
+        expected_state: "{}".into(),
+        before_dependents: false,
     }
 }
 
@@ -39,9 +41,7 @@ impl Guest for Misbehave {
         let p = action.input_parameters;
         let mode = |m: &str| p.contains(&format!("\"mode\":\"{m}\""));
         if mode("panic") {
-            std::panic::set_hook(Box::new(|info| {
-                log(Level::Error, &format!("panic: {info}"))
-            }));
+            std::panic::set_hook(Box::new(|info| log(Level::Error, &format!("panic: {info}"))));
             panic!("misbehave was asked to panic");
         } else if mode("bad_json") {
             Ok(vec![inverse("{not json", vec![])])
@@ -65,10 +65,7 @@ impl Guest for Misbehave {
                     1 + down(std::hint::black_box(n - 1))
                 }
             }
-            Ok(vec![inverse(
-                &format!("{{\"depth\":{}}}", down(u64::MAX)),
-                vec![],
-            )])
+            Ok(vec![inverse(&format!("{{\"depth\":{}}}", down(u64::MAX)), vec![])])
         } else {
             Err(InvertError::NotInvertible(format!("unknown mode in {p}")))
         }

@@ -8,12 +8,7 @@ pub struct SpinForever;
 
 impl Inverter for SpinForever {
     fn metadata() -> Metadata {
-        Metadata::new(
-            "test_spin_forever",
-            "0.0.0",
-            "TEST ONLY: loops forever",
-            json!({"type": "object"}),
-        )
+        Metadata::new("test_spin_forever", "0.0.0", "TEST ONLY: loops forever", json!({"type": "object"}))
     }
 
     fn invert(_action: &Executed) -> Result<Vec<Inverse>, Error> {

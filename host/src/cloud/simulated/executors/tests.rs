@@ -66,11 +66,11 @@ fn migrate_preconditions() {
     let c = seed();
     let p = |v: Value| reason(prepare(&c, "migrate", &params(v)));
     let gone = "00000000-0000-4000-8000-000000000000";
-    assert!(
-        p(json!({"resource_id": gone, "migration_type": "live", "source_node": "compute-1"}))
-            .starts_with("SKIP Instance")
-    );
-    assert!(p(json!({"resource_id": WEB1, "migration_type": "live", "source_node": "compute-3"})).contains("SKIP Instance 6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01 is on compute-1, not on source_node compute-3"));
+    assert!(p(json!({"resource_id": gone, "migration_type": "live", "source_node": "compute-1"}))
+        .starts_with("SKIP Instance"));
+    assert!(p(json!({"resource_id": WEB1, "migration_type": "live", "source_node": "compute-3"})).contains(
+        "SKIP Instance 6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01 is on compute-1, not on source_node compute-3"
+    ));
     assert_eq!(
         p(
             json!({"resource_id": WEB1, "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-9"})
@@ -105,19 +105,10 @@ fn service_state_records_the_previous_state_and_reason() {
         json!({"resource_id": "compute-1", "state": "disabled", "disabled_reason": "maintenance"}),
     );
     assert_eq!(pre, json!({"state": "enabled", "disabled_reason": null}));
-    assert_eq!(
-        res,
-        json!({"state": "disabled", "disabled_reason": "maintenance"})
-    );
-    let (pre, res) = execute(
-        &mut c,
-        "change_nova_service_state",
-        json!({"resource_id": "compute-4", "state": "enabled"}),
-    );
-    assert_eq!(
-        pre,
-        json!({"state": "disabled", "disabled_reason": "spare"})
-    );
+    assert_eq!(res, json!({"state": "disabled", "disabled_reason": "maintenance"}));
+    let (pre, res) =
+        execute(&mut c, "change_nova_service_state", json!({"resource_id": "compute-4", "state": "enabled"}));
+    assert_eq!(pre, json!({"state": "disabled", "disabled_reason": "spare"}));
     assert_eq!(res, json!({"state": "enabled", "disabled_reason": null}));
     assert_eq!(
         reason(prepare(
@@ -137,25 +128,12 @@ fn node_power_refuses_to_cut_a_busy_node() {
         "change_node_power_state",
         &params(json!({"resource_id": "compute-1", "state": "off"})),
     ));
-    assert!(
-        r.starts_with("FAIL Node compute-1 still hosts 2 ACTIVE instance(s)"),
-        "{r}"
-    );
-    let (pre, res) = execute(
-        &mut c,
-        "change_node_power_state",
-        json!({"resource_id": "compute-4", "state": "on"}),
-    );
+    assert!(r.starts_with("FAIL Node compute-1 still hosts 2 ACTIVE instance(s)"), "{r}");
+    let (pre, res) =
+        execute(&mut c, "change_node_power_state", json!({"resource_id": "compute-4", "state": "on"}));
+    assert_eq!((pre, res), (json!({"power": "off"}), json!({"power": "on"})));
     assert_eq!(
-        (pre, res),
-        (json!({"power": "off"}), json!({"power": "on"}))
-    );
-    assert_eq!(
-        reason(prepare(
-            &c,
-            "change_node_power_state",
-            &params(json!({"resource_id": "n9", "state": "on"}))
-        )),
+        reason(prepare(&c, "change_node_power_state", &params(json!({"resource_id": "n9", "state": "on"})))),
         "FAIL Node n9 not found."
     );
 }
@@ -163,19 +141,11 @@ fn node_power_refuses_to_cut_a_busy_node() {
 #[test]
 fn resize_records_the_old_flavor() {
     let mut c = seed();
-    let (pre, res) = execute(
-        &mut c,
-        "resize",
-        json!({"resource_id": WEB1, "flavor": "m1.large"}),
-    );
+    let (pre, res) = execute(&mut c, "resize", json!({"resource_id": WEB1, "flavor": "m1.large"}));
     assert_eq!(pre["flavor"], "m1.small");
     assert_eq!(res["flavor"], "m1.large");
     assert_eq!(
-        reason(prepare(
-            &c,
-            "resize",
-            &params(json!({"resource_id": WEB1, "flavor": "m9"}))
-        )),
+        reason(prepare(&c, "resize", &params(json!({"resource_id": WEB1, "flavor": "m9"})))),
         "FAIL Flavor m9 not found."
     );
 }
@@ -199,9 +169,7 @@ fn volume_migrate_records_pool_and_type() {
     let r = reason(prepare(
         &c,
         "volume_migrate",
-        &params(
-            json!({"resource_id": VOL, "migration_type": "migrate", "destination_node": "nowhere"}),
-        ),
+        &params(json!({"resource_id": VOL, "migration_type": "migrate", "destination_node": "nowhere"})),
     ));
     assert_eq!(r, "FAIL Destination pool nowhere not found.");
     let r = reason(prepare(
@@ -220,10 +188,7 @@ fn stop_skips_a_stopped_instance_and_start_restarts_it() {
         format!("SKIP Instance {BATCH1} is already SHUTOFF.")
     );
     let (pre, res) = execute(&mut c, "stop", json!({"resource_id": WEB1}));
-    assert_eq!(
-        (pre["status"].clone(), res["status"].clone()),
-        (json!("ACTIVE"), json!("SHUTOFF"))
-    );
+    assert_eq!((pre["status"].clone(), res["status"].clone()), (json!("ACTIVE"), json!("SHUTOFF")));
     let (_, res) = execute(&mut c, "start", json!({"resource_id": WEB1}));
     assert_eq!(res["status"], "ACTIVE");
 }
@@ -232,10 +197,7 @@ fn stop_skips_a_stopped_instance_and_start_restarts_it() {
 fn nop_sleep_and_unknown_types_change_nothing() {
     let mut c = seed();
     let before = c.clone();
-    assert_eq!(
-        execute(&mut c, "nop", json!({"message": "hi"})).1,
-        json!({"message": "hi"})
-    );
+    assert_eq!(execute(&mut c, "nop", json!({"message": "hi"})).1, json!({"message": "hi"}));
     execute(&mut c, "sleep", json!({"duration": 1}));
     match prepare(&c, "snapshot_instance", &params(json!({}))) {
         Prepared::Run { note: Some(n), .. } => assert!(n.contains("no executor"), "{n}"),
@@ -250,14 +212,9 @@ fn apply_refuses_when_the_cloud_drifted_since_prepare() {
     let p = params(
         json!({"resource_id": WEB1, "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-2"}),
     );
-    let Prepared::Run { pre_state, .. } = prepare(&c, "migrate", &p) else {
-        panic!()
-    };
+    let Prepared::Run { pre_state, .. } = prepare(&c, "migrate", &p) else { panic!() };
     c.instances.get_mut(WEB1).unwrap().host = "compute-3".into();
     let err = apply(&mut c, "migrate", &p, &pre_state).unwrap_err();
-    assert!(
-        err.starts_with("the cloud changed since the action was prepared"),
-        "{err}"
-    );
+    assert!(err.starts_with("the cloud changed since the action was prepared"), "{err}");
     assert_eq!(c.instances[WEB1].host, "compute-3", "nothing was moved");
 }

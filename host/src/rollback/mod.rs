@@ -1,0 +1,317 @@
+//! The rollback planner: turns an executed plan into the plan that undoes it.
+//!
+//! It refuses plans that cannot be rolled back (not finished, finished too
+//! long ago, already rolled back, an action type with no inverter), asks the
+//! inverter plugin of every SUCCEEDED action for its inverse (FAILED,
+//! SKIPPED and CANCELLED actions changed nothing), orders the inverses in
+//! reverse topological order of the original DAG ([`inverse_dag`]), checks
+//! their parameters against their types' schemas, and stores the new plan
+//! and the original's `rolled_back_by` link in one transaction. That
+//! transaction re-checks the link, so of simultaneous requests exactly one
+//! wins.
+
+mod inverse_dag;
+
+use crate::plugins::{Executed, LoadedPlugin, PluginError};
+use chrono::Utc;
+use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Options of a rollback request.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Plan it, answer it, store nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Skip actions whose type has no inverter (and list them) instead of
+    /// refusing.
+    #[serde(default)]
+    pub allow_partial: bool,
+    /// Store the new plan PENDING and run it at once.
+    #[serde(default)]
+    pub auto_start: bool,
+}
+
+/// A planned (and, unless dry run, stored) rollback.
+#[derive(Debug)]
+pub struct Planned {
+    /// The new plan.
+    pub plan: ActionPlan,
+    /// Its actions.
+    pub actions: Vec<Action>,
+    /// SUCCEEDED actions left out because their type has no inverter
+    /// (`allow_partial`): (uuid, action type).
+    pub not_inverted: Vec<(Uuid, String)>,
+}
+
+/// Why a rollback was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    /// Unknown or deleted plan.
+    #[error("ActionPlan {0} could not be found.")]
+    NotFound(Uuid),
+    /// Not SUCCEEDED, FAILED or CANCELLED.
+    #[error("Action plan {uuid} is {state}; only SUCCEEDED, FAILED or CANCELLED plans can be rolled back.")]
+    WrongState {
+        /// The plan.
+        uuid: Uuid,
+        /// Its state.
+        state: PlanState,
+    },
+    /// Finished longer ago than the window.
+    #[error("Action plan {uuid} finished {age_s} s ago; plans can be rolled back within {window_s} s of finishing (rollback_window).")]
+    TooOld {
+        /// The plan.
+        uuid: Uuid,
+        /// Seconds since it finished.
+        age_s: u64,
+        /// The window in seconds.
+        window_s: u64,
+    },
+    /// Rolled back before.
+    #[error("Action plan {uuid} was already rolled back by action plan {by}.")]
+    AlreadyRolledBack {
+        /// The plan.
+        uuid: Uuid,
+        /// The rollback plan.
+        by: Uuid,
+    },
+    /// Executed actions whose types have no inverter.
+    #[error("No inverter plugin is loaded for action type(s): {}. Load one, or pass allow_partial to skip those actions.", .0.join(", "))]
+    NoInverter(Vec<String>),
+    /// A plugin failed or refused.
+    #[error("Cannot invert action {action} ({action_type}): {error}")]
+    Plugin {
+        /// The original action.
+        action: Uuid,
+        /// Its type.
+        action_type: String,
+        /// What the plugin runtime reported (names the plugin and cause).
+        error: PluginError,
+    },
+    /// A plugin produced an inverse action that is not valid.
+    #[error(
+        "The inverter for action {action} ({action_type}) produced an invalid {produced} action: {reason}"
+    )]
+    InvalidInverse {
+        /// The original action.
+        action: Uuid,
+        /// Its type.
+        action_type: String,
+        /// The inverse action's type.
+        produced: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The inverses' ordering requests contradict each other.
+    #[error(
+        "The inverters' ordering requests (before-dependents) form a cycle; the rollback cannot be ordered."
+    )]
+    Cycle,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything the planner needs.
+pub struct Planner<'a> {
+    /// Plans and actions.
+    pub store: &'a Store,
+    /// The inverter per action type.
+    pub plugins: &'a BTreeMap<String, LoadedPlugin>,
+    /// How long after finishing a plan may be rolled back.
+    pub window: Duration,
+    /// The parameters schema of an action type, if known.
+    pub schema_for: &'a (dyn Fn(&str) -> Option<Value> + Sync),
+}
+
+fn check_rollbackable(plan: &ActionPlan, window: Duration) -> Result<(), RollbackError> {
+    if !matches!(plan.state, PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled) {
+        return Err(RollbackError::WrongState { uuid: plan.uuid, state: plan.state });
+    }
+    if let Some(by) = plan.rolled_back_by {
+        return Err(RollbackError::AlreadyRolledBack { uuid: plan.uuid, by });
+    }
+    let finished = plan.finished_at.or(plan.updated_at).unwrap_or(plan.created_at);
+    let age = (Utc::now() - finished).to_std().unwrap_or_default();
+    if age > window {
+        return Err(RollbackError::TooOld {
+            uuid: plan.uuid,
+            age_s: age.as_secs(),
+            window_s: window.as_secs(),
+        });
+    }
+    Ok(())
+}
+
+impl Planner<'_> {
+    /// Plans the rollback of `uuid` and, unless `dry_run`, stores it. Blocks
+    /// (plugin calls and store writes).
+    pub fn rollback(&self, uuid: Uuid, options: Options) -> Result<Planned, RollbackError> {
+        let original = self
+            .store
+            .plan(uuid)?
+            .filter(|p| p.state != PlanState::Deleted)
+            .ok_or(RollbackError::NotFound(uuid))?;
+        check_rollbackable(&original, self.window)?;
+        let actions = self.store.actions_of(uuid)?;
+
+        // Which executed actions can be inverted.
+        let succeeded = |a: &Action| a.state == ActionState::Succeeded;
+        let missing: BTreeSet<String> = actions
+            .iter()
+            .filter(|a| succeeded(a) && !self.plugins.contains_key(&a.action_type))
+            .map(|a| a.action_type.clone())
+            .collect();
+        if !missing.is_empty() && !options.allow_partial {
+            return Err(RollbackError::NoInverter(missing.into_iter().collect()));
+        }
+        let not_inverted: Vec<(Uuid, String)> = actions
+            .iter()
+            .filter(|a| succeeded(a) && missing.contains(&a.action_type))
+            .map(|a| (a.uuid, a.action_type.clone()))
+            .collect();
+
+        // Ask each inverter.
+        let empty = Value::Object(Map::new());
+        let mut inverses = Vec::with_capacity(actions.len());
+        for a in &actions {
+            let list = match (succeeded(a), self.plugins.get(&a.action_type)) {
+                (true, Some(plugin)) => plugin
+                    .invert(Executed {
+                        action_uuid: &a.uuid.to_string(),
+                        action_type: &a.action_type,
+                        input_parameters: &Value::Object(a.input_parameters.clone()),
+                        pre_state: a.pre_state.as_ref().unwrap_or(&empty),
+                        result: a.result.as_ref().unwrap_or(&empty),
+                    })
+                    .map_err(|error| RollbackError::Plugin {
+                        action: a.uuid,
+                        action_type: a.action_type.clone(),
+                        error,
+                    })?,
+                _ => Vec::new(),
+            };
+            for inv in &list {
+                let schema =
+                    (self.schema_for)(&inv.action_type).ok_or_else(|| RollbackError::InvalidInverse {
+                        action: a.uuid,
+                        action_type: a.action_type.clone(),
+                        produced: inv.action_type.clone(),
+                        reason: "no schema (built-in or plugin) is known for that action type".into(),
+                    })?;
+                crate::action_types::validate(&schema, &Value::Object(inv.input_parameters.clone()))
+                    .map_err(|reason| RollbackError::InvalidInverse {
+                        action: a.uuid,
+                        action_type: a.action_type.clone(),
+                        produced: inv.action_type.clone(),
+                        reason,
+                    })?;
+            }
+            inverses.push(list);
+        }
+
+        // Order them.
+        let index: HashMap<Uuid, usize> = actions.iter().enumerate().map(|(i, a)| (a.uuid, i)).collect();
+        let nodes: Vec<inverse_dag::Node> = actions
+            .iter()
+            .zip(&inverses)
+            .map(|(a, list)| inverse_dag::Node {
+                parents: a.parents.iter().filter_map(|p| index.get(p).copied()).collect(),
+                inverse_deps: list.iter().map(|inv| inv.depends_on.clone()).collect(),
+                early: list.iter().any(|inv| inv.before_dependents),
+            })
+            .collect();
+        let placed = inverse_dag::build(&nodes).map_err(|_| RollbackError::Cycle)?;
+
+        let now = Utc::now();
+        let new_uuid = Uuid::new_v4();
+        let uuids: Vec<Uuid> = placed.iter().map(|_| Uuid::new_v4()).collect();
+        let new_actions: Vec<Action> = placed
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let inv = &inverses[p.original][p.step];
+                let from = &actions[p.original];
+                Action {
+                    id: 0,
+                    uuid: uuids[k],
+                    action_plan_uuid: new_uuid,
+                    action_type: inv.action_type.clone(),
+                    input_parameters: inv.input_parameters.clone(),
+                    parents: p.parents.iter().map(|&q| uuids[q]).collect(),
+                    state: ActionState::Pending,
+                    description: if inv.description.is_empty() {
+                        format!("Rollback of action {} ({})", from.uuid, from.action_type)
+                    } else {
+                        inv.description.clone()
+                    },
+                    status_message: None,
+                    created_at: now,
+                    updated_at: None,
+                    deleted_at: None,
+                    pre_state: None,
+                    result: None,
+                    expected_state: (!inv.expected_state.is_empty())
+                        .then(|| Value::Object(inv.expected_state.clone())),
+                }
+            })
+            .collect();
+        let plan = ActionPlan {
+            id: 0,
+            uuid: new_uuid,
+            audit_uuid: original.audit_uuid,
+            strategy_name: "rollback".into(),
+            state: if options.auto_start { PlanState::Pending } else { PlanState::Recommended },
+            status_message: None,
+            global_efficacy: vec![],
+            efficacy_indicators: vec![],
+            created_at: now,
+            updated_at: None,
+            deleted_at: None,
+            hostname: original.hostname.clone(),
+            rollback_of: Some(uuid),
+            rolled_back_by: None,
+            finished_at: None,
+        };
+        if options.dry_run {
+            return Ok(Planned { plan, actions: new_actions, not_inverted });
+        }
+        self.store_linked(uuid, plan, new_actions, not_inverted)
+    }
+
+    /// Stores the new plan and links the original, in one transaction that
+    /// re-checks the original first.
+    fn store_linked(
+        &self,
+        original: Uuid,
+        mut plan: ActionPlan,
+        mut actions: Vec<Action>,
+        not_inverted: Vec<(Uuid, String)>,
+    ) -> Result<Planned, RollbackError> {
+        let window = self.window;
+        let (plan, actions) = self.store.write(move |txn| {
+            let mut orig = txn
+                .plan(original)?
+                .filter(|p| p.state != PlanState::Deleted)
+                .ok_or(RollbackError::NotFound(original))?;
+            check_rollbackable(&orig, window)?;
+            plan.id = txn.next_id()?;
+            txn.insert_plan(plan.clone())?;
+            for a in &mut actions {
+                a.id = txn.next_id()?;
+                txn.insert_action(a.clone())?;
+            }
+            orig.rolled_back_by = Some(plan.uuid);
+            orig.updated_at = Some(Utc::now());
+            txn.update_plan(orig)?;
+            Ok::<_, RollbackError>((plan, actions))
+        })?;
+        tracing::info!(original = %original, rollback = %plan.uuid, actions = actions.len(), "rollback plan stored");
+        Ok(Planned { plan, actions, not_inverted })
+    }
+}
