@@ -174,13 +174,18 @@ mod tests {
         Node { parents: parents.to_vec(), inverse_deps: vec![vec![]], early: true }
     }
 
+    /// An inverse action: (original, step).
+    type Step = (usize, usize);
+    /// Each step with the steps it depends on.
+    type Edges = Vec<(Step, Vec<Step>)>;
+
     /// (original, step) → the (original, step) pairs it depends on.
-    fn edges(nodes: &[Node]) -> Vec<((usize, usize), Vec<(usize, usize)>)> {
+    fn edges(nodes: &[Node]) -> Edges {
         let placed = build(nodes).unwrap();
         placed
             .iter()
             .map(|p| {
-                let mut deps: Vec<(usize, usize)> =
+                let mut deps: Vec<Step> =
                     p.parents.iter().map(|&q| (placed[q].original, placed[q].step)).collect();
                 deps.sort();
                 ((p.original, p.step), deps)
@@ -188,7 +193,7 @@ mod tests {
             .collect()
     }
 
-    fn deps_of(e: &[((usize, usize), Vec<(usize, usize)>)], key: (usize, usize)) -> Vec<(usize, usize)> {
+    fn deps_of(e: &[(Step, Vec<Step>)], key: Step) -> Vec<Step> {
         e.iter().find(|(k, _)| *k == key).unwrap().1.clone()
     }
 
