@@ -40,6 +40,23 @@ pub fn plugin(name: &str) -> PathBuf {
     built("plugins", name)
 }
 
+/// A fresh directory holding every built-in plugin plus the named test
+/// guests, for `--plugins-dir`.
+pub fn plugins_dir_with(test_guests: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builtins = repo_root().join("target/plugins");
+    for entry in std::fs::read_dir(&builtins)
+        .unwrap_or_else(|_| panic!("{} is missing: run `make plugins`", builtins.display()))
+    {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy plugin");
+    }
+    for g in test_guests {
+        std::fs::copy(test_plugin(g), dir.path().join(format!("{g}.wasm"))).expect("copy test guest");
+    }
+    dir
+}
+
 /// A test-only guest, e.g. `test_plugin("test_spin_forever")`.
 pub fn test_plugin(name: &str) -> PathBuf {
     built("test-plugins", name)

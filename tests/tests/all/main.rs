@@ -8,6 +8,7 @@ mod api_plans;
 mod applier;
 mod components;
 mod plugin_check;
+mod rollback;
 mod sandbox;
 mod serve;
 mod watcherclient;
