@@ -1,6 +1,10 @@
 //! What each action type does to the simulated cloud: Watcher's
 //! pre-conditions (`prepare`) and the change itself (`apply`). Pure
 //! functions over [`Cloud`], so they are tested without a store.
+//!
+//! A pre-state and a result hold exactly the fields the action changes
+//! (a resize records the flavor, not the status), so that a rollback's
+//! drift check is not upset by unrelated changes to the same resource.
 
 use super::model::{Cloud, Power, ServiceState, Status};
 use crate::cloud::Prepared;
@@ -91,7 +95,7 @@ pub fn apply(cloud: &mut Cloud, action_type: &str, p: &Params, pre_state: &Value
             let id = param(p, "resource_id").map_err(refused)?;
             let instance = cloud.instances.get_mut(id).expect("checked by prepare");
             instance.host = destination.clone();
-            Ok(json!({"host": destination, "status": instance.status}))
+            Ok(json!({"host": destination}))
         }
         "change_nova_service_state" => {
             let id = param(p, "resource_id").map_err(refused)?;
@@ -115,7 +119,7 @@ pub fn apply(cloud: &mut Cloud, action_type: &str, p: &Params, pre_state: &Value
             let flavor = param(p, "flavor").map_err(refused)?.to_string();
             let instance = cloud.instances.get_mut(id).expect("checked by prepare");
             instance.flavor = flavor.clone();
-            Ok(json!({"flavor": flavor, "status": instance.status}))
+            Ok(json!({"flavor": flavor}))
         }
         "volume_migrate" => {
             let (_, pool, volume_type) = volume_migrate(cloud, p).map_err(refused)?;
@@ -129,7 +133,7 @@ pub fn apply(cloud: &mut Cloud, action_type: &str, p: &Params, pre_state: &Value
             let id = param(p, "resource_id").map_err(refused)?;
             let instance = cloud.instances.get_mut(id).expect("checked by prepare");
             instance.status = if action_type == "stop" { Status::Shutoff } else { Status::Active };
-            Ok(json!({"status": instance.status, "host": instance.host}))
+            Ok(json!({"status": instance.status}))
         }
         "nop" => Ok(json!({"message": p.get("message").cloned().unwrap_or(Value::Null)})),
         _ => Ok(json!({})),
@@ -147,7 +151,7 @@ fn migrate(cloud: &Cloud, p: &Params) -> Result<(Value, String), Prepared> {
     let Some(instance) = cloud.instances.get(id) else {
         return Err(skip(format!("Instance {id} not found; nothing to migrate."), json!({})));
     };
-    let pre = json!({"host": instance.host, "status": instance.status});
+    let pre = json!({"host": instance.host});
     if instance.host != source {
         return Err(skip(
             format!(
@@ -227,7 +231,7 @@ fn resize(cloud: &Cloud, p: &Params) -> Result<Prepared, Prepared> {
     let Some(instance) = cloud.instances.get(id) else {
         return Err(fail(format!("Instance {id} not found."), json!({})));
     };
-    let pre = json!({"flavor": instance.flavor, "status": instance.status});
+    let pre = json!({"flavor": instance.flavor});
     if !cloud.flavors.contains_key(flavor) {
         return Err(fail(format!("Flavor {flavor} not found."), pre));
     }
@@ -270,7 +274,7 @@ fn instance_status(cloud: &Cloud, p: &Params, wanted: Status) -> Result<Prepared
     let Some(instance) = cloud.instances.get(id) else {
         return Err(fail(format!("Instance {id} not found."), json!({})));
     };
-    let pre = json!({"status": instance.status, "host": instance.host});
+    let pre = json!({"status": instance.status});
     if instance.status == wanted {
         let s = serde_json::to_value(wanted).unwrap_or_default();
         return Err(skip(format!("Instance {id} is already {}.", s.as_str().unwrap_or("")), pre));
