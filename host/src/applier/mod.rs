@@ -229,6 +229,13 @@ fn execute(inner: &Inner, action: Action) -> Result<(), StoreError> {
             tracing::info!(action = %uuid, "SKIPPED: {reason}");
             record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(reason))
         }
+        // A rollback action whose resource no longer matches (gone, moved)
+        // is drift, not a failure: skip it so its dependents still run.
+        Prepared::Fail { reason, pre_state } if drifted(&action, &pre_state).is_some() => {
+            let why = format!("{} ({reason})", drifted(&action, &pre_state).unwrap_or_default());
+            tracing::info!(action = %uuid, "SKIPPED: {why}");
+            record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(why))
+        }
         Prepared::Fail { reason, pre_state } => {
             tracing::warn!(action = %uuid, "FAILED: {reason}");
             record(store, uuid, ActionState::Failed, Some(pre_state), None, Some(reason))

@@ -10,7 +10,10 @@
 //!
 //! An inverse marked `before_dependents` (it restores something the other
 //! inverses need, like re-enabling a compute service) flips that edge: the
-//! inverses of the actions that depended on A wait for inverse(A) instead.
+//! inverses of the actions that depended on A wait for inverse(A) instead —
+//! except towards actions on the same resource (same type and
+//! `resource_id`), whose order must be strictly reversed (power on, off, on
+//! undoes as off, on, off).
 
 use std::collections::HashMap;
 
@@ -24,6 +27,8 @@ pub struct Node {
     pub inverse_deps: Vec<Vec<usize>>,
     /// The inverse runs before, not after, its dependents' inverses.
     pub early: bool,
+    /// What the original acted on (type and `resource_id`), if known.
+    pub resource: Option<String>,
 }
 
 /// Where each inverse action goes in the new plan.
@@ -117,7 +122,9 @@ pub fn build(nodes: &[Node]) -> Result<Vec<Placed>, Cycle> {
             continue;
         }
         for &c in &children[i] {
-            if nodes[i].early {
+            let same_resource = nodes[i].resource.is_some()
+                && eff_roots[c].iter().any(|&r| nodes[slots[r].0].resource == nodes[i].resource);
+            if nodes[i].early && !same_resource {
                 for r in &eff_roots[c] {
                     waits[*r].extend(sinks(i));
                 }
@@ -167,11 +174,15 @@ mod tests {
     use super::*;
 
     fn node(parents: &[usize], inverse_deps: Vec<Vec<usize>>) -> Node {
-        Node { parents: parents.to_vec(), inverse_deps, early: false }
+        Node { parents: parents.to_vec(), inverse_deps, early: false, resource: None }
     }
 
     fn early(parents: &[usize]) -> Node {
-        Node { parents: parents.to_vec(), inverse_deps: vec![vec![]], early: true }
+        Node { parents: parents.to_vec(), inverse_deps: vec![vec![]], early: true, resource: None }
+    }
+
+    fn on(parents: &[usize], resource: &str, early: bool) -> Node {
+        Node { parents: parents.to_vec(), inverse_deps: vec![vec![]], early, resource: Some(resource.into()) }
     }
 
     /// An inverse action: (original, step).
@@ -245,6 +256,27 @@ mod tests {
             "each migrate back waits for power on and enable"
         );
         assert_eq!(deps_of(&e, (2, 0)), vec![(0, 0), (3, 0)]);
+    }
+
+    #[test]
+    fn toggles_of_one_resource_undo_in_strict_reverse_even_when_early() {
+        // power on(0) → off(1) → on(2), one node; inverse(1) = on is early.
+        let e = edges(&[on(&[], "power:n", false), on(&[0], "power:n", true), on(&[1], "power:n", false)]);
+        assert_eq!(e, vec![((2, 0), vec![]), ((1, 0), vec![(2, 0)]), ((0, 0), vec![(1, 0)])]);
+        // The same through a nop.
+        let e = edges(&[on(&[], "power:n", true), node(&[0], vec![]), on(&[1], "power:n", false)]);
+        assert_eq!(deps_of(&e, (0, 0)), vec![(2, 0)]);
+    }
+
+    #[test]
+    fn contradicting_requests_are_reported_as_a_cycle() {
+        // X(early, r) → B(r) → A(other): inv(X) after inv(B) (same resource),
+        // inv(A) after inv(X) (flip), inv(B) after inv(A) (reverse order).
+        let nodes = [on(&[], "r", true), on(&[0], "r", false), on(&[0, 1], "other", false)];
+        // X's children are B and A; the flip to A reaches no "r" through A.
+        assert_eq!(build(&nodes), Err(Cycle));
+        let strict: Vec<Node> = nodes.into_iter().map(|n| Node { early: false, ..n }).collect();
+        assert!(build(&strict).is_ok(), "strict reverse order is always acyclic");
     }
 
     #[test]

@@ -217,16 +217,30 @@ impl Planner<'_> {
 
         // Order them.
         let index: HashMap<Uuid, usize> = actions.iter().enumerate().map(|(i, a)| (a.uuid, i)).collect();
-        let nodes: Vec<inverse_dag::Node> = actions
+        let mut nodes: Vec<inverse_dag::Node> = actions
             .iter()
             .zip(&inverses)
             .map(|(a, list)| inverse_dag::Node {
                 parents: a.parents.iter().filter_map(|p| index.get(p).copied()).collect(),
                 inverse_deps: list.iter().map(|inv| inv.depends_on.clone()).collect(),
                 early: list.iter().any(|inv| inv.before_dependents),
+                resource: a
+                    .input_parameters
+                    .get("resource_id")
+                    .and_then(Value::as_str)
+                    .map(|id| format!("{}:{id}", a.action_type)),
             })
             .collect();
-        let placed = inverse_dag::build(&nodes).map_err(|_| RollbackError::Cycle)?;
+        let placed = match inverse_dag::build(&nodes) {
+            Ok(p) => p,
+            Err(inverse_dag::Cycle) => {
+                // The before-dependents requests contradict the same-resource
+                // order; strict reverse order is always acyclic.
+                tracing::warn!(plan = %uuid, "before-dependents ordering would form a cycle; using strict reverse order");
+                nodes.iter_mut().for_each(|n| n.early = false);
+                inverse_dag::build(&nodes).map_err(|_| RollbackError::Cycle)?
+            }
+        };
 
         let now = Utc::now();
         let new_uuid = Uuid::new_v4();

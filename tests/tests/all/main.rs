@@ -9,6 +9,7 @@ mod applier;
 mod components;
 mod plugin_check;
 mod rollback;
+mod rollback_props;
 mod sandbox;
 mod serve;
 mod watcherclient;

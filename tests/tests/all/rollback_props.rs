@@ -1,0 +1,430 @@
+//! Properties of rollback, on random plans over every built-in action type:
+//!
+//! 1. run a plan, roll it back, run the rollback: the cloud equals its
+//!    starting state, and every action of both plans SUCCEEDED;
+//! 2. with drift injected between the two (an instance deleted or moved
+//!    away, a host disabled, a node powered off), the rollback never acts on
+//!    a resource that no longer matches what the original left: every
+//!    rollback action that ran found its expected state, the others ended
+//!    SKIPPED or FAILED with a reason, and untouched resources come back.
+//!
+//! Plans are generated the way Watcher's strategies build them: actions on
+//! one resource form a chain (an instance's moves, a volume's moves, the
+//! spare host's service and power), chains are independent branches, and
+//! random extra edges join them into an arbitrary DAG. Each action is valid
+//! for the state its chain leaves, so every original action succeeds.
+//!
+//! Runs in-process over a store on tmpfs. `PROPTEST_CASES` sets the number
+//! of cases (default 1000 for property 1, 250 for property 2).
+
+use proptest::prelude::*;
+use rollback_host::applier::Applier;
+use rollback_host::cloud::simulated::{Simulated, DEFAULT_SEED};
+use rollback_host::plugins::{Limits, LoadedPlugin, Runtime};
+use rollback_host::rollback::{Options, Planner};
+use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const INSTANCES: [&str; 4] = [
+    "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01",
+    "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a02",
+    "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a03",
+    "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a04",
+];
+const VOLUMES: [&str; 2] = ["8a2b3c4d-1111-4a22-9b33-5c6d7e8f9a01", "8a2b3c4d-1111-4a22-9b33-5c6d7e8f9a02"];
+/// Hosts instances move between; never disabled by a generated plan.
+const HOSTS: [&str; 3] = ["compute-1", "compute-2", "compute-3"];
+/// The spare host: its service and power change, nothing moves onto it.
+const SPARE: &str = "compute-4";
+const FLAVORS: [&str; 3] = ["m1.small", "m1.medium", "m1.large"];
+const POOLS: [&str; 2] = ["storage-1@lvm#pool-a", "storage-1@lvm#pool-b"];
+const TYPES: [&str; 2] = ["standard", "ssd"];
+
+/// The loaded built-in plugins, shared by every case.
+fn plugins() -> &'static BTreeMap<String, LoadedPlugin> {
+    static PLUGINS: OnceLock<BTreeMap<String, LoadedPlugin>> = OnceLock::new();
+    PLUGINS.get_or_init(|| {
+        let runtime = Runtime::new(Limits::default()).unwrap();
+        let dir = rollback_tests::repo_root().join("target/plugins");
+        let mut out = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).expect("target/plugins: run `make plugins`") {
+            let path = entry.unwrap().path();
+            let p = runtime.load(&std::fs::read(&path).unwrap(), &path.display().to_string()).unwrap();
+            out.insert(p.metadata().action_type.clone(), p);
+        }
+        assert!(out.len() >= 9, "every built-in inverter is needed: {:?}", out.keys());
+        out
+    })
+}
+
+fn tokio() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    })
+}
+
+fn tmpdir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
+}
+
+/// One generated action: type, parameters, parents (indices).
+type Gen = (String, Value, Vec<usize>);
+
+/// Choices that drive the generator: (chain selector, op selector, target selector) per step.
+fn steps() -> impl Strategy<Value = (Vec<(u8, u8, u8)>, Vec<(usize, usize)>)> {
+    (
+        prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 1..14),
+        prop::collection::vec((any::<usize>(), any::<usize>()), 0..6),
+    )
+}
+
+struct Model {
+    host: Vec<String>,
+    status: Vec<&'static str>,
+    flavor: Vec<String>,
+    pool: Vec<String>,
+    vtype: Vec<String>,
+    spare_enabled: bool,
+    spare_on: bool,
+}
+
+fn model(seed: &Value) -> Model {
+    let inst = |i: usize, k: &str| seed["instances"][INSTANCES[i]][k].as_str().unwrap().to_string();
+    Model {
+        host: (0..4).map(|i| inst(i, "host")).collect(),
+        status: (0..4).map(|i| if inst(i, "status") == "ACTIVE" { "ACTIVE" } else { "SHUTOFF" }).collect(),
+        flavor: (0..4).map(|i| inst(i, "flavor")).collect(),
+        pool: VOLUMES.iter().map(|v| seed["volumes"][v]["pool"].as_str().unwrap().to_string()).collect(),
+        vtype: VOLUMES.iter().map(|v| seed["volumes"][v]["type"].as_str().unwrap().to_string()).collect(),
+        spare_enabled: seed["compute_services"][SPARE]["state"] == "enabled",
+        spare_on: seed["nodes"][SPARE]["power"] == "on",
+    }
+}
+
+/// Builds a valid plan from the choices.
+fn generate(seed: &Value, choices: &[(u8, u8, u8)], extra_edges: &[(usize, usize)]) -> Vec<Gen> {
+    let mut m = model(seed);
+    let mut out: Vec<Gen> = Vec::new();
+    // Last action of each chain: 4 instances, 2 volumes, the spare host.
+    let mut last: [Option<usize>; 7] = [None; 7];
+    for &(chain, op, pick) in choices {
+        let chain = chain as usize % 9; // 7 chains, plus nop and sleep
+        let (ty, params, key): (&str, Value, Option<usize>) = match chain {
+            0..=3 => {
+                let i = chain;
+                let id = INSTANCES[i];
+                match op % 4 {
+                    0 => {
+                        let ty = if m.status[i] == "ACTIVE" { "stop" } else { "start" };
+                        m.status[i] = if ty == "stop" { "SHUTOFF" } else { "ACTIVE" };
+                        (ty, json!({"resource_id": id}), Some(i))
+                    }
+                    1 => {
+                        let others: Vec<&str> =
+                            FLAVORS.iter().copied().filter(|f| *f != m.flavor[i]).collect();
+                        let f = others[pick as usize % others.len()];
+                        m.flavor[i] = f.to_string();
+                        ("resize", json!({"resource_id": id, "flavor": f}), Some(i))
+                    }
+                    _ => {
+                        let others: Vec<&str> = HOSTS.iter().copied().filter(|h| *h != m.host[i]).collect();
+                        let dest = others[pick as usize % others.len()];
+                        let kind = if m.status[i] == "ACTIVE" && op % 2 == 0 { "live" } else { "cold" };
+                        let src = std::mem::replace(&mut m.host[i], dest.to_string());
+                        (
+                            "migrate",
+                            json!({"resource_id": id, "migration_type": kind, "source_node": src, "destination_node": dest}),
+                            Some(i),
+                        )
+                    }
+                }
+            }
+            4 | 5 => {
+                let v = chain - 4;
+                let id = VOLUMES[v];
+                match op % 3 {
+                    0 => {
+                        let p = POOLS.iter().copied().find(|p| *p != m.pool[v]).unwrap();
+                        m.pool[v] = p.into();
+                        (
+                            "volume_migrate",
+                            json!({"resource_id": id, "migration_type": "migrate", "destination_node": p}),
+                            Some(chain),
+                        )
+                    }
+                    1 => {
+                        let t = TYPES.iter().copied().find(|t| *t != m.vtype[v]).unwrap();
+                        m.vtype[v] = t.into();
+                        (
+                            "volume_migrate",
+                            json!({"resource_id": id, "migration_type": "retype", "destination_type": t}),
+                            Some(chain),
+                        )
+                    }
+                    _ => {
+                        let p = POOLS.iter().copied().find(|p| *p != m.pool[v]).unwrap();
+                        let t = TYPES.iter().copied().find(|t| *t != m.vtype[v]).unwrap();
+                        m.pool[v] = p.into();
+                        m.vtype[v] = t.into();
+                        (
+                            "volume_migrate",
+                            json!({"resource_id": id, "migration_type": "swap", "destination_node": p, "destination_type": t}),
+                            Some(chain),
+                        )
+                    }
+                }
+            }
+            6 => {
+                if op % 2 == 0 {
+                    m.spare_enabled = !m.spare_enabled;
+                    let state = if m.spare_enabled { "enabled" } else { "disabled" };
+                    let mut p = json!({"resource_id": SPARE, "state": state});
+                    if !m.spare_enabled && pick % 2 == 0 {
+                        p["disabled_reason"] = json!(format!("reason {pick}"));
+                    }
+                    ("change_nova_service_state", p, Some(6))
+                } else {
+                    m.spare_on = !m.spare_on;
+                    (
+                        "change_node_power_state",
+                        json!({"resource_id": SPARE, "state": if m.spare_on { "on" } else { "off" }}),
+                        Some(6),
+                    )
+                }
+            }
+            7 => ("nop", json!({"message": format!("step {}", out.len())}), None),
+            _ => ("sleep", json!({"duration": (pick % 3) as f64}), None),
+        };
+        let mut parents: Vec<usize> = key.and_then(|k| last[k]).into_iter().collect();
+        if let Some(k) = key {
+            last[k] = Some(out.len());
+        }
+        parents.sort_unstable();
+        out.push((ty.to_string(), params, parents));
+    }
+    // Extra edges from an earlier to a later action keep the DAG acyclic.
+    let n = out.len();
+    for &(a, b) in extra_edges {
+        if n >= 2 {
+            let (x, y) = (a % n, b % n);
+            let (from, to) = (x.min(y), x.max(y));
+            if from != to && !out[to].2.contains(&from) {
+                out[to].2.push(from);
+            }
+        }
+    }
+    out
+}
+
+/// A fresh world: store, seeded cloud, applier.
+struct World {
+    _dir: tempfile::TempDir,
+    store: Store,
+    cloud: Simulated,
+    applier: Applier,
+}
+
+fn world() -> World {
+    let dir = tmpdir();
+    let store = Store::open(dir.path()).unwrap();
+    let cloud = Simulated::new(store.clone(), 0.0);
+    cloud.seed_if_empty(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
+    let applier = Applier::new(store.clone(), Arc::new(cloud.clone()), 4);
+    World { _dir: dir, store, cloud, applier }
+}
+
+/// Stores `actions` as a PENDING plan and runs it to its end.
+fn run(w: &World, actions: &[Gen]) -> Uuid {
+    let now = chrono::Utc::now();
+    let plan = Uuid::new_v4();
+    let uuids: Vec<Uuid> = actions.iter().map(|_| Uuid::new_v4()).collect();
+    let records: Vec<(String, Value, Vec<Uuid>, Uuid)> = actions
+        .iter()
+        .zip(&uuids)
+        .map(|((t, p, ps), u)| (t.clone(), p.clone(), ps.iter().map(|&i| uuids[i]).collect(), *u))
+        .collect();
+    w.store
+        .write(move |txn| {
+            txn.insert_plan(ActionPlan {
+                id: txn.next_id()?,
+                uuid: plan,
+                audit_uuid: None,
+                strategy_name: "generated".into(),
+                state: PlanState::Pending,
+                status_message: None,
+                global_efficacy: vec![],
+                efficacy_indicators: vec![],
+                created_at: now,
+                updated_at: None,
+                deleted_at: None,
+                hostname: None,
+                rollback_of: None,
+                rolled_back_by: None,
+                finished_at: None,
+            })?;
+            for (t, p, parents, u) in records {
+                txn.insert_action(Action {
+                    id: txn.next_id()?,
+                    uuid: u,
+                    action_plan_uuid: plan,
+                    action_type: t,
+                    input_parameters: p.as_object().unwrap().clone(),
+                    parents,
+                    state: ActionState::Pending,
+                    description: String::new(),
+                    status_message: None,
+                    created_at: now,
+                    updated_at: None,
+                    deleted_at: None,
+                    pre_state: None,
+                    result: None,
+                    expected_state: None,
+                })?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    launch_and_wait(w, plan);
+    plan
+}
+
+fn launch_and_wait(w: &World, plan: Uuid) {
+    let _guard = tokio().enter();
+    w.applier.launch(plan);
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let p = w.store.plan(plan).unwrap().unwrap();
+        if matches!(p.state, PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled)
+            && !w.applier.is_running(plan)
+        {
+            return;
+        }
+        assert!(Instant::now() < until, "plan {plan} did not finish: {:?}", p.state);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Plans the rollback of `plan` (PENDING) and runs it.
+fn roll_back(w: &World, plan: Uuid) -> Uuid {
+    let schema_for = |t: &str| plugins().get(t).map(|p| p.metadata().parameters_schema.clone());
+    let planned = Planner {
+        store: &w.store,
+        plugins: plugins(),
+        window: Duration::from_secs(3600),
+        schema_for: &schema_for,
+    }
+    .rollback(plan, Options { auto_start: true, ..Options::default() })
+    .unwrap();
+    launch_and_wait(w, planned.plan.uuid);
+    planned.plan.uuid
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(default)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(1000), ..ProptestConfig::default() })]
+
+    #[test]
+    fn rolling_back_restores_the_cloud((choices, edges) in steps()) {
+        let w = world();
+        let start = w.cloud.get().unwrap();
+        let actions = generate(&start, &choices, &edges);
+        let plan = run(&w, &actions);
+        let executed = w.store.actions_of(plan).unwrap();
+        for a in &executed {
+            prop_assert_eq!(a.state, ActionState::Succeeded, "{} {:?}: {:?}", a.action_type, a.input_parameters, a.status_message);
+        }
+        let rb = roll_back(&w, plan);
+        for a in w.store.actions_of(rb).unwrap() {
+            prop_assert_eq!(a.state, ActionState::Succeeded, "rollback {} {:?}: {:?}", a.action_type, a.input_parameters, a.status_message);
+        }
+        prop_assert_eq!(w.cloud.get().unwrap(), start);
+    }
+}
+
+/// One kind of drift, applied to the cloud document.
+fn drift(cloud: &mut Value, kind: u8, pick: u8) -> String {
+    let i = INSTANCES[pick as usize % 4];
+    match kind % 4 {
+        0 => {
+            cloud["instances"].as_object_mut().unwrap().remove(i);
+            format!("instance {i} deleted")
+        }
+        1 if cloud["instances"].get(i).is_none() => format!("instance {i} already gone"),
+        1 => {
+            let h = cloud["instances"][i]["host"].as_str().unwrap().to_string();
+            let other = HOSTS.iter().find(|x| **x != h).unwrap();
+            cloud["instances"][i]["host"] = json!(other);
+            format!("instance {i} moved to {other}")
+        }
+        2 => {
+            let h = HOSTS[pick as usize % 3];
+            cloud["compute_services"][h] = json!({"state": "disabled", "disabled_reason": "drift"});
+            format!("host {h} disabled")
+        }
+        _ => {
+            cloud["nodes"][SPARE]["power"] = json!("off");
+            format!("node {SPARE} powered off")
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(250), ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_rollback_never_acts_on_a_drifted_resource((choices, edges) in steps(), kinds in prop::collection::vec((any::<u8>(), any::<u8>()), 1..3)) {
+        let w = world();
+        let start = w.cloud.get().unwrap();
+        let plan = run(&w, &generate(&start, &choices, &edges));
+        let mut c = w.cloud.get().unwrap();
+        let what: Vec<String> = kinds.iter().map(|&(k, p)| drift(&mut c, k, p)).collect();
+        w.cloud.put(c).unwrap();
+        let rb = roll_back(&w, plan);
+        let p = w.store.plan(rb).unwrap().unwrap();
+        prop_assert!(matches!(p.state, PlanState::Succeeded | PlanState::Failed), "{:?} after {:?}", p.state, what);
+        for a in w.store.actions_of(rb).unwrap() {
+            match a.state {
+                ActionState::Succeeded => {
+                    // It acted: what it found must be what the original left.
+                    let (Some(expected), Some(found)) = (a.expected_state.as_ref(), a.pre_state.as_ref()) else { continue };
+                    for (k, v) in expected.as_object().unwrap() {
+                        prop_assert_eq!(found.get(k), Some(v), "{} acted on a drifted resource ({:?})", a.action_type, what);
+                    }
+                }
+                ActionState::Skipped | ActionState::Failed | ActionState::Cancelled => {
+                    prop_assert!(a.status_message.as_deref().is_some_and(|m| !m.is_empty()), "{} {:?} without a reason", a.action_type, a.state);
+                }
+                other => prop_assert!(false, "rollback action left {:?}", other),
+            }
+        }
+        // Only descendants of a real failure are cancelled: the rest ran.
+        let actions = w.store.actions_of(rb).unwrap();
+        for a in actions.iter().filter(|a| a.state == ActionState::Cancelled) {
+            let failed_parent = a.parents.iter().any(|p| {
+                actions.iter().any(|x| x.uuid == *p && matches!(x.state, ActionState::Failed | ActionState::Cancelled))
+            });
+            prop_assert!(failed_parent, "{} was cancelled without a failed parent ({:?})", a.action_type, what);
+        }
+        // Volumes are never drifted: each comes back unless a failure elsewhere blocked its rollback.
+        let now = w.cloud.get().unwrap();
+        for v in VOLUMES {
+            let mine: Vec<&Action> = actions.iter().filter(|a| a.input_parameters["resource_id"] == v).collect();
+            if mine.iter().all(|a| a.state == ActionState::Succeeded) {
+                prop_assert_eq!(&now["volumes"][v], &start["volumes"][v], "volume {} after {:?}", v, what);
+            }
+        }
+    }
+}
