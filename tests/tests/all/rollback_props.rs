@@ -80,8 +80,13 @@ fn tmpdir() -> tempfile::TempDir {
 /// One generated action: type, parameters, parents (indices).
 type Gen = (String, Value, Vec<usize>);
 
-/// Choices that drive the generator: (chain selector, op selector, target selector) per step.
-fn steps() -> impl Strategy<Value = (Vec<(u8, u8, u8)>, Vec<(usize, usize)>)> {
+/// One generator step: (chain selector, op selector, target selector).
+type Step = (u8, u8, u8);
+/// An extra DAG edge between two generated actions (taken modulo the count).
+type Edge = (usize, usize);
+
+/// Choices that drive the generator.
+fn steps() -> impl Strategy<Value = (Vec<Step>, Vec<Edge>)> {
     (
         prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 1..14),
         prop::collection::vec((any::<usize>(), any::<usize>()), 0..6),
@@ -112,7 +117,7 @@ fn model(seed: &Value) -> Model {
 }
 
 /// Builds a valid plan from the choices.
-fn generate(seed: &Value, choices: &[(u8, u8, u8)], extra_edges: &[(usize, usize)]) -> Vec<Gen> {
+fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
     let mut m = model(seed);
     let mut out: Vec<Gen> = Vec::new();
     // Last action of each chain: 4 instances, 2 volumes, the spare host.
