@@ -135,6 +135,29 @@ pub fn build(nodes: &[Node]) -> Result<Vec<Placed>, Cycle> {
             }
         }
     }
+    // Same resource: strictly reversed, explicitly (a flip elsewhere must
+    // not loosen it): each inverse waits for the inverse of the nearest
+    // later action on its resource.
+    for i in 0..n {
+        let Some(resource) = nodes[i].resource.as_ref() else { continue };
+        if nodes[i].inverse_deps.is_empty() {
+            continue;
+        }
+        let mut stack: Vec<usize> = nodes[i].parents.clone();
+        let mut seen = vec![false; n];
+        while let Some(a) = stack.pop() {
+            if std::mem::replace(&mut seen[a], true) {
+                continue;
+            }
+            if nodes[a].resource.as_ref() == Some(resource) && !nodes[a].inverse_deps.is_empty() {
+                for r in roots(a) {
+                    waits[r].extend(sinks(i));
+                }
+                continue;
+            }
+            stack.extend(nodes[a].parents.iter().copied());
+        }
+    }
     for w in &mut waits {
         w.sort_unstable();
         w.dedup();
@@ -266,6 +289,21 @@ mod tests {
         // The same through a nop.
         let e = edges(&[on(&[], "power:n", true), node(&[0], vec![]), on(&[1], "power:n", false)]);
         assert_eq!(deps_of(&e, (0, 0)), vec![(2, 0)]);
+    }
+
+    #[test]
+    fn a_flip_between_resources_keeps_each_resource_strictly_reversed() {
+        // power on(0) → enable(1) → power off(2) → disable(3), one host.
+        // inverse(2) = power on is early, so inverse(3) = enable may run
+        // before it; but enable and the undo of enable(1) must stay ordered.
+        let e = edges(&[
+            on(&[], "power:h", false),
+            on(&[0], "service:h", false),
+            on(&[1], "power:h", true),
+            on(&[2], "service:h", true),
+        ]);
+        assert!(deps_of(&e, (1, 0)).contains(&(3, 0)), "undo enable(1) after undo disable(3): {e:?}");
+        assert!(deps_of(&e, (0, 0)).contains(&(2, 0)), "undo power on(0) after undo power off(2): {e:?}");
     }
 
     #[test]
