@@ -4,7 +4,7 @@
 //! flush + fsync. Run with `make bench` (or `cargo bench -p rollback-store`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
+use rollback_store::{Action, ActionPlan, PlanState, Store, StoreError};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -15,39 +15,21 @@ fn plan_with_actions(store: &Store) {
         .write(move |txn| {
             let plan = ActionPlan {
                 id: txn.next_id()?,
-                uuid: Uuid::new_v4(),
                 audit_uuid: Some(Uuid::new_v4()),
-                strategy_name: "bench".into(),
-                state: PlanState::Recommended,
-                status_message: None,
-                global_efficacy: vec![],
-                efficacy_indicators: vec![],
-                created_at: now,
-                updated_at: None,
-                deleted_at: None,
-                hostname: None,
-                rollback_of: None,
-                rolled_back_by: None,
-                finished_at: None,
+                ..ActionPlan::new(Uuid::new_v4(), "bench", PlanState::Recommended, now)
             };
             txn.insert_plan(plan.clone())?;
             for _ in 0..10 {
                 txn.insert_action(Action {
                     id: txn.next_id()?,
-                    uuid: Uuid::new_v4(),
-                    action_plan_uuid: plan.uuid,
-                    action_type: "nop".into(),
-                    input_parameters: json!({"message": "bench"}).as_object().unwrap().clone(),
-                    parents: vec![],
-                    state: ActionState::Pending,
-                    description: String::new(),
-                    status_message: None,
-                    created_at: now,
-                    updated_at: None,
-                    deleted_at: None,
-                    pre_state: None,
-                    result: None,
-                    expected_state: None,
+                    ..Action::new(
+                        Uuid::new_v4(),
+                        plan.uuid,
+                        "nop",
+                        json!({"message": "bench"}).as_object().unwrap().clone(),
+                        vec![],
+                        now,
+                    )
                 })?;
             }
             Ok::<_, StoreError>(())

@@ -159,6 +159,65 @@ pub struct Action {
     pub expected_state: Option<Value>,
 }
 
+impl ActionPlan {
+    /// A new plan: no audit, no efficacy, not linked, timestamps unset but
+    /// `created_at`. `id` is assigned when stored (see `Txn::next_id`).
+    pub fn new(
+        uuid: Uuid,
+        strategy_name: impl Into<String>,
+        state: PlanState,
+        created_at: Timestamp,
+    ) -> Self {
+        ActionPlan {
+            id: 0,
+            uuid,
+            audit_uuid: None,
+            strategy_name: strategy_name.into(),
+            state,
+            status_message: None,
+            global_efficacy: Vec::new(),
+            efficacy_indicators: Vec::new(),
+            created_at,
+            updated_at: None,
+            deleted_at: None,
+            hostname: None,
+            rollback_of: None,
+            rolled_back_by: None,
+            finished_at: None,
+        }
+    }
+}
+
+impl Action {
+    /// A new PENDING action of `plan`, not yet executed.
+    pub fn new(
+        uuid: Uuid,
+        plan: Uuid,
+        action_type: impl Into<String>,
+        input_parameters: Map<String, Value>,
+        parents: Vec<Uuid>,
+        created_at: Timestamp,
+    ) -> Self {
+        Action {
+            id: 0,
+            uuid,
+            action_plan_uuid: plan,
+            action_type: action_type.into(),
+            input_parameters,
+            parents,
+            state: ActionState::Pending,
+            description: String::new(),
+            status_message: None,
+            created_at,
+            updated_at: None,
+            deleted_at: None,
+            pre_state: None,
+            result: None,
+            expected_state: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,42 +7,22 @@ use serde_json::json;
 
 fn plan(audit: Option<Uuid>) -> ActionPlan {
     ActionPlan {
-        id: 0,
-        uuid: Uuid::new_v4(),
         audit_uuid: audit,
-        strategy_name: "manual".into(),
-        state: PlanState::Recommended,
-        status_message: None,
-        global_efficacy: vec![],
         efficacy_indicators: vec![json!({"name": "n", "description": "d", "unit": "%", "value": 1})],
-        created_at: Utc::now(),
-        updated_at: None,
-        deleted_at: None,
         hostname: Some("host".into()),
-        rollback_of: None,
-        rolled_back_by: None,
-        finished_at: None,
+        ..ActionPlan::new(Uuid::new_v4(), "manual", PlanState::Recommended, Utc::now())
     }
 }
 
 fn action(plan: Uuid, parents: Vec<Uuid>) -> Action {
-    Action {
-        id: 0,
-        uuid: Uuid::new_v4(),
-        action_plan_uuid: plan,
-        action_type: "nop".into(),
-        input_parameters: json!({"message": "hi"}).as_object().unwrap().clone(),
+    Action::new(
+        Uuid::new_v4(),
+        plan,
+        "nop",
+        json!({"message": "hi"}).as_object().unwrap().clone(),
         parents,
-        state: ActionState::Pending,
-        description: String::new(),
-        status_message: None,
-        created_at: Utc::now(),
-        updated_at: None,
-        deleted_at: None,
-        pre_state: None,
-        result: None,
-        expected_state: None,
-    }
+        Utc::now(),
+    )
 }
 
 /// Stores a plan with `n` chained actions; returns what was stored.

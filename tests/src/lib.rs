@@ -261,6 +261,19 @@ impl Server {
         self.call("GET", path, &h, None)
     }
 
+    /// Polls until plan `uuid` is in one of `states` (30 s at most); returns it.
+    pub fn wait_for_plan(&self, uuid: &str, states: &[&str]) -> serde_json::Value {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let p = self.get15(&format!("/v1/action_plans/{uuid}"), &[]).json();
+            if states.iter().any(|st| p["state"] == *st) {
+                return p;
+            }
+            assert!(Instant::now() < until, "plan {uuid} stuck in {}; log:\n{}", p["state"], self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Creates a plan (`actions` defaults to none), expecting 201.
     pub fn create_plan(&self, mut plan: serde_json::Value) -> serde_json::Value {
         if plan.get("actions").is_none() {

@@ -179,40 +179,24 @@ async fn create(
         store.write(move |txn| {
             let plan = ActionPlan {
                 id: txn.next_id()?,
-                uuid: Uuid::new_v4(),
                 audit_uuid: new.audit_uuid,
-                strategy_name: new.strategy_name.unwrap_or_else(|| "manual".into()),
-                state: PlanState::Recommended,
-                status_message: None,
                 global_efficacy: new.global_efficacy,
                 efficacy_indicators: new.efficacy_indicators,
-                created_at: now,
-                updated_at: None,
-                deleted_at: None,
                 hostname: new.hostname,
-                rollback_of: None,
-                rolled_back_by: None,
-                finished_at: None,
+                ..ActionPlan::new(
+                    Uuid::new_v4(),
+                    new.strategy_name.unwrap_or_else(|| "manual".into()),
+                    PlanState::Recommended,
+                    now,
+                )
             };
             txn.insert_plan(plan.clone())?;
             let mut actions = Vec::with_capacity(checked.len());
             for c in checked {
                 let a = Action {
                     id: txn.next_id()?,
-                    uuid: c.uuid,
-                    action_plan_uuid: plan.uuid,
-                    action_type: c.action_type,
-                    input_parameters: c.input_parameters,
-                    parents: c.parents,
-                    state: ActionState::Pending,
                     description: c.description,
-                    status_message: None,
-                    created_at: now,
-                    updated_at: None,
-                    deleted_at: None,
-                    pre_state: None,
-                    result: None,
-                    expected_state: None,
+                    ..Action::new(c.uuid, plan.uuid, c.action_type, c.input_parameters, c.parents, now)
                 };
                 txn.insert_action(a.clone())?;
                 actions.push(a);

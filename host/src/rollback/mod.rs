@@ -252,45 +252,34 @@ impl Planner<'_> {
                 let inv = &inverses[p.original][p.step];
                 let from = &actions[p.original];
                 Action {
-                    id: 0,
-                    uuid: uuids[k],
-                    action_plan_uuid: new_uuid,
-                    action_type: inv.action_type.clone(),
-                    input_parameters: inv.input_parameters.clone(),
-                    parents: p.parents.iter().map(|&q| uuids[q]).collect(),
-                    state: ActionState::Pending,
                     description: if inv.description.is_empty() {
                         format!("Rollback of action {} ({})", from.uuid, from.action_type)
                     } else {
                         inv.description.clone()
                     },
-                    status_message: None,
-                    created_at: now,
-                    updated_at: None,
-                    deleted_at: None,
-                    pre_state: None,
-                    result: None,
                     expected_state: (!inv.expected_state.is_empty())
                         .then(|| Value::Object(inv.expected_state.clone())),
+                    ..Action::new(
+                        uuids[k],
+                        new_uuid,
+                        inv.action_type.clone(),
+                        inv.input_parameters.clone(),
+                        p.parents.iter().map(|&q| uuids[q]).collect(),
+                        now,
+                    )
                 }
             })
             .collect();
         let plan = ActionPlan {
-            id: 0,
-            uuid: new_uuid,
             audit_uuid: original.audit_uuid,
-            strategy_name: "rollback".into(),
-            state: if options.auto_start { PlanState::Pending } else { PlanState::Recommended },
-            status_message: None,
-            global_efficacy: vec![],
-            efficacy_indicators: vec![],
-            created_at: now,
-            updated_at: None,
-            deleted_at: None,
             hostname: original.hostname.clone(),
             rollback_of: Some(uuid),
-            rolled_back_by: None,
-            finished_at: None,
+            ..ActionPlan::new(
+                new_uuid,
+                "rollback",
+                if options.auto_start { PlanState::Pending } else { PlanState::Recommended },
+                now,
+            )
         };
         if options.dry_run {
             return Ok(Planned { plan, actions: new_actions, not_inverted });

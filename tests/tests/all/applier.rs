@@ -30,17 +30,8 @@ fn run(s: &Server, actions: Vec<Value>) -> String {
     uuid
 }
 
-/// Polls until the plan is in one of `states` (30 s at most).
 fn wait_for(s: &Server, plan: &str, states: &[&str]) -> Value {
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let p = s.get15(&format!("/v1/action_plans/{plan}"), &[]).json();
-        if states.iter().any(|st| p["state"] == *st) {
-            return p;
-        }
-        assert!(Instant::now() < until, "plan {plan} stuck in {}; log:\n{}", p["state"], s.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    s.wait_for_plan(plan, states)
 }
 
 fn actions(s: &Server, plan: &str) -> Vec<Value> {
@@ -360,7 +351,7 @@ fn a_cloud_seed_file_is_used_on_first_start_only() {
 fn recovery_resumes_a_plan_left_pending() {
     use rollback_host::applier::{recover, Applier};
     use rollback_host::cloud::simulated::{Simulated, DEFAULT_SEED};
-    use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
+    use rollback_store::{Action, ActionPlan, PlanState, Store, StoreError};
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -372,37 +363,18 @@ fn recovery_resumes_a_plan_left_pending() {
         .write(move |txn| {
             txn.insert_plan(ActionPlan {
                 id: txn.next_id()?,
-                uuid: plan_uuid,
-                audit_uuid: None,
-                strategy_name: "manual".into(),
-                state: PlanState::Pending,
-                status_message: None,
-                global_efficacy: vec![],
-                efficacy_indicators: vec![],
-                created_at: now,
-                updated_at: None,
-                deleted_at: None,
-                hostname: None,
-                rollback_of: None,
-                rolled_back_by: None,
-                finished_at: None,
+                ..ActionPlan::new(plan_uuid, "manual", PlanState::Pending, now)
             })?;
             txn.insert_action(Action {
                 id: txn.next_id()?,
-                uuid: uuid::Uuid::new_v4(),
-                action_plan_uuid: plan_uuid,
-                action_type: "stop".into(),
-                input_parameters: json!({"resource_id": WEB1}).as_object().unwrap().clone(),
-                parents: vec![],
-                state: ActionState::Pending,
-                description: String::new(),
-                status_message: None,
-                created_at: now,
-                updated_at: None,
-                deleted_at: None,
-                pre_state: None,
-                result: None,
-                expected_state: None,
+                ..Action::new(
+                    uuid::Uuid::new_v4(),
+                    plan_uuid,
+                    "stop",
+                    json!({"resource_id": WEB1}).as_object().unwrap().clone(),
+                    vec![],
+                    now,
+                )
             })
         })
         .map_err(|e: StoreError| e)

@@ -4,7 +4,7 @@
 
 use rollback_tests::{plugins_dir_with, Server};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WEB1: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
 const WEB2: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a02";
@@ -55,15 +55,7 @@ fn maintenance() -> Vec<Value> {
 }
 
 fn wait_for(s: &Server, plan: &str, states: &[&str]) -> Value {
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let p = s.get15(&format!("/v1/action_plans/{plan}"), &[]).json();
-        if states.iter().any(|st| p["state"] == *st) {
-            return p;
-        }
-        assert!(Instant::now() < until, "plan {plan} stuck in {}", p["state"]);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    s.wait_for_plan(plan, states)
 }
 
 /// Creates, starts and waits for a plan; returns its uuid.

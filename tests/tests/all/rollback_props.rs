@@ -262,38 +262,12 @@ fn run(w: &World, actions: &[Gen]) -> Uuid {
         .write(move |txn| {
             txn.insert_plan(ActionPlan {
                 id: txn.next_id()?,
-                uuid: plan,
-                audit_uuid: None,
-                strategy_name: "generated".into(),
-                state: PlanState::Pending,
-                status_message: None,
-                global_efficacy: vec![],
-                efficacy_indicators: vec![],
-                created_at: now,
-                updated_at: None,
-                deleted_at: None,
-                hostname: None,
-                rollback_of: None,
-                rolled_back_by: None,
-                finished_at: None,
+                ..ActionPlan::new(plan, "generated", PlanState::Pending, now)
             })?;
             for (t, p, parents, u) in records {
                 txn.insert_action(Action {
                     id: txn.next_id()?,
-                    uuid: u,
-                    action_plan_uuid: plan,
-                    action_type: t,
-                    input_parameters: p.as_object().unwrap().clone(),
-                    parents,
-                    state: ActionState::Pending,
-                    description: String::new(),
-                    status_message: None,
-                    created_at: now,
-                    updated_at: None,
-                    deleted_at: None,
-                    pre_state: None,
-                    result: None,
-                    expected_state: None,
+                    ..Action::new(u, plan, t, p.as_object().unwrap().clone(), parents, now)
                 })?;
             }
             Ok::<_, StoreError>(())
