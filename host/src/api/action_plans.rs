@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
-use super::list::{next_link, page, ListQuery, Row};
+use super::list::{collection, ListQuery, Row};
 use super::new_plan::{self, NewPlan};
 use super::version::{Version, MAX};
 use super::views::{self, Form};
@@ -128,13 +128,8 @@ async fn list_impl(
             shown: views::plan(p, &host, version, form),
         })
         .collect();
-    let page = page(rows, &q, "ActionPlan")?;
-    let mut body = json!({ "action_plans": page.items });
-    if let Some(last) = page.last_of_full_page {
-        let filters: Vec<(&str, String)> = audit.map(|a| ("audit_uuid", a.to_string())).into_iter().collect();
-        body["next"] = json!(next_link(&host, path, &q, &filters, last));
-    }
-    Ok(Json(body))
+    let filters = [("audit_uuid", audit)];
+    Ok(Json(collection(rows, &q, "ActionPlan", "action_plans", &host, path, &filters)?))
 }
 
 async fn show(

@@ -4,7 +4,7 @@
 use super::action_plans::visible_plan;
 use super::error::ApiError;
 use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
-use super::list::{next_link, page, ListQuery, Row};
+use super::list::{collection, ListQuery, Row};
 use super::version::{Version, MAX};
 use super::views::{self, Form};
 use super::{blocking, AppState};
@@ -110,19 +110,8 @@ async fn list_impl(
             shown: views::action(a, &host, version, form),
         })
         .collect();
-    let page = page(rows, &q, "Action")?;
-    let mut body = json!({ "actions": page.items });
-    if let Some(last) = page.last_of_full_page {
-        let mut filters = Vec::new();
-        if let Some(p) = plan {
-            filters.push(("action_plan_uuid", p.to_string()));
-        }
-        if let Some(a) = audit {
-            filters.push(("audit_uuid", a.to_string()));
-        }
-        body["next"] = json!(next_link(&host, path, &q, &filters, last));
-    }
-    Ok(Json(body))
+    let filters = [("action_plan_uuid", plan), ("audit_uuid", audit)];
+    Ok(Json(collection(rows, &q, "Action", "actions", &host, path, &filters)?))
 }
 
 async fn show(

@@ -136,6 +136,28 @@ pub fn page(mut rows: Vec<Row>, q: &ListQuery, kind: &str) -> Result<Page, ApiEr
     Ok(Page { items: rows.into_iter().map(|r| r.shown).collect(), last_of_full_page })
 }
 
+/// A collection answer: `{key: [page], "next": link}` (no `next` on a
+/// partial page). `filters` are carried into the `next` link.
+#[allow(clippy::too_many_arguments)]
+pub fn collection(
+    rows: Vec<Row>,
+    q: &ListQuery,
+    kind: &str,
+    key: &str,
+    host: &str,
+    path: &str,
+    filters: &[(&str, Option<Uuid>)],
+) -> Result<Value, ApiError> {
+    let page = page(rows, q, kind)?;
+    let mut body = serde_json::json!({ key: page.items });
+    if let Some(last) = page.last_of_full_page {
+        let filters: Vec<(&str, String)> =
+            filters.iter().filter_map(|(k, v)| v.map(|v| (*k, v.to_string()))).collect();
+        body["next"] = Value::String(next_link(host, path, q, &filters, last));
+    }
+    Ok(body)
+}
+
 /// The `next` link: the same query from after `marker`.
 pub fn next_link(host: &str, path: &str, q: &ListQuery, filters: &[(&str, String)], marker: Uuid) -> String {
     let mut args: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
