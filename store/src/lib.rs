@@ -164,6 +164,11 @@ impl Store {
         self.inner.tables.document(name)
     }
 
+    /// Every blob whose name starts with `prefix`, by name.
+    pub fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.inner.tables.blobs(prefix)
+    }
+
     /// The plans of an audit, in creation order (via the audit index).
     pub fn plans_of_audit(&self, audit: Uuid) -> Result<Vec<ActionPlan>, StoreError> {
         let mut out = Vec::new();

@@ -7,6 +7,7 @@
 //! | `plan_actions`| plan uuid ‖ action uuid        | empty             |
 //! | `audit_plans` | audit uuid ‖ plan uuid         | empty             |
 //! | `documents`   | a name, e.g. `cloud`           | any JSON document |
+//! | `blobs`       | a name, e.g. `plugin/migrate`  | bytes             |
 //! | `meta`        | `schema_version`               | u32 big-endian    |
 //!
 //! Index entries are written in the same transaction as the records they
@@ -27,6 +28,7 @@ pub(crate) enum Write {
     PlanIndex { plan: Uuid, action: Uuid },
     AuditIndex { audit: Uuid, plan: Uuid },
     Document { name: String, value: serde_json::Value },
+    Blob { name: String, bytes: Option<Vec<u8>> },
 }
 
 /// The open trees.
@@ -37,6 +39,7 @@ pub(crate) struct Tables {
     pub(crate) plan_actions: sled::Tree,
     pub(crate) audit_plans: sled::Tree,
     pub(crate) documents: sled::Tree,
+    pub(crate) blobs: sled::Tree,
     pub(crate) meta: sled::Tree,
 }
 
@@ -66,6 +69,7 @@ impl Tables {
             plan_actions: db.open_tree("plan_actions")?,
             audit_plans: db.open_tree("audit_plans")?,
             documents: db.open_tree("documents")?,
+            blobs: db.open_tree("blobs")?,
             meta: db.open_tree("meta")?,
         })
     }
@@ -91,6 +95,20 @@ impl Tables {
                 .map_err(|e| StoreError::Corrupt { key: format!("documents/{name}"), reason: e.to_string() }),
             None => Ok(None),
         }
+    }
+
+    pub(crate) fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.blobs
+            .scan_prefix(prefix.as_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    pub(crate) fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.blobs.get(name.as_bytes())?.map(|v| v.to_vec()))
     }
 
     pub(crate) fn all_plans(&self) -> Result<Vec<ActionPlan>, StoreError> {
@@ -138,8 +156,8 @@ impl Tables {
     /// Applies `writes` atomically: records and index entries together.
     pub(crate) fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
         let result: Result<(), TransactionError<()>> =
-            (&self.plans, &self.actions, &self.plan_actions, &self.audit_plans, &self.documents).transaction(
-                |(plans, actions, plan_actions, audit_plans, documents)| {
+            (&self.plans, &self.actions, &self.plan_actions, &self.audit_plans, &self.documents, &self.blobs)
+                .transaction(|(plans, actions, plan_actions, audit_plans, documents, blobs)| {
                     for w in writes {
                         match w {
                             Write::Plan(p) => {
@@ -157,11 +175,16 @@ impl Tables {
                             Write::Document { name, value } => {
                                 documents.insert(name.as_bytes(), encode(value))?;
                             }
+                            Write::Blob { name, bytes: Some(b) } => {
+                                blobs.insert(name.as_bytes(), b.as_slice())?;
+                            }
+                            Write::Blob { name, bytes: None } => {
+                                blobs.remove(name.as_bytes())?;
+                            }
                         }
                     }
                     Ok::<(), ConflictableTransactionError<()>>(())
-                },
-            );
+                });
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Storage(e)) => Err(e.into()),

@@ -184,3 +184,28 @@ fn documents_are_written_with_records_and_survive_a_reopen() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.document("cloud").unwrap().unwrap(), json!({"hosts": ["c1"]}));
 }
+
+#[test]
+fn blobs_are_stored_replaced_and_removed_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|txn| {
+                txn.put_blob("plugin/a", vec![1, 2, 3]);
+                txn.put_blob("plugin/b", vec![4]);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        store
+            .write(|txn| {
+                txn.put_blob("plugin/a", vec![9]);
+                txn.delete_blob("plugin/b");
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.blobs("plugin/").unwrap(), vec![("plugin/a".to_string(), vec![9])]);
+    assert!(store.blobs("other/").unwrap().is_empty());
+}

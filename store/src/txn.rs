@@ -19,6 +19,7 @@ pub struct Txn<'a> {
     actions: BTreeMap<Uuid, Action>,
     new_actions_of: BTreeMap<Uuid, Vec<Uuid>>,
     documents: BTreeMap<String, serde_json::Value>,
+    blobs: BTreeMap<String, Option<Vec<u8>>>,
     writes: Vec<Write>,
 }
 
@@ -31,6 +32,7 @@ impl<'a> Txn<'a> {
             actions: BTreeMap::new(),
             new_actions_of: BTreeMap::new(),
             documents: BTreeMap::new(),
+            blobs: BTreeMap::new(),
             writes: Vec::new(),
         }
     }
@@ -136,6 +138,24 @@ impl<'a> Txn<'a> {
         self.documents.insert(name.to_string(), value);
     }
 
+    /// A named blob (e.g. an uploaded plugin), as staged or stored.
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.blobs.get(name) {
+            Some(b) => Ok(b.clone()),
+            None => self.tables.blob(name),
+        }
+    }
+
+    /// Stages a named blob, replacing any previous one.
+    pub fn put_blob(&mut self, name: &str, bytes: Vec<u8>) {
+        self.blobs.insert(name.to_string(), Some(bytes));
+    }
+
+    /// Stages the removal of a named blob.
+    pub fn delete_blob(&mut self, name: &str) {
+        self.blobs.insert(name.to_string(), None);
+    }
+
     fn stage_plan(&mut self, plan: ActionPlan) {
         self.plans.insert(plan.uuid, plan);
     }
@@ -150,6 +170,7 @@ impl<'a> Txn<'a> {
         writes.extend(self.plans.into_values().map(Write::Plan));
         writes.extend(self.actions.into_values().map(Write::Action));
         writes.extend(self.documents.into_iter().map(|(name, value)| Write::Document { name, value }));
+        writes.extend(self.blobs.into_iter().map(|(name, bytes)| Write::Blob { name, bytes }));
         writes
     }
 }
