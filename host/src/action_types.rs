@@ -68,6 +68,17 @@ pub fn builtin_schema(action_type: &str) -> Option<Value> {
     })
 }
 
+/// The schema for `action_type`: the active plugin's, else the built-in one.
+pub fn schema(
+    plugins: &std::collections::BTreeMap<String, crate::plugins::LoadedPlugin>,
+    action_type: &str,
+) -> Option<Value> {
+    plugins
+        .get(action_type)
+        .map(|p| p.metadata().parameters_schema.clone())
+        .or_else(|| builtin_schema(action_type))
+}
+
 /// Validates `params` against `schema`; the error lists every violation
 /// with its JSON pointer.
 pub fn validate(schema: &Value, params: &Value) -> Result<(), String> {

@@ -161,13 +161,8 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let new: NewPlan = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("Invalid action plan: {e}")))?;
-    let plugins = state.plugins.clone();
-    let checked = new_plan::check(&new, |t| {
-        plugins
-            .get(t)
-            .map(|p| p.metadata().parameters_schema.clone())
-            .or_else(|| crate::action_types::builtin_schema(t))
-    })?;
+    let plugins = state.registry.plugins();
+    let checked = new_plan::check(&new, |t| crate::action_types::schema(&plugins, t))?;
     let now = Utc::now();
     let store = state.store.clone();
     let (plan, actions) = blocking(move || {

@@ -13,6 +13,7 @@ mod extract;
 mod list;
 mod new_plan;
 mod patch;
+mod plugins;
 mod rollback;
 mod root;
 mod version;
@@ -20,17 +21,17 @@ mod views;
 
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
+pub use plugins::{BLOB_PREFIX, MAX_PLUGIN_BYTES};
 
 use crate::applier::Applier;
 use crate::cloud::simulated::Simulated;
-use crate::plugins::LoadedPlugin;
+use crate::plugins::Registry;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rollback_store::Store;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Watcher's `api.max_limit`: the largest page a list returns.
@@ -42,7 +43,7 @@ pub struct AppState {
     /// Plans and actions.
     pub store: Store,
     /// The active inverter per action type.
-    pub plugins: Arc<BTreeMap<String, LoadedPlugin>>,
+    pub registry: Registry,
     /// Largest page size.
     pub max_limit: usize,
     /// Runs started plans.
@@ -60,16 +61,11 @@ pub const DEFAULT_ROLLBACK_WINDOW: std::time::Duration = std::time::Duration::fr
 impl AppState {
     /// State over `store` with `plugins`, the simulated cloud `cloud` as the
     /// applier's driver, and Watcher's default page cap.
-    pub fn new(
-        store: Store,
-        plugins: BTreeMap<String, LoadedPlugin>,
-        cloud: Simulated,
-        concurrency: usize,
-    ) -> Self {
+    pub fn new(store: Store, registry: Registry, cloud: Simulated, concurrency: usize) -> Self {
         let applier = Applier::new(store.clone(), Arc::new(cloud.clone()), concurrency);
         AppState {
             store,
-            plugins: Arc::new(plugins),
+            registry,
             max_limit: MAX_LIMIT,
             applier,
             cloud: Some(cloud),
@@ -96,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(actions::routes())
         .merge(cloud::routes())
         .merge(rollback::routes())
+        .merge(plugins::routes())
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
@@ -117,7 +114,7 @@ async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value
     blocking(move || Ok(store.plan(uuid::Uuid::nil())?)).await?;
     Ok(Json(serde_json::json!({
         "status": "ok",
-        "plugins": state.plugins.keys().collect::<Vec<_>>(),
+        "plugins": state.registry.snapshot().keys().collect::<Vec<_>>(),
     })))
 }
 

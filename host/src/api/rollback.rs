@@ -44,16 +44,12 @@ async fn rollback(
     };
     let worker = state.clone();
     let planned = tokio::task::spawn_blocking(move || {
-        let plugins = worker.plugins.clone();
-        let schema_for = move |t: &str| {
-            plugins
-                .get(t)
-                .map(|p| p.metadata().parameters_schema.clone())
-                .or_else(|| crate::action_types::builtin_schema(t))
-        };
+        // The versions active now serve the whole rollback, whatever changes meanwhile.
+        let plugins = worker.registry.plugins();
+        let schema_for = |t: &str| crate::action_types::schema(&plugins, t);
         Planner {
             store: &worker.store,
-            plugins: &worker.plugins,
+            plugins: &plugins,
             window: worker.rollback_window,
             schema_for: &schema_for,
         }

@@ -1,14 +1,15 @@
 //! `rollback-host serve`: load the plugins and start the HTTP service.
 
 use anyhow::Context;
+use rollback_host::api::BLOB_PREFIX;
 use rollback_host::api::{self, AppState};
 use rollback_host::applier::recover;
 use rollback_host::cloud::simulated::{Simulated, DEFAULT_SEED};
-use rollback_host::plugins::{Limits, LoadedPlugin, Runtime};
+use rollback_host::plugins::{Limits, Registry, Runtime};
 use rollback_store::Store;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -48,10 +49,7 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = Runtime::new(args.limits).context("starting the plugin runtime")?;
-    let plugins = match &args.plugins_dir {
-        Some(dir) => load_dir(&runtime, dir)?,
-        None => BTreeMap::new(),
-    };
+    let registry = Registry::new(runtime, BTreeMap::new());
     let store = Store::open(&args.data_dir)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
@@ -71,7 +69,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             "the store already holds a simulated cloud; --cloud-seed ignored (PUT /v1/cloud replaces it)"
         );
     }
-    let mut state = AppState::new(store, plugins, cloud, args.applier_concurrency);
+    restore_uploads(&registry, &store)?;
+    if let Some(dir) = &args.plugins_dir {
+        registry.watch(dir.clone(), WATCH_EVERY).context("starting the plugins directory watch")?;
+    }
+    let mut state = AppState::new(store, registry, cloud, args.applier_concurrency);
     state.rollback_window = std::time::Duration::from_secs(args.rollback_window);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -94,43 +96,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Loads every `*.wasm` in `dir`. A broken file is logged and skipped; two
-/// files for one action type are an error, since which one wins is unclear.
-fn load_dir(runtime: &Runtime, dir: &Path) -> anyhow::Result<BTreeMap<String, LoadedPlugin>> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading plugins directory {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-        .collect();
-    entries.sort();
-    let mut plugins = BTreeMap::new();
-    for path in entries {
-        let started = std::time::Instant::now();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(file = %path.display(), "cannot read plugin: {e}");
-                continue;
-            }
-        };
-        match runtime.load(&bytes, &path.display().to_string()) {
+/// How often the plugins directory is scanned; changes land within it.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Loads the plugins uploaded earlier (kept in the store). One that no
+/// longer loads (e.g. a contract this build refuses) is logged and skipped.
+fn restore_uploads(registry: &Registry, store: &Store) -> anyhow::Result<()> {
+    for (name, bytes) in store.blobs(BLOB_PREFIX).context("reading uploaded plugins")? {
+        let ty = name.trim_start_matches(BLOB_PREFIX);
+        match registry.check(ty, &bytes) {
             Ok(plugin) => {
-                let ty = plugin.metadata().action_type.clone();
-                tracing::info!(
-                    action_type = %ty,
-                    file = %path.display(),
-                    sha256 = plugin.sha256(),
-                    millis = started.elapsed().as_millis() as u64,
-                    "plugin loaded"
-                );
-                if plugins.insert(ty.clone(), plugin).is_some() {
-                    anyhow::bail!("two plugins in {} invert `{ty}`", dir.display());
-                }
+                registry.activate_upload(plugin);
             }
-            Err(e) => tracing::error!(file = %path.display(), "plugin refused: {e}"),
+            Err(e) => tracing::error!(action_type = ty, "uploaded plugin no longer loads: {e}"),
         }
     }
-    Ok(plugins)
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -14,12 +14,14 @@ mod epoch;
 mod error;
 mod limits;
 mod output;
+mod registry;
 mod shape;
 
 pub use bindings::{CONTRACT_PACKAGE, CONTRACT_VERSION};
 pub use error::PluginError;
 pub use limits::Limits;
 pub use output::{valid_action_type, Inverse, Metadata};
+pub use registry::{Active, Registry, RegistryError, Snapshot, Source};
 
 use bindings::PluginPre;
 use call::CallState;

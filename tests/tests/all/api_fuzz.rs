@@ -7,13 +7,18 @@ use axum::http::{Request, StatusCode};
 use proptest::prelude::*;
 use rollback_host::api::{router, AppState};
 use rollback_host::cloud::simulated::Simulated;
+use rollback_host::plugins::{Limits, Registry, Runtime};
 use rollback_store::Store;
 use std::collections::BTreeMap;
 use tower::ServiceExt;
 
 fn app(store: Store) -> axum::Router {
     let cloud = Simulated::new(store.clone(), 0.0);
-    router(AppState::new(store, BTreeMap::new(), cloud, 4))
+    // One empty registry (one engine) serves every case.
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let registry =
+        REGISTRY.get_or_init(|| Registry::new(Runtime::new(Limits::default()).unwrap(), BTreeMap::new()));
+    router(AppState::new(store, registry.clone(), cloud, 4))
 }
 
 fn call(

@@ -1,0 +1,263 @@
+//! The active inverter per action type, changeable at run time.
+//!
+//! Two sources feed it: a plugins directory (polled; adding, replacing or
+//! deleting a `*.wasm` takes effect within a second) and uploads over the
+//! REST API (kept in the store, so they survive restarts). An upload for a
+//! type wins over the directory's. Changes swap a whole new snapshot in
+//! atomically; a caller that took a [`Snapshot`] (a rollback in flight)
+//! keeps using the versions it started with. A file or upload that fails to
+//! load is refused and the previous version stays active.
+
+use super::{LoadedPlugin, PluginError, Runtime};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// Where an active plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Source {
+    /// A file in the plugins directory.
+    Directory {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Uploaded with `PUT /v1/plugins/{action_type}`.
+    Upload,
+}
+
+/// One active plugin.
+#[derive(Debug, Clone)]
+pub struct Active {
+    /// The loaded component.
+    pub plugin: LoadedPlugin,
+    /// Where it came from.
+    pub source: Source,
+    /// When it became active.
+    pub loaded_at: DateTime<Utc>,
+}
+
+/// An immutable view of the active plugins.
+pub type Snapshot = Arc<BTreeMap<String, Active>>;
+
+/// The registry. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Runtime,
+    active: RwLock<Snapshot>,
+    sources: Mutex<Sources>,
+    pins: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Default)]
+struct Sources {
+    directory: BTreeMap<String, Active>,
+    uploads: BTreeMap<String, Active>,
+    /// What the directory held at the last scan: file → (mtime, size, type).
+    seen: BTreeMap<PathBuf, (Option<SystemTime>, u64, Option<String>)>,
+}
+
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The component itself was refused.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The component inverts another type than the one it was uploaded for.
+    #[error("the component inverts `{found}`, not `{expected}`")]
+    WrongType {
+        /// The type in the URL.
+        expected: String,
+        /// The type in its metadata.
+        found: String,
+    },
+    /// Its sha256 is not among the pinned digests for its type.
+    #[error("sha256 {sha256} is not among the digests pinned for `{action_type}`")]
+    NotPinned {
+        /// The type.
+        action_type: String,
+        /// The component's digest.
+        sha256: String,
+    },
+}
+
+impl Registry {
+    /// An empty registry over `runtime`. `pins` optionally lists, per action
+    /// type, the only sha256 digests that may be loaded for it.
+    pub fn new(runtime: Runtime, pins: BTreeMap<String, Vec<String>>) -> Self {
+        Registry {
+            inner: Arc::new(Inner {
+                runtime,
+                active: RwLock::new(Arc::new(BTreeMap::new())),
+                sources: Mutex::new(Sources::default()),
+                pins,
+            }),
+        }
+    }
+
+    /// The active plugins now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.active.read().expect("registry lock").clone()
+    }
+
+    /// The active plugins as a plain map, for the planner.
+    pub fn plugins(&self) -> BTreeMap<String, LoadedPlugin> {
+        self.snapshot().iter().map(|(k, a)| (k.clone(), a.plugin.clone())).collect()
+    }
+
+    fn publish(&self, sources: &Sources) {
+        let mut merged = sources.directory.clone();
+        merged.extend(sources.uploads.iter().map(|(k, v)| (k.clone(), v.clone())));
+        *self.inner.active.write().expect("registry lock") = Arc::new(merged);
+    }
+
+    fn check_pin(&self, plugin: &LoadedPlugin) -> Result<(), RegistryError> {
+        let ty = &plugin.metadata().action_type;
+        match self.inner.pins.get(ty) {
+            Some(allowed) if !allowed.iter().any(|d| d.eq_ignore_ascii_case(plugin.sha256())) => {
+                Err(RegistryError::NotPinned { action_type: ty.clone(), sha256: plugin.sha256().into() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Loads `bytes` as a candidate for `action_type` without activating
+    /// it: every check an upload must pass.
+    pub fn check(&self, action_type: &str, bytes: &[u8]) -> Result<LoadedPlugin, RegistryError> {
+        let plugin = self.inner.runtime.load(bytes, &format!("upload for {action_type}"))?;
+        let found = &plugin.metadata().action_type;
+        if found != action_type {
+            return Err(RegistryError::WrongType { expected: action_type.into(), found: found.clone() });
+        }
+        self.check_pin(&plugin)?;
+        Ok(plugin)
+    }
+
+    /// Makes a checked plugin (see [`Registry::check`]) the upload for its
+    /// action type.
+    pub fn activate_upload(&self, plugin: LoadedPlugin) -> Active {
+        let action_type = plugin.metadata().action_type.clone();
+        let active = Active { plugin, source: Source::Upload, loaded_at: Utc::now() };
+        let mut sources = self.inner.sources.lock().expect("registry lock");
+        sources.uploads.insert(action_type.clone(), active.clone());
+        self.publish(&sources);
+        tracing::info!(action_type = %action_type, sha256 = active.plugin.sha256(), "uploaded plugin active");
+        active
+    }
+
+    /// Removes the upload for `action_type` (the directory's version, if
+    /// any, becomes active again). Returns whether there was one.
+    pub fn remove_upload(&self, action_type: &str) -> bool {
+        let mut sources = self.inner.sources.lock().expect("registry lock");
+        let had = sources.uploads.remove(action_type).is_some();
+        self.publish(&sources);
+        had
+    }
+
+    /// Removes every version of `action_type` (upload and directory file
+    /// alike, until the file changes). Returns whether there was one.
+    pub fn remove(&self, action_type: &str) -> bool {
+        let mut sources = self.inner.sources.lock().expect("registry lock");
+        let had =
+            sources.uploads.remove(action_type).is_some() | sources.directory.remove(action_type).is_some();
+        self.publish(&sources);
+        had
+    }
+
+    /// Scans `dir` once: loads new and changed `*.wasm` files, drops the
+    /// types of deleted ones. A file that fails to load is logged and the
+    /// previous version of its type stays.
+    pub fn scan(&self, dir: &Path) {
+        let mut files: BTreeMap<PathBuf, (Option<SystemTime>, u64)> = BTreeMap::new();
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                for e in entries.flatten() {
+                    let path = e.path();
+                    if path.extension().is_some_and(|x| x == "wasm") {
+                        if let Ok(m) = e.metadata() {
+                            files.insert(path, (m.modified().ok(), m.len()));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "cannot read the plugins directory: {e}");
+                return;
+            }
+        }
+        let mut sources = self.inner.sources.lock().expect("registry lock");
+        let mut changed = false;
+        // Deleted files.
+        let gone: Vec<PathBuf> = sources.seen.keys().filter(|p| !files.contains_key(*p)).cloned().collect();
+        for path in gone {
+            if let Some((_, _, Some(ty))) = sources.seen.remove(&path) {
+                if matches!(sources.directory.get(&ty), Some(a) if a.source == (Source::Directory { file: path.clone() }))
+                {
+                    sources.directory.remove(&ty);
+                    tracing::info!(action_type = %ty, file = %path.display(), "plugin file deleted; type removed");
+                    changed = true;
+                }
+            }
+        }
+        // New or changed files.
+        for (path, (mtime, len)) in files {
+            if matches!(sources.seen.get(&path), Some((m, l, _)) if *m == mtime && *l == len) {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let loaded = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    self.inner.runtime.load(&b, &path.display().to_string()).map_err(|e| e.to_string())
+                })
+                .and_then(|p| self.check_pin(&p).map(|()| p).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(plugin) => {
+                    let ty = plugin.metadata().action_type.clone();
+                    tracing::info!(
+                        action_type = %ty,
+                        file = %path.display(),
+                        sha256 = plugin.sha256(),
+                        millis = started.elapsed().as_millis() as u64,
+                        "plugin loaded"
+                    );
+                    let active = Active {
+                        plugin,
+                        source: Source::Directory { file: path.clone() },
+                        loaded_at: Utc::now(),
+                    };
+                    sources.directory.insert(ty.clone(), active);
+                    sources.seen.insert(path, (mtime, len, Some(ty)));
+                    changed = true;
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), "plugin refused: {e}; the previous version stays active");
+                    let ty = sources.seen.get(&path).and_then(|s| s.2.clone());
+                    sources.seen.insert(path, (mtime, len, ty));
+                }
+            }
+        }
+        if changed {
+            self.publish(&sources);
+        }
+    }
+
+    /// Scans `dir` now and then every `every` on a background thread, for
+    /// as long as the registry lives.
+    pub fn watch(&self, dir: PathBuf, every: Duration) -> std::io::Result<()> {
+        self.scan(&dir);
+        let weak = Arc::downgrade(&self.inner);
+        std::thread::Builder::new().name("plugins-watch".into()).spawn(move || loop {
+            std::thread::sleep(every);
+            let Some(inner) = weak.upgrade() else { return };
+            Registry { inner }.scan(&dir);
+        })?;
+        Ok(())
+    }
+}
