@@ -227,11 +227,15 @@ impl Registry {
                         millis = started.elapsed().as_millis() as u64,
                         "plugin loaded"
                     );
-                    let active = Active {
-                        plugin,
-                        source: Source::Directory { file: path.clone() },
-                        loaded_at: Utc::now(),
-                    };
+                    let source = Source::Directory { file: path.clone() };
+                    // The file used to provide another type: that type leaves with it.
+                    if let Some((_, _, Some(old))) = sources.seen.get(&path) {
+                        if *old != ty && sources.directory.get(old).is_some_and(|a| a.source == source) {
+                            let old = old.clone();
+                            sources.directory.remove(&old);
+                        }
+                    }
+                    let active = Active { plugin, source, loaded_at: Utc::now() };
                     sources.directory.insert(ty.clone(), active);
                     sources.seen.insert(path, (mtime, len, Some(ty)));
                     changed = true;

@@ -8,6 +8,7 @@ mod api_plans;
 mod applier;
 mod components;
 mod plugin_check;
+mod plugins_api;
 mod rollback;
 mod rollback_props;
 mod sandbox;
