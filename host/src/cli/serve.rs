@@ -35,6 +35,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_SLEEP_SCALE", default_value_t = 1.0)]
     sleep_scale: f64,
 
+    /// Directory caching compiled plugins for fast starts
+    /// (default: `<data-dir>/compile-cache`).
+    #[arg(long, env = "ROLLBACK_COMPILE_CACHE")]
+    compile_cache: Option<PathBuf>,
+
     /// Seconds after a plan finishes during which it may be rolled back.
     #[arg(long, env = "ROLLBACK_WINDOW", default_value_t = 3600)]
     rollback_window: u64,
@@ -48,7 +53,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let runtime = Runtime::new(args.limits).context("starting the plugin runtime")?;
+    let cache_dir = args.compile_cache.clone().unwrap_or_else(|| args.data_dir.join("compile-cache"));
+    let runtime =
+        Runtime::with_cache(args.limits.clone(), &cache_dir).context("starting the plugin runtime")?;
     let registry = Registry::new(runtime, BTreeMap::new());
     let store = Store::open(&args.data_dir)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;

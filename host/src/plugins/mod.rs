@@ -9,6 +9,7 @@
 //! [`PluginError`] that names the plugin and the cause.
 
 mod bindings;
+mod cache;
 mod call;
 mod epoch;
 mod error;
@@ -43,6 +44,7 @@ struct Shared {
     engine: Engine,
     linker: Linker<CallState>,
     limits: Limits,
+    cache: Option<cache::Cache>,
 }
 
 /// One action of an executed plan, as handed to [`LoadedPlugin::invert`].
@@ -98,7 +100,17 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         call::add_imports(&mut linker).map_err(config_err)?;
-        Ok(Runtime { inner: Arc::new(Shared { engine, linker, limits }) })
+        Ok(Runtime { inner: Arc::new(Shared { engine, linker, limits, cache: None }) })
+    }
+
+    /// Like [`Runtime::new`], caching compiled components in `dir` so that
+    /// later starts skip compilation (see the `cache` module for the rules).
+    pub fn with_cache(limits: Limits, dir: &std::path::Path) -> Result<Self, PluginError> {
+        let runtime = Self::new(limits)?;
+        let cache = cache::Cache::open(dir, &runtime.inner.engine)
+            .map_err(|e| PluginError::Config(format!("compile cache {}: {e}", dir.display())))?;
+        let shared = Arc::try_unwrap(runtime.inner).unwrap_or_else(|_| unreachable!("just created"));
+        Ok(Runtime { inner: Arc::new(Shared { cache: Some(cache), ..shared }) })
     }
 
     /// The limits every call runs under.
@@ -116,8 +128,13 @@ impl Runtime {
             return Err(PluginError::NotWasm);
         }
         let shared = &self.inner;
-        let component =
-            Component::new(&shared.engine, bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let component = match &shared.cache {
+            Some(cache) => cache.component(&shared.engine, &sha256, bytes)?,
+            None => {
+                Component::new(&shared.engine, bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?
+            }
+        };
         let contract_version = shape::check(&shared.engine, &component)?;
         let instance_pre = shared
             .linker
@@ -130,14 +147,7 @@ impl Runtime {
             p.watcher_rollback_inverter().call_metadata(store)
         })?;
         let metadata = output::check_metadata(origin, raw, &shared.limits)?;
-        Ok(LoadedPlugin {
-            runtime: self.clone(),
-            pre,
-            metadata,
-            sha256: hex::encode(Sha256::digest(bytes)),
-            size: bytes.len(),
-            contract_version,
-        })
+        Ok(LoadedPlugin { runtime: self.clone(), pre, metadata, sha256, size: bytes.len(), contract_version })
     }
 }
 

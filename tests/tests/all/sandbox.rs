@@ -149,3 +149,48 @@ fn cli_process_survives_hostile_guests_and_exits_with_the_reason() {
         assert!(out.stderr.contains(reason), "{guest}: {}", out.stderr);
     }
 }
+
+#[test]
+fn a_compile_cache_hit_behaves_exactly_like_a_miss() {
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(plugin("migrate")).unwrap();
+    let action = json!({"resource_id": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01", "migration_type": "live", "source_node": "c1"});
+    let (pre, res) = (json!({"host": "c1"}), json!({"host": "c2"}));
+    let run = |p: &LoadedPlugin| {
+        p.invert(Executed {
+            action_uuid: "u",
+            action_type: "migrate",
+            input_parameters: &action,
+            pre_state: &pre,
+            result: &res,
+        })
+        .unwrap()
+    };
+
+    let miss =
+        Runtime::with_cache(Limits::default(), cache.path()).unwrap().load(&bytes, "migrate.wasm").unwrap();
+    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1, "one compiled entry: {entries:?}");
+    let entry = entries[0].clone();
+    assert!(entry.file_name().unwrap().to_str().unwrap().starts_with(miss.sha256()));
+    let written = std::fs::metadata(&entry).unwrap().modified().unwrap();
+
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let hit =
+        Runtime::with_cache(Limits::default(), cache.path()).unwrap().load(&bytes, "migrate.wasm").unwrap();
+    assert_eq!(
+        std::fs::metadata(&entry).unwrap().modified().unwrap(),
+        written,
+        "a hit does not rewrite the entry"
+    );
+    assert_eq!(hit.metadata(), miss.metadata());
+    assert_eq!(hit.sha256(), miss.sha256());
+    assert_eq!(run(&hit), run(&miss));
+
+    // A damaged entry is a miss: recompiled, rewritten, same behaviour.
+    std::fs::write(&entry, b"not a compiled component").unwrap();
+    let again =
+        Runtime::with_cache(Limits::default(), cache.path()).unwrap().load(&bytes, "migrate.wasm").unwrap();
+    assert_eq!(run(&again), run(&miss));
+    assert!(std::fs::metadata(&entry).unwrap().len() > 1000, "the entry was rewritten");
+}
