@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins build run test test-plugins test-host client-venv bench clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host client-venv bench clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -15,6 +15,10 @@ toolchain:
 ##          and target/test-plugins (hostile guests used by the tests)
 plugins:
 	bash scripts/build-plugins.sh
+
+## plugin: create plugins/$(NAME) from the template (if new) and build it
+plugin:
+	bash scripts/new-plugin.sh $(NAME)
 
 ## build: the plugins and the host binary
 build: plugins

@@ -2,6 +2,7 @@
 # Builds every guest crate under plugins/ into a WebAssembly component with
 # no WASI imports, then copies them where the host and the tests look:
 #   target/plugins/<action_type>.wasm       the built-in inverters
+#   target/example-plugins/<action_type>.wasm  example custom kinds, to upload at run time
 #   target/test-plugins/<name>.wasm         hostile guests for tests only
 # Extra arguments go to cargo (e.g. -p nop).
 set -euo pipefail
@@ -22,7 +23,7 @@ env "${GUEST_ENV[@]}" "$GUEST_CARGO" build --quiet --release --target "$target" 
     "${GUEST_BUILD_STD[@]}" --workspace "$@"
 
 built=$root/plugins/target/$target/release
-mkdir -p "$root/target/plugins" "$root/target/test-plugins"
+mkdir -p "$root/target/plugins" "$root/target/example-plugins" "$root/target/test-plugins"
 crate_name() { sed -n 's/^name *= *"\(.*\)"/\1/p' "$1" | head -n1; }
 copy() { # crate manifest, output dir, output name
     local wasm="$built/$(crate_name "$1" | tr - _).wasm"
@@ -31,9 +32,13 @@ copy() { # crate manifest, output dir, output name
 }
 for manifest in "$root"/plugins/*/Cargo.toml; do
     dir=$(basename "$(dirname "$manifest")")
-    case $dir in sdk|template|testing) continue ;; esac
+    case $dir in sdk|template|testing|examples) continue ;; esac
     name=$(crate_name "$manifest")
     copy "$manifest" "$root/target/plugins" "${name//-/_}"
+done
+for manifest in "$root"/plugins/examples/*/Cargo.toml; do
+    name=$(crate_name "$manifest")
+    copy "$manifest" "$root/target/example-plugins" "${name//-/_}"
 done
 for manifest in "$root"/plugins/testing/*/Cargo.toml; do
     name=$(crate_name "$manifest")

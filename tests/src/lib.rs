@@ -57,6 +57,11 @@ pub fn plugins_dir_with(test_guests: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// An example custom kind, e.g. `example_plugin("snapshot_instance")`.
+pub fn example_plugin(name: &str) -> PathBuf {
+    built("example-plugins", name)
+}
+
 /// A test-only guest, e.g. `test_plugin("test_spin_forever")`.
 pub fn test_plugin(name: &str) -> PathBuf {
     built("test-plugins", name)

@@ -128,3 +128,49 @@ fn an_upload_wins_over_the_directory_and_removing_it_restores_the_file_version()
     assert_eq!(s.call("DELETE", "/v1/plugins/nop", &[], None).status, 204);
     assert_eq!(s.get15("/v1/plugins/nop", &[]).json()["source"]["kind"], "directory");
 }
+
+#[test]
+fn a_new_kind_goes_from_upload_to_rolled_back_without_a_restart() {
+    let builtins = plugin("nop").parent().unwrap().to_path_buf();
+    let s = Server::start(&["--sleep-scale", "0.001", "--plugins-dir", builtins.to_str().unwrap()]);
+    let plan = json!({"actions": [
+        {"action_type": "snapshot_instance", "input_parameters": {"resource_id": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01", "snapshot_name": "before-upgrade"}},
+        {"action_type": "stop", "input_parameters": {"resource_id": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01"}, "parents": [0]},
+    ]});
+    let r = s.send_json("POST", "/v1/action_plans", &plan);
+    assert!(r.status == 400 && r.fault().contains("unknown action_type \"snapshot_instance\""), "{}", r.body);
+
+    for kind in ["snapshot_instance", "delete_snapshot"] {
+        let bytes = std::fs::read(rollback_tests::example_plugin(kind)).unwrap();
+        assert_eq!(put(&s, kind, &bytes, "application/wasm").status, 201);
+    }
+    let uuid = s.create_plan(plan)["uuid"].as_str().unwrap().to_string();
+    assert_eq!(s.call("POST", &format!("/v1/action_plans/{uuid}/start"), &[], None).status, 200);
+    assert_eq!(s.wait_for_plan(&uuid, &["SUCCEEDED", "FAILED"])["state"], "SUCCEEDED");
+
+    let r = s.send_json("POST", &format!("/v1/action_plans/{uuid}/rollback"), &json!({"auto_start": true}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rb = r.json();
+    let actions: Vec<(&str, &Value)> = rb["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action_type"].as_str().unwrap(), &a["input_parameters"]))
+        .collect();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert_eq!(actions[0].0, "start", "undo the stop first");
+    assert_eq!(
+        actions[1],
+        (
+            "delete_snapshot",
+            &json!({"resource_id": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01", "snapshot_name": "before-upgrade"})
+        )
+    );
+    let rb_uuid = rb["uuid"].as_str().unwrap();
+    assert_eq!(s.wait_for_plan(rb_uuid, &["SUCCEEDED", "FAILED"])["state"], "SUCCEEDED");
+
+    // Redoing it would need to undo a delete: the example plugin refuses, clearly.
+    let r = s.call("POST", &format!("/v1/action_plans/{rb_uuid}/rollback"), &[], None);
+    assert_eq!(r.status, 422);
+    assert!(r.fault().contains("its data cannot be restored"), "{}", r.fault());
+}
