@@ -103,3 +103,44 @@ fn missing_file_is_an_error_with_the_path() {
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("/nonexistent/p.wasm"), "{}", out.stderr);
 }
+
+/// The built nop component, re-labelled as built against `version` of the
+/// contract (every `@0.1.0` in it rewritten; same length, so still valid).
+fn nop_built_against(version: &str) -> Vec<u8> {
+    assert_eq!(version.len(), 5);
+    let bytes = std::fs::read(plugin("nop")).unwrap();
+    let (from, to) = (b"@0.1.0".as_slice(), format!("@{version}").into_bytes());
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let mut replaced = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(from) {
+            out.extend_from_slice(&to);
+            i += from.len();
+            replaced += 1;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    assert!(replaced > 0, "the component names its contract version");
+    out
+}
+
+#[test]
+fn a_component_built_against_a_compatible_0_1_x_is_accepted_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nop-0.1.7.wasm");
+    std::fs::write(&path, nop_built_against("0.1.7")).unwrap();
+    let out = check(&path);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("contract:          watcher:rollback@0.1.7\n"), "{}", out.stdout);
+    let out = run_cli(&["plugin", "invert", path.to_str().unwrap()], Some(r#"{"input_parameters": {"message": "x"}}"#));
+    assert_eq!((out.code, out.stdout.trim()), (Some(0), "[]"), "{out:?}");
+}
+
+#[test]
+fn a_component_built_against_another_minor_is_refused_naming_both_versions() {
+    let out = check_bytes(&nop_built_against("0.2.0"));
+    assert_refused(&out, "built against watcher:rollback@0.2.0, this host supports watcher:rollback@0.1.x");
+}
