@@ -1,6 +1,14 @@
 //! `rollback-host plugin ...`: offline work on plugin components.
 
 use anyhow::Context;
+
+/// `println!` that does not panic when stdout is closed (`... | head`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
 use rollback_host::plugins::{Executed, Limits, LoadedPlugin, Runtime};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -57,7 +65,7 @@ fn invert(file: PathBuf, action: PathBuf, limits: Limits) -> anyhow::Result<Exit
     let plugin = match load(&file, limits)? {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("refused: {}: {e}", file.display());
+            eout!("refused: {}: {e}", file.display());
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -77,11 +85,11 @@ fn invert(file: PathBuf, action: PathBuf, limits: Limits) -> anyhow::Result<Exit
     };
     match plugin.invert(executed) {
         Ok(list) => {
-            println!("{:#}", serde_json::to_value(&list)?);
+            out!("{:#}", serde_json::to_value(&list)?);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eout!("error: {e}");
             Ok(ExitCode::FAILURE)
         }
     }
@@ -93,9 +101,9 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
         Err(e) => {
             if json {
                 let report = serde_json::json!({"ok": false, "file": file, "error": e});
-                println!("{report:#}");
+                out!("{report:#}");
             } else {
-                eprintln!("refused: {}: {e}", file.display());
+                eout!("refused: {}: {e}", file.display());
             }
             return Ok(ExitCode::FAILURE);
         }
@@ -113,16 +121,16 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
             "size": plugin.size(),
             "parameters_schema": m.parameters_schema,
         });
-        println!("{report:#}");
+        out!("{report:#}");
     } else {
-        println!("ok: {}", file.display());
-        println!("action type:       {}", m.action_type);
-        println!("plugin version:    {}", m.plugin_version);
-        println!("description:       {}", m.description);
-        println!("contract:          watcher:rollback@{}", plugin.contract_version());
-        println!("sha256:            {}", plugin.sha256());
-        println!("size:              {} bytes", plugin.size());
-        println!("parameters schema: {:#}", m.parameters_schema);
+        out!("ok: {}", file.display());
+        out!("action type:       {}", m.action_type);
+        out!("plugin version:    {}", m.plugin_version);
+        out!("description:       {}", m.description);
+        out!("contract:          watcher:rollback@{}", plugin.contract_version());
+        out!("sha256:            {}", plugin.sha256());
+        out!("size:              {} bytes", plugin.size());
+        out!("parameters schema: {:#}", m.parameters_schema);
     }
     Ok(ExitCode::SUCCESS)
 }

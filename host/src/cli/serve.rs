@@ -35,6 +35,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_SLEEP_SCALE", default_value_t = 1.0)]
     sleep_scale: f64,
 
+    /// Only allow these digests for a type: `TYPE=SHA256`, repeatable (or
+    /// comma-separated in the environment variable). Types not named are not
+    /// restricted.
+    #[arg(long = "pin", env = "ROLLBACK_PLUGIN_PINS", value_delimiter = ',', value_parser = parse_pin)]
+    pins: Vec<(String, String)>,
+
     /// Directory caching compiled plugins for fast starts
     /// (default: `<data-dir>/compile-cache`).
     #[arg(long, env = "ROLLBACK_COMPILE_CACHE")]
@@ -56,7 +62,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cache_dir = args.compile_cache.clone().unwrap_or_else(|| args.data_dir.join("compile-cache"));
     let runtime =
         Runtime::with_cache(args.limits.clone(), &cache_dir).context("starting the plugin runtime")?;
-    let registry = Registry::new(runtime, BTreeMap::new());
+    let mut pins: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (ty, digest) in &args.pins {
+        pins.entry(ty.clone()).or_default().push(digest.clone());
+    }
+    let registry = Registry::new(runtime, pins);
     let store = Store::open(&args.data_dir)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
@@ -101,6 +111,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "rollback-host listening");
         api::serve(listener, state, shutdown_signal()).await.context("serving HTTP")
     })
+}
+
+/// Parses `TYPE=SHA256`.
+fn parse_pin(s: &str) -> Result<(String, String), String> {
+    let (ty, digest) = s.split_once('=').ok_or("expected TYPE=SHA256")?;
+    if !rollback_host::plugins::valid_action_type(ty) {
+        return Err(format!("invalid action type {ty:?}"));
+    }
+    if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("{digest:?} is not a sha256 hex digest"));
+    }
+    Ok((ty.to_string(), digest.to_ascii_lowercase()))
 }
 
 /// How often the plugins directory is scanned; changes land within it.

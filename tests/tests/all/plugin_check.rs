@@ -135,7 +135,10 @@ fn a_component_built_against_a_compatible_0_1_x_is_accepted_and_runs() {
     let out = check(&path);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("contract:          watcher:rollback@0.1.7\n"), "{}", out.stdout);
-    let out = run_cli(&["plugin", "invert", path.to_str().unwrap()], Some(r#"{"input_parameters": {"message": "x"}}"#));
+    let out = run_cli(
+        &["plugin", "invert", path.to_str().unwrap()],
+        Some(r#"{"input_parameters": {"message": "x"}}"#),
+    );
     assert_eq!((out.code, out.stdout.trim()), (Some(0), "[]"), "{out:?}");
 }
 

@@ -174,3 +174,46 @@ fn a_new_kind_goes_from_upload_to_rolled_back_without_a_restart() {
     assert_eq!(r.status, 422);
     assert!(r.fault().contains("its data cannot be restored"), "{}", r.fault());
 }
+
+#[test]
+fn pinned_types_accept_only_their_digests() {
+    use sha2::{Digest, Sha256};
+    let nop = std::fs::read(plugin("nop")).unwrap();
+    let sleep = std::fs::read(plugin("sleep")).unwrap();
+    let pin = format!("nop={}", hex::encode(Sha256::digest(&nop)));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nop.wasm"), &nop).unwrap();
+    let s = Server::start(&["--pin", &pin, "--plugins-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(types(&s), vec!["nop"], "the pinned digest loads from the directory");
+    assert_eq!(put(&s, "nop", &nop, "application/wasm").status, 201, "and uploads");
+    assert_eq!(put(&s, "sleep", &sleep, "application/wasm").status, 201, "unpinned types are free");
+
+    // Another build of nop (same behaviour, other bytes) is refused.
+    let mut other = nop.clone();
+    other.extend_from_slice(&[0, 5, 4, b'p', b'a', b'd', b'!']); // a trailing custom section
+    let r = put(&s, "nop", &other, "application/wasm");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.fault().contains("not among the digests pinned for `nop`"), "{}", r.fault());
+
+    let r = rollback_tests::run_cli(&["serve", "--pin", "nop=xyz"], None);
+    assert_eq!(r.code, Some(2), "a malformed pin is a usage error: {r:?}");
+    assert!(r.stderr.contains("is not a sha256 hex digest"), "{}", r.stderr);
+}
+
+#[test]
+fn a_taken_snapshot_keeps_its_versions_while_the_registry_changes() {
+    use rollback_host::plugins::{Limits, Registry, Runtime};
+    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
+    let nop = std::fs::read(plugin("nop")).unwrap();
+    registry.activate_upload(registry.check("nop", &nop).unwrap());
+    let in_flight = registry.plugins();
+    let first = in_flight["nop"].sha256().to_string();
+    let mut other = nop.clone();
+    other.extend_from_slice(&[0, 5, 4, b'p', b'a', b'd', b'!']);
+    registry.activate_upload(registry.check("nop", &other).unwrap());
+    assert_ne!(registry.plugins()["nop"].sha256(), first, "new callers get the new version");
+    assert_eq!(in_flight["nop"].sha256(), first, "the in-flight snapshot still has the old one");
+    registry.remove_upload("nop");
+    assert!(registry.plugins().is_empty());
+    assert_eq!(in_flight["nop"].sha256(), first);
+}
