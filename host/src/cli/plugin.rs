@@ -65,7 +65,7 @@ fn invert(file: PathBuf, action: PathBuf, limits: Limits) -> anyhow::Result<Exit
     let plugin = match load(&file, limits)? {
         Ok(p) => p,
         Err(e) => {
-            eout!("refused: {}: {e}", file.display());
+            eprintln!("refused: {}: {e}", file.display());
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -89,7 +89,7 @@ fn invert(file: PathBuf, action: PathBuf, limits: Limits) -> anyhow::Result<Exit
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eout!("error: {e}");
+            eprintln!("error: {e}");
             Ok(ExitCode::FAILURE)
         }
     }
@@ -103,7 +103,7 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
                 let report = serde_json::json!({"ok": false, "file": file, "error": e});
                 out!("{report:#}");
             } else {
-                eout!("refused: {}: {e}", file.display());
+                eprintln!("refused: {}: {e}", file.display());
             }
             return Ok(ExitCode::FAILURE);
         }
