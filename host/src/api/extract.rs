@@ -29,16 +29,9 @@ pub async fn body_bytes<S: Send + Sync>(
 ) -> Result<Option<axum::body::Bytes>, ApiError> {
     let content_type =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
-            )
-        } else {
-            ApiError::bad_request(format!("Cannot read the request body: {rejection}"))
-        }
-    })?;
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| body_rejection(rejection, MAX_BODY_BYTES))?;
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -52,6 +45,18 @@ pub async fn body_bytes<S: Send + Sync>(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Missing Content-Type; send application/json.",
         )),
+    }
+}
+
+/// A body that could not be read: 413 past `limit`, else 400.
+pub fn body_rejection(rejection: axum::extract::rejection::BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body is larger than the limit of {limit} bytes."),
+        )
+    } else {
+        ApiError::bad_request(format!("Cannot read the request body: {rejection}"))
     }
 }
 

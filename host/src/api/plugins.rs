@@ -4,7 +4,7 @@
 //! loaded again at start.
 
 use super::error::ApiError;
-use super::extract::PathParam;
+use super::extract::{body_rejection, PathParam};
 use super::AppState;
 use crate::plugins::{valid_action_type, Active, RegistryError, Source};
 use axum::body::Bytes;
@@ -74,16 +74,7 @@ async fn upload(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let ty = action_type(ty)?;
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("A plugin may be at most {MAX_PLUGIN_BYTES} bytes."),
-            )
-        } else {
-            ApiError::bad_request(format!("Cannot read the request body: {r}"))
-        }
-    })?;
+    let body = body.map_err(|r| body_rejection(r, MAX_PLUGIN_BYTES))?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if essence != "application/wasm" && essence != "application/octet-stream" {
