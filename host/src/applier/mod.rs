@@ -224,28 +224,32 @@ fn execute(inner: &Inner, action: Action) -> Result<(), StoreError> {
         Ok(p) => p,
         Err(e) => return record(store, uuid, ActionState::Failed, None, None, Some(e.to_string())),
     };
-    match prepared {
-        Prepared::Skip { reason, pre_state } => {
+    // A rollback action whose resource no longer matches what it expects
+    // (gone, moved, changed) is drift, not a failure: skip it, saying why,
+    // so its dependents still run.
+    let drift = match &prepared {
+        Prepared::Run { pre_state, .. } | Prepared::Fail { pre_state, .. } => drifted(&action, pre_state),
+        Prepared::Skip { .. } => None,
+    };
+    match (prepared, drift) {
+        (Prepared::Skip { reason, pre_state }, _) => {
             tracing::info!(action = %uuid, "SKIPPED: {reason}");
             record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(reason))
         }
-        // A rollback action whose resource no longer matches (gone, moved)
-        // is drift, not a failure: skip it so its dependents still run.
-        Prepared::Fail { reason, pre_state } if drifted(&action, &pre_state).is_some() => {
-            let why = format!("{} ({reason})", drifted(&action, &pre_state).unwrap_or_default());
+        (Prepared::Fail { reason, pre_state }, Some(drift)) => {
+            let why = format!("{drift} ({reason})");
             tracing::info!(action = %uuid, "SKIPPED: {why}");
             record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(why))
         }
-        Prepared::Fail { reason, pre_state } => {
+        (Prepared::Fail { reason, pre_state }, None) => {
             tracing::warn!(action = %uuid, "FAILED: {reason}");
             record(store, uuid, ActionState::Failed, Some(pre_state), None, Some(reason))
         }
-        Prepared::Run { pre_state, .. } if drifted(&action, &pre_state).is_some() => {
-            let reason = drifted(&action, &pre_state).unwrap_or_default();
-            tracing::info!(action = %uuid, "SKIPPED: {reason}");
-            record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(reason))
+        (Prepared::Run { pre_state, .. }, Some(drift)) => {
+            tracing::info!(action = %uuid, "SKIPPED: {drift}");
+            record(store, uuid, ActionState::Skipped, Some(pre_state), None, Some(drift))
         }
-        Prepared::Run { pre_state, note } => {
+        (Prepared::Run { pre_state, note }, None) => {
             // The pre-state is durable before anything changes.
             record(store, uuid, ActionState::Ongoing, Some(pre_state.clone()), None, None)?;
             match inner.driver.apply(&action, &pre_state) {
