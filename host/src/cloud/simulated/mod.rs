@@ -11,7 +11,7 @@ pub use executors::EXECUTABLE;
 pub use model::{Cloud, ComputeService, Flavor, Instance, Node, Power, ServiceState, Status, Volume};
 
 use super::{CloudDriver, DriverError, Prepared};
-use rollback_store::{Action, Store, StoreError, Txn};
+use rollback_store::{Action, Store, StoreError};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -42,8 +42,9 @@ pub fn parse(value: Value) -> Result<Cloud, CloudError> {
     Ok(cloud)
 }
 
-fn load(txn: &Txn<'_>) -> Result<Cloud, DriverError> {
-    match txn.document(DOCUMENT).map_err(|e| DriverError(e.to_string()))? {
+/// Decodes the stored cloud document (none yet reads as an empty cloud).
+fn decode(stored: Result<Option<Value>, StoreError>) -> Result<Cloud, DriverError> {
+    match stored? {
         Some(v) => {
             serde_json::from_value(v).map_err(|e| DriverError(format!("stored cloud is unreadable: {e}")))
         }
@@ -99,11 +100,7 @@ impl Simulated {
 
 impl CloudDriver for Simulated {
     fn prepare(&self, action: &Action) -> Result<Prepared, DriverError> {
-        let cloud: Cloud = match self.store.document(DOCUMENT).map_err(|e| DriverError(e.to_string()))? {
-            Some(v) => serde_json::from_value(v)
-                .map_err(|e| DriverError(format!("stored cloud is unreadable: {e}")))?,
-            None => Cloud::default(),
-        };
+        let cloud = decode(self.store.document(DOCUMENT))?;
         Ok(executors::prepare(&cloud, &action.action_type, &action.input_parameters))
     }
 
@@ -126,7 +123,7 @@ impl CloudDriver for Simulated {
         let (ty, params, pre) =
             (action.action_type.clone(), action.input_parameters.clone(), pre_state.clone());
         self.store.write(move |txn| {
-            let mut cloud = load(txn)?;
+            let mut cloud = decode(txn.document(DOCUMENT))?;
             match executors::apply(&mut cloud, &ty, &params, &pre) {
                 Ok(result) => {
                     txn.put_document(DOCUMENT, serde_json::to_value(&cloud).expect("cloud serializes"));
