@@ -77,6 +77,16 @@ impl Runtime {
     /// Builds the engine (pooling allocator sized from `limits`, epoch
     /// interruption) and starts the epoch ticker thread.
     pub fn new(limits: Limits) -> Result<Self, PluginError> {
+        Self::build(limits, None)
+    }
+
+    /// Like [`Runtime::new`], caching compiled components in `dir` so that
+    /// later starts skip compilation (see the `cache` module for the rules).
+    pub fn with_cache(limits: Limits, dir: &std::path::Path) -> Result<Self, PluginError> {
+        Self::build(limits, Some(dir))
+    }
+
+    fn build(limits: Limits, cache_dir: Option<&std::path::Path>) -> Result<Self, PluginError> {
         let config_err = |e: wasmtime::Error| PluginError::Config(format!("{e:?}"));
         let mut pool = PoolingAllocationConfig::default();
         let slots = limits.pool_size.max(1);
@@ -100,17 +110,14 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         call::add_imports(&mut linker).map_err(config_err)?;
-        Ok(Runtime { inner: Arc::new(Shared { engine, linker, limits, cache: None }) })
-    }
-
-    /// Like [`Runtime::new`], caching compiled components in `dir` so that
-    /// later starts skip compilation (see the `cache` module for the rules).
-    pub fn with_cache(limits: Limits, dir: &std::path::Path) -> Result<Self, PluginError> {
-        let runtime = Self::new(limits)?;
-        let cache = cache::Cache::open(dir, &runtime.inner.engine)
-            .map_err(|e| PluginError::Config(format!("compile cache {}: {e}", dir.display())))?;
-        let shared = Arc::try_unwrap(runtime.inner).unwrap_or_else(|_| unreachable!("just created"));
-        Ok(Runtime { inner: Arc::new(Shared { cache: Some(cache), ..shared }) })
+        let cache = match cache_dir {
+            Some(dir) => Some(
+                cache::Cache::open(dir, &engine)
+                    .map_err(|e| PluginError::Config(format!("compile cache {}: {e}", dir.display())))?,
+            ),
+            None => None,
+        };
+        Ok(Runtime { inner: Arc::new(Shared { engine, linker, limits, cache }) })
     }
 
     /// The limits every call runs under.
