@@ -9,6 +9,7 @@
 //! callers.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod committer;
 mod error;
@@ -21,7 +22,7 @@ pub use model::{Action, ActionPlan, ActionState, PlanState, Timestamp};
 pub use txn::Txn;
 
 use committer::{Job, Outcome};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use tables::Tables;
@@ -46,7 +47,6 @@ struct Inner {
     tables: Tables,
     jobs: Mutex<Option<SyncSender<Job>>>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    path: PathBuf,
 }
 
 impl Drop for Inner {
@@ -94,14 +94,15 @@ impl Store {
                 tables,
                 jobs: Mutex::new(Some(tx)),
                 committer: Mutex::new(Some(committer)),
-                path,
             }),
         })
     }
 
-    /// The data directory.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// How many records and index entries have been read since the store
+    /// was opened (each key fetched or scanned counts one), transactions
+    /// included. For tests and benchmarks that bound the cost of an operation.
+    pub fn reads(&self) -> u64 {
+        self.inner.tables.reads()
     }
 
     /// Runs `f` on the committer thread over a [`Txn`]. When `f` returns

@@ -12,31 +12,46 @@ pub type Timestamp = DateTime<Utc>;
 /// Watcher's action plan states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[allow(missing_docs)]
 pub enum PlanState {
+    /// Proposed by a strategy (or created here); not started.
     Recommended,
+    /// Started; waiting for the applier.
     Pending,
+    /// The applier is running its actions.
     Ongoing,
+    /// Finished; at least one action failed.
     Failed,
+    /// Finished; every action that ran succeeded (some may be skipped).
     Succeeded,
+    /// Soft-deleted; shown only with `X-Show-Deleted`.
     Deleted,
+    /// Cancelled before or while it ran.
     Cancelled,
+    /// Replaced by a newer recommendation (Watcher's decision engine sets it).
     Superseded,
+    /// Cancel requested while ONGOING; running actions finish first.
     Cancelling,
 }
 
 /// Watcher's action states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[allow(missing_docs)]
 pub enum ActionState {
+    /// Not run yet.
     Pending,
+    /// Running; its pre-state is recorded.
     Ongoing,
+    /// Ran (or was refused by its pre-conditions) and failed.
     Failed,
+    /// Ran; its result is recorded.
     Succeeded,
+    /// Its plan was soft-deleted.
     Deleted,
+    /// Will never run (plan cancelled, or a parent failed).
     Cancelled,
+    /// Watcher's state for an action being cancelled (not used by this applier).
     Cancelling,
+    /// Not run: skipped by an operator or found unnecessary.
     Skipped,
 }
 
@@ -77,42 +92,32 @@ state_names!(ActionState {
     Cancelling => "CANCELLING", Skipped => "SKIPPED",
 });
 
-impl PlanState {
-    /// A plan in this state will not change again except by deletion.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled | PlanState::Superseded
-        )
-    }
-}
-
 /// An action plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionPlan {
     /// Creation order; Watcher's `id`, the default sort key.
     pub id: u64,
-    #[allow(missing_docs)]
+    /// Its identity, Watcher's `uuid`.
     pub uuid: Uuid,
-    #[allow(missing_docs)]
+    /// The Watcher audit that produced it, if any.
     pub audit_uuid: Option<Uuid>,
-    #[allow(missing_docs)]
+    /// The strategy that produced it (`manual` or `rollback` for plans made here).
     pub strategy_name: String,
-    #[allow(missing_docs)]
+    /// Watcher's state.
     pub state: PlanState,
-    #[allow(missing_docs)]
+    /// Why it is in its state (a failure's reason, a skip's cause); Watcher's 1.5 field.
     pub status_message: Option<String>,
     /// List of `{name, description, unit, value}` objects.
     pub global_efficacy: Vec<Value>,
     /// List of `{name, description, unit, value}` objects.
     pub efficacy_indicators: Vec<Value>,
-    #[allow(missing_docs)]
+    /// When it was stored.
     pub created_at: Timestamp,
-    #[allow(missing_docs)]
+    /// When it last changed.
     pub updated_at: Option<Timestamp>,
-    #[allow(missing_docs)]
+    /// When it was soft-deleted.
     pub deleted_at: Option<Timestamp>,
-    #[allow(missing_docs)]
+    /// The Watcher applier host that ran it, if any.
     pub hostname: Option<String>,
     /// The plan this one undoes.
     pub rollback_of: Option<Uuid>,
@@ -127,27 +132,27 @@ pub struct ActionPlan {
 pub struct Action {
     /// Creation order; Watcher's `id`, the default sort key.
     pub id: u64,
-    #[allow(missing_docs)]
+    /// Its identity, Watcher's `uuid`.
     pub uuid: Uuid,
-    #[allow(missing_docs)]
+    /// The plan it belongs to.
     pub action_plan_uuid: Uuid,
-    #[allow(missing_docs)]
+    /// What it does, e.g. `migrate`.
     pub action_type: String,
-    #[allow(missing_docs)]
+    /// Its parameters, valid for its type's schema.
     pub input_parameters: Map<String, Value>,
     /// Actions that must finish first.
     pub parents: Vec<Uuid>,
-    #[allow(missing_docs)]
+    /// Watcher's state.
     pub state: ActionState,
-    #[allow(missing_docs)]
+    /// Free text for operators.
     pub description: String,
-    #[allow(missing_docs)]
+    /// Why it is in its state (a failure's reason, a skip's cause); Watcher's 1.5 field.
     pub status_message: Option<String>,
-    #[allow(missing_docs)]
+    /// When it was stored.
     pub created_at: Timestamp,
-    #[allow(missing_docs)]
+    /// When it last changed.
     pub updated_at: Option<Timestamp>,
-    #[allow(missing_docs)]
+    /// When it was soft-deleted.
     pub deleted_at: Option<Timestamp>,
     /// What the applier saw just before acting.
     pub pre_state: Option<Value>,

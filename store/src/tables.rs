@@ -18,6 +18,8 @@ use crate::model::{Action, ActionPlan};
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// One staged write.
@@ -41,6 +43,8 @@ pub(crate) struct Tables {
     pub(crate) documents: sled::Tree,
     pub(crate) blobs: sled::Tree,
     pub(crate) meta: sled::Tree,
+    /// Records and index entries read so far (see `Store::reads`).
+    reads: Arc<AtomicU64>,
 }
 
 fn pair(a: Uuid, b: Uuid) -> [u8; 32] {
@@ -71,10 +75,21 @@ impl Tables {
             documents: db.open_tree("documents")?,
             blobs: db.open_tree("blobs")?,
             meta: db.open_tree("meta")?,
+            reads: Arc::new(AtomicU64::new(0)),
         })
     }
 
+    /// Counts `n` records or index entries read.
+    fn read(&self, n: u64) {
+        self.reads.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
+        self.read(1);
         match self.plans.get(uuid.as_bytes())? {
             Some(v) => decode("plans", uuid.as_bytes(), &v).map(Some),
             None => Ok(None),
@@ -82,6 +97,7 @@ impl Tables {
     }
 
     pub(crate) fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
+        self.read(1);
         match self.actions.get(uuid.as_bytes())? {
             Some(v) => decode("actions", uuid.as_bytes(), &v).map(Some),
             None => Ok(None),
@@ -89,6 +105,7 @@ impl Tables {
     }
 
     pub(crate) fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.read(1);
         match self.documents.get(name.as_bytes())? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
@@ -102,13 +119,10 @@ impl Tables {
             .scan_prefix(prefix.as_bytes())
             .map(|kv| {
                 let (k, v) = kv?;
+                self.read(1);
                 Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
             })
             .collect()
-    }
-
-    pub(crate) fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.blobs.get(name.as_bytes())?.map(|v| v.to_vec()))
     }
 
     pub(crate) fn all_plans(&self) -> Result<Vec<ActionPlan>, StoreError> {
@@ -116,6 +130,7 @@ impl Tables {
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
+                self.read(1);
                 decode("plans", &k, &v)
             })
             .collect()
@@ -126,17 +141,19 @@ impl Tables {
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
+                self.read(1);
                 decode("actions", &k, &v)
             })
             .collect()
     }
 
     /// The uuids stored under `prefix` in a pair index.
-    fn index(tree: &sled::Tree, prefix: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    fn index(&self, tree: &sled::Tree, prefix: Uuid) -> Result<Vec<Uuid>, StoreError> {
         tree.scan_prefix(prefix.as_bytes())
             .keys()
             .map(|k| {
                 let k = k?;
+                self.read(1);
                 Uuid::from_slice(&k[16..]).map_err(|e| StoreError::Corrupt {
                     key: format!("index/{prefix}"),
                     reason: e.to_string(),
@@ -146,11 +163,11 @@ impl Tables {
     }
 
     pub(crate) fn action_uuids_of(&self, plan: Uuid) -> Result<Vec<Uuid>, StoreError> {
-        Self::index(&self.plan_actions, plan)
+        self.index(&self.plan_actions, plan)
     }
 
     pub(crate) fn plan_uuids_of_audit(&self, audit: Uuid) -> Result<Vec<Uuid>, StoreError> {
-        Self::index(&self.audit_plans, audit)
+        self.index(&self.audit_plans, audit)
     }
 
     /// Applies `writes` atomically: records and index entries together.

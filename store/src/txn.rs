@@ -138,14 +138,6 @@ impl<'a> Txn<'a> {
         self.documents.insert(name.to_string(), value);
     }
 
-    /// A named blob (e.g. an uploaded plugin), as staged or stored.
-    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.blobs.get(name) {
-            Some(b) => Ok(b.clone()),
-            None => self.tables.blob(name),
-        }
-    }
-
     /// Stages a named blob, replacing any previous one.
     pub fn put_blob(&mut self, name: &str, bytes: Vec<u8>) {
         self.blobs.insert(name.to_string(), Some(bytes));
