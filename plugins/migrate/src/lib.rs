@@ -3,12 +3,12 @@
 //! `destination_node` was null) to where it was (the recorded pre-state),
 //! with the same migration type.
 
-use rollback_plugin_sdk::{export_inverter, json, Error, Executed, Inverse, Inverter, Metadata};
+use rollback_plugin_sdk::{
+    export_inverter, json, Error, Executed, Inverse, Inverter, Metadata, UUID_PATTERN,
+};
 
 /// The `migrate` inverter.
 pub struct Migrate;
-
-const UUID: &str = "^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$";
 
 impl Inverter for Migrate {
     fn metadata() -> Metadata {
@@ -19,7 +19,7 @@ impl Inverter for Migrate {
             json!({
                 "type": "object",
                 "properties": {
-                    "resource_id": {"type": "string", "pattern": UUID},
+                    "resource_id": {"type": "string", "pattern": UUID_PATTERN},
                     "resource_name": {"type": "string"},
                     "migration_type": {"type": "string", "enum": ["live", "cold"]},
                     "source_node": {"type": "string", "minLength": 1},

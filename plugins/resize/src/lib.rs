@@ -1,12 +1,12 @@
 //! Inverter for Watcher's `resize`: resize back to the flavor recorded
 //! before the action (not to anything the parameters say).
 
-use rollback_plugin_sdk::{export_inverter, json, Error, Executed, Inverse, Inverter, Metadata};
+use rollback_plugin_sdk::{
+    export_inverter, json, Error, Executed, Inverse, Inverter, Metadata, UUID_PATTERN,
+};
 
 /// The `resize` inverter.
 pub struct Resize;
-
-const UUID: &str = "^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$";
 
 impl Inverter for Resize {
     fn metadata() -> Metadata {
@@ -17,7 +17,7 @@ impl Inverter for Resize {
             json!({
                 "type": "object",
                 "properties": {
-                    "resource_id": {"type": "string", "pattern": UUID},
+                    "resource_id": {"type": "string", "pattern": UUID_PATTERN},
                     "flavor": {"type": "string", "minLength": 1}
                 },
                 "required": ["resource_id", "flavor"],

@@ -39,6 +39,11 @@ extern crate self as rollback_plugin_sdk;
 
 pub use serde_json::{self, json, Map, Value};
 
+/// The JSON Schema `pattern` of a uuid (Watcher's), for `resource_id`s in
+/// parameter schemas: `{"type": "string", "pattern": UUID_PATTERN}`.
+pub const UUID_PATTERN: &str =
+    "^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$";
+
 mod action;
 mod error;
 pub mod log;

@@ -1,12 +1,12 @@
 //! Inverter for `stop`: `start` the instance again. Nothing when the
 //! recorded pre-state shows it was already SHUTOFF.
 
-use rollback_plugin_sdk::{export_inverter, json, Error, Executed, Inverse, Inverter, Metadata};
+use rollback_plugin_sdk::{
+    export_inverter, json, Error, Executed, Inverse, Inverter, Metadata, UUID_PATTERN,
+};
 
 /// The `stop` inverter.
 pub struct Stop;
-
-const UUID: &str = "^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$";
 
 impl Inverter for Stop {
     fn metadata() -> Metadata {
@@ -16,7 +16,7 @@ impl Inverter for Stop {
             "Starts the instance that the stop shut off.",
             json!({
                 "type": "object",
-                "properties": {"resource_id": {"type": "string", "pattern": UUID}},
+                "properties": {"resource_id": {"type": "string", "pattern": UUID_PATTERN}},
                 "required": ["resource_id"],
                 "additionalProperties": false
             }),

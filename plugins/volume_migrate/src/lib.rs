@@ -3,12 +3,12 @@
 //! steps, a retype and then a migrate, each expecting the state the one
 //! before leaves.
 
-use rollback_plugin_sdk::{export_inverter, json, Error, Executed, Inverse, Inverter, Map, Metadata, Value};
+use rollback_plugin_sdk::{
+    export_inverter, json, Error, Executed, Inverse, Inverter, Map, Metadata, Value, UUID_PATTERN,
+};
 
 /// The `volume_migrate` inverter.
 pub struct VolumeMigrate;
-
-const UUID: &str = "^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$";
 
 fn state(pool: &str, volume_type: &str) -> Map<String, Value> {
     json!({"pool": pool, "type": volume_type}).as_object().cloned().unwrap_or_default()
@@ -24,7 +24,7 @@ impl Inverter for VolumeMigrate {
             json!({
                 "type": "object",
                 "properties": {
-                    "resource_id": {"type": "string", "pattern": UUID},
+                    "resource_id": {"type": "string", "pattern": UUID_PATTERN},
                     "resource_name": {"type": "string"},
                     "migration_type": {"type": "string", "enum": ["swap", "retype", "migrate"]},
                     "destination_node": name,
