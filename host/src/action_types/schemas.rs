@@ -113,7 +113,8 @@ impl Validator {
         if let Some(v) = CACHE.lock().expect("schema cache").get(&key) {
             return Ok(v.clone());
         }
-        let compiled = jsonschema::validator_for(schema).map_err(|e| format!("the schema is invalid: {e}"))?;
+        let compiled =
+            jsonschema::validator_for(schema).map_err(|e| format!("the schema is invalid: {e}"))?;
         let v = Validator { schema: Arc::new(schema.clone()), compiled: Arc::new(compiled) };
         let mut cache = CACHE.lock().expect("schema cache");
         if cache.len() >= CACHE_CAPACITY {

@@ -4,12 +4,15 @@
 //! Watcher's pre-conditions and observes the **pre-state** (exactly what the
 //! action will change); the applier makes that durable before calling
 //! [`CloudDriver::apply`], which acts and reports the **result** (what
-//! really happened, e.g. the destination the scheduler chose). Only the
-//! simulated driver exists now; an OpenStack driver (Nova, Ironic, Cinder
-//! over HTTP) would implement the same trait.
+//! really happened, e.g. the destination the scheduler chose). `prepare`
+//! reads the action's parameters once, typed ([`Operation`]), and hands
+//! them to `apply` in [`Prepared::Run`]. Only the simulated driver exists
+//! now; a new driver (OpenStack: Nova, Ironic, Cinder over HTTP) is a
+//! sibling module implementing the same trait.
 
 pub mod simulated;
 
+use crate::action_types::Operation;
 use rollback_store::Action;
 use serde_json::Value;
 
@@ -23,6 +26,8 @@ pub enum Prepared {
         pre_state: Value,
         /// A remark for the action's `status_message`, if any.
         note: Option<String>,
+        /// The action's parameters, typed: what `apply` acts on.
+        operation: Operation,
     },
     /// Nothing to do (e.g. the instance is already stopped): SKIPPED.
     Skip {
@@ -52,11 +57,13 @@ pub trait CloudDriver: Send + Sync + 'static {
     /// anything.
     fn prepare(&self, action: &Action) -> Result<Prepared, DriverError>;
 
-    /// Performs the action. `pre_state` is what `prepare` observed; a driver
-    /// should refuse to act (`Ok(Err(reason))`) when the cloud no longer
-    /// matches it. Returns the result on success.
-    fn apply(&self, action: &Action, pre_state: &Value) -> Result<Result<Value, String>, DriverError>;
-
-    /// How long a `sleep` of `seconds` really waits with this driver.
-    fn sleep_for(&self, seconds: f64) -> std::time::Duration;
+    /// Performs the action. `pre_state` and `operation` are what `prepare`
+    /// returned; a driver should refuse to act (`Ok(Err(reason))`) when the
+    /// cloud no longer matches `pre_state`. Returns the result on success.
+    fn apply(
+        &self,
+        action: &Action,
+        pre_state: &Value,
+        operation: &Operation,
+    ) -> Result<Result<Value, String>, DriverError>;
 }

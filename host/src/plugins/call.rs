@@ -41,19 +41,6 @@ impl Drop for CallState {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push_str(" …[cut]");
-    }
-    s
-}
-
 impl bindings::watcher::rollback::log::Host for CallState {
     fn log(&mut self, level: Level, message: String) {
         if self.log_lines >= MAX_LOG_LINES_PER_CALL {
@@ -61,7 +48,7 @@ impl bindings::watcher::rollback::log::Host for CallState {
             return;
         }
         self.log_lines += 1;
-        let message = truncate(message, MAX_LOG_LINE_BYTES);
+        let message = super::output::cut(&message, MAX_LOG_LINE_BYTES);
         let plugin = self.plugin.as_str();
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),

@@ -9,8 +9,9 @@ use std::time::Duration;
 pub const DEADLINE_MS: u64 = 100;
 /// Default: Memory cap per instance, in MiB.
 pub const MEMORY_MIB: usize = 16;
-/// Default: Most inverse actions per call.
-pub const MAX_ACTIONS: usize = 1000;
+/// Default: Most inverse actions one `invert` call may return (a plan's
+/// own bound is `plans::MAX_PLAN_ACTIONS`).
+pub const MAX_INVERSE_ACTIONS: usize = 1000;
 /// Default: Most output per call, in KiB.
 pub const MAX_OUTPUT_KIB: usize = 1024;
 /// Default: Concurrent plugin calls (pooled instance slots).
@@ -40,9 +41,9 @@ pub struct Limits {
     #[arg(
         long = "plugin-max-actions",
         env = "ROLLBACK_PLUGIN_MAX_ACTIONS",
-        default_value_t = MAX_ACTIONS
+        default_value_t = MAX_INVERSE_ACTIONS
     )]
-    pub max_actions: usize,
+    pub max_inverse_actions: usize,
 
     /// Most bytes of text one call may return, in KiB.
     #[arg(
@@ -67,7 +68,7 @@ impl Default for Limits {
         Limits {
             deadline_ms: DEADLINE_MS,
             memory_mib: MEMORY_MIB,
-            max_actions: MAX_ACTIONS,
+            max_inverse_actions: MAX_INVERSE_ACTIONS,
             max_output_kib: MAX_OUTPUT_KIB,
             pool_size: POOL_SIZE,
         }

@@ -9,6 +9,9 @@
 //! [`PluginError`] that names the plugin and the cause.
 
 mod bindings;
+// The one module allowed `unsafe`: deserializing compiled components; its
+// safety contract is in its module docs.
+#[allow(unsafe_code)]
 mod cache;
 mod call;
 mod epoch;
@@ -24,6 +27,7 @@ pub use limits::Limits;
 pub use output::{valid_action_type, Inverse, Metadata};
 pub use registry::{Active, Registry, RegistryError, Snapshot, Source};
 
+use crate::action_types::Validator;
 use bindings::PluginPre;
 use call::CallState;
 use sha2::{Digest, Sha256};
@@ -33,6 +37,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 /// The largest linear memory a wasm32 module can declare (4 GiB).
 const WASM32_MAX_MEMORY: usize = 1 << 32;
+
+/// How much of a plugin's refusal message is kept.
+const MAX_REFUSAL_BYTES: usize = 4096;
 
 /// The shared machinery every plugin runs on. Cheap to clone.
 #[derive(Clone)]
@@ -68,6 +75,7 @@ pub struct LoadedPlugin {
     runtime: Runtime,
     pre: PluginPre<CallState>,
     metadata: Metadata,
+    validator: Validator,
     sha256: String,
     size: usize,
     contract_version: String,
@@ -120,11 +128,6 @@ impl Runtime {
         Ok(Runtime { inner: Arc::new(Shared { engine, linker, limits, cache }) })
     }
 
-    /// The limits every call runs under.
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
-    }
-
     /// Checks and prepares a component. `origin` (a file name, "upload", ...)
     /// only labels errors and log lines until the plugin names itself.
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<LoadedPlugin, PluginError> {
@@ -154,7 +157,22 @@ impl Runtime {
             p.watcher_rollback_inverter().call_metadata(store)
         })?;
         let metadata = output::check_metadata(origin, raw, &shared.limits)?;
-        Ok(LoadedPlugin { runtime: self.clone(), pre, metadata, sha256, size: bytes.len(), contract_version })
+        let validator =
+            Validator::compile(&metadata.action_type, &metadata.parameters_schema).map_err(|e| {
+                PluginError::BadMetadata {
+                    plugin: origin.to_string(),
+                    reason: format!("parameters schema: {e}"),
+                }
+            })?;
+        Ok(LoadedPlugin {
+            runtime: self.clone(),
+            pre,
+            metadata,
+            validator,
+            sha256,
+            size: bytes.len(),
+            contract_version,
+        })
     }
 }
 
@@ -162,6 +180,11 @@ impl LoadedPlugin {
     /// What the plugin says about itself (checked at load).
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
+    }
+
+    /// Its parameters schema, compiled (at load).
+    pub fn validator(&self) -> &Validator {
+        &self.validator
     }
 
     /// Hex sha256 of the component's bytes.
@@ -203,12 +226,7 @@ impl LoadedPlugin {
                     bindings::InvertError::NotInvertible(m) => ("not-invertible", m),
                     bindings::InvertError::Internal(m) => ("internal", m),
                 };
-                let max = 4096.min(shared.limits.max_output_bytes());
-                let message: String = if message.len() > max {
-                    message.chars().take(max / 4).collect::<String>() + " …[cut]"
-                } else {
-                    message
-                };
+                let message = output::cut(&message, MAX_REFUSAL_BYTES.min(shared.limits.max_output_bytes()));
                 Err(PluginError::Refused { plugin: plugin.to_string(), kind, message })
             }
         }

@@ -74,7 +74,7 @@ pub(crate) fn check_metadata(
             plugin,
             format!(
                 "action type {:?} must be 1-{MAX_ACTION_TYPE_LEN} characters of a-z, 0-9 and _, starting with a letter",
-                truncate_for_message(&raw.action_type)
+                cut(&raw.action_type, QUOTED_BYTES)
             ),
         ));
     }
@@ -101,9 +101,21 @@ fn bad_output(plugin: &str, reason: impl Into<String>) -> PluginError {
     PluginError::BadOutput { plugin: plugin.to_string(), reason: reason.into() }
 }
 
-/// At most 80 characters of untrusted text, for error messages.
-fn truncate_for_message(s: &str) -> String {
-    s.chars().take(80).collect()
+/// How much of an untrusted name an error message quotes.
+const QUOTED_BYTES: usize = 80;
+
+/// Untrusted text cut to at most `max` bytes on a character boundary, with
+/// a visible ` …[cut]` when anything was cut. The one truncation rule for
+/// everything a plugin says (log lines, refusals, names in errors).
+pub(crate) fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} …[cut]", &s[..end])
 }
 
 pub(crate) fn check_inverses(
@@ -111,10 +123,10 @@ pub(crate) fn check_inverses(
     raw: Vec<bindings::InverseAction>,
     limits: &Limits,
 ) -> Result<Vec<Inverse>, PluginError> {
-    if raw.len() > limits.max_actions {
+    if raw.len() > limits.max_inverse_actions {
         return Err(PluginError::OutputTooLarge {
             plugin: plugin.to_string(),
-            reason: format!("{} inverse actions, the limit is {}", raw.len(), limits.max_actions),
+            reason: format!("{} inverse actions, the limit is {}", raw.len(), limits.max_inverse_actions),
         });
     }
     let total: usize = raw
@@ -141,7 +153,7 @@ pub(crate) fn check_inverses(
                     plugin,
                     format!(
                         "inverse action {i}: invalid action type {:?}",
-                        truncate_for_message(&a.action_type)
+                        cut(&a.action_type, QUOTED_BYTES)
                     ),
                 ));
             }
@@ -245,7 +257,7 @@ mod tests {
 
     #[test]
     fn too_many_inverse_actions_are_refused() {
-        let l = Limits { max_actions: 2, ..Limits::default() };
+        let l = Limits { max_inverse_actions: 2, ..Limits::default() };
         let err = check_inverses("p", (0..3).map(|_| inv("nop", "{}", vec![])).collect(), &l).unwrap_err();
         assert!(matches!(err, PluginError::OutputTooLarge { .. }), "{err}");
     }

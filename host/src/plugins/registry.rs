@@ -52,6 +52,8 @@ struct Inner {
     runtime: Runtime,
     active: RwLock<Snapshot>,
     sources: Mutex<Sources>,
+    /// Held for a whole directory scan, so two scans never interleave.
+    scanning: Mutex<()>,
     pins: BTreeMap<String, Vec<String>>,
 }
 
@@ -96,6 +98,7 @@ impl Registry {
                 runtime,
                 active: RwLock::new(Arc::new(BTreeMap::new())),
                 sources: Mutex::new(Sources::default()),
+                scanning: Mutex::new(()),
                 pins,
             }),
         }
@@ -104,11 +107,6 @@ impl Registry {
     /// The active plugins now.
     pub fn snapshot(&self) -> Snapshot {
         self.inner.active.read().expect("registry lock").clone()
-    }
-
-    /// The active plugins as a plain map, for the planner.
-    pub fn plugins(&self) -> BTreeMap<String, LoadedPlugin> {
-        self.snapshot().iter().map(|(k, a)| (k.clone(), a.plugin.clone())).collect()
     }
 
     fn publish(&self, sources: &Sources) {
@@ -160,20 +158,12 @@ impl Registry {
         had
     }
 
-    /// Removes every version of `action_type` (upload and directory file
-    /// alike, until the file changes). Returns whether there was one.
-    pub fn remove(&self, action_type: &str) -> bool {
-        let mut sources = self.inner.sources.lock().expect("registry lock");
-        let had =
-            sources.uploads.remove(action_type).is_some() | sources.directory.remove(action_type).is_some();
-        self.publish(&sources);
-        had
-    }
-
     /// Scans `dir` once: loads new and changed `*.wasm` files, drops the
     /// types of deleted ones. A file that fails to load is logged and the
-    /// previous version of its type stays.
+    /// previous version of its type stays. Compiling happens outside the
+    /// lock that uploads take, so an upload never waits for a scan's compile.
     pub fn scan(&self, dir: &Path) {
+        let _one_scan_at_a_time = self.inner.scanning.lock().expect("scan lock");
         let mut files: BTreeMap<PathBuf, (Option<SystemTime>, u64)> = BTreeMap::new();
         match std::fs::read_dir(dir) {
             Ok(entries) => {
@@ -191,6 +181,41 @@ impl Registry {
                 return;
             }
         }
+        // What changed, under the lock; only this thread changes `seen`.
+        let changed_files: Vec<(PathBuf, (Option<SystemTime>, u64))> = {
+            let sources = self.inner.sources.lock().expect("registry lock");
+            files
+                .iter()
+                .filter(|(path, (mtime, len))| {
+                    !matches!(sources.seen.get(*path), Some((m, l, _)) if m == mtime && l == len)
+                })
+                .map(|(p, s)| (p.clone(), *s))
+                .collect()
+        };
+        // Compile without the lock.
+        let loaded: Vec<(PathBuf, (Option<SystemTime>, u64), Result<LoadedPlugin, String>)> = changed_files
+            .into_iter()
+            .map(|(path, stat)| {
+                let started = std::time::Instant::now();
+                let result = std::fs::read(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        self.inner.runtime.load(&b, &path.display().to_string()).map_err(|e| e.to_string())
+                    })
+                    .and_then(|p| self.check_pin(&p).map(|()| p).map_err(|e| e.to_string()));
+                if let Ok(plugin) = &result {
+                    tracing::info!(
+                        action_type = %plugin.metadata().action_type,
+                        file = %path.display(),
+                        sha256 = plugin.sha256(),
+                        millis = started.elapsed().as_millis() as u64,
+                        "plugin loaded"
+                    );
+                }
+                (path, stat, result)
+            })
+            .collect();
+
         let mut sources = self.inner.sources.lock().expect("registry lock");
         let mut changed = false;
         // Deleted files.
@@ -206,27 +231,10 @@ impl Registry {
             }
         }
         // New or changed files.
-        for (path, (mtime, len)) in files {
-            if matches!(sources.seen.get(&path), Some((m, l, _)) if *m == mtime && *l == len) {
-                continue;
-            }
-            let started = std::time::Instant::now();
-            let loaded = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| {
-                    self.inner.runtime.load(&b, &path.display().to_string()).map_err(|e| e.to_string())
-                })
-                .and_then(|p| self.check_pin(&p).map(|()| p).map_err(|e| e.to_string()));
-            match loaded {
+        for (path, (mtime, len), result) in loaded {
+            match result {
                 Ok(plugin) => {
                     let ty = plugin.metadata().action_type.clone();
-                    tracing::info!(
-                        action_type = %ty,
-                        file = %path.display(),
-                        sha256 = plugin.sha256(),
-                        millis = started.elapsed().as_millis() as u64,
-                        "plugin loaded"
-                    );
                     let source = Source::Directory { file: path.clone() };
                     // The file used to provide another type: that type leaves with it.
                     if let Some((_, _, Some(old))) = sources.seen.get(&path) {

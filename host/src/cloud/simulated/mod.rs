@@ -7,10 +7,10 @@
 mod executors;
 mod model;
 
-pub use executors::EXECUTABLE;
-pub use model::{Cloud, ComputeService, Flavor, Instance, Node, Power, ServiceState, Status, Volume};
+pub use model::{Cloud, ComputeService, Flavor, Instance, Node, PowerState, ServiceState, Status, Volume};
 
 use super::{CloudDriver, DriverError, Prepared};
+use crate::action_types::Operation;
 use rollback_store::{Action, Store, StoreError};
 use serde_json::Value;
 use std::time::Duration;
@@ -98,46 +98,67 @@ impl Simulated {
     }
 }
 
-impl CloudDriver for Simulated {
-    fn prepare(&self, action: &Action) -> Result<Prepared, DriverError> {
-        let cloud = decode(self.store.document(DOCUMENT))?;
-        Ok(executors::prepare(&cloud, &action.action_type, &action.input_parameters))
-    }
-
-    fn apply(&self, action: &Action, pre_state: &Value) -> Result<Result<Value, String>, DriverError> {
-        match action.action_type.as_str() {
-            "sleep" => {
-                let seconds = action.input_parameters.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
-                let waited = self.sleep_for(seconds);
-                std::thread::sleep(waited);
-                return Ok(Ok(
-                    serde_json::json!({"duration": seconds, "waited_ms": waited.as_millis() as u64}),
-                ));
-            }
-            "nop" => {
-                let message = action.input_parameters.get("message").cloned().unwrap_or(Value::Null);
-                tracing::info!(action = %action.uuid, "nop: {message}");
-            }
-            _ => {}
-        }
-        let (ty, params, pre) =
-            (action.action_type.clone(), action.input_parameters.clone(), pre_state.clone());
-        self.store.write(move |txn| {
-            let mut cloud = decode(txn.document(DOCUMENT))?;
-            match executors::apply(&mut cloud, &ty, &params, &pre) {
-                Ok(result) => {
-                    txn.put_document(DOCUMENT, serde_json::to_value(&cloud).expect("cloud serializes"));
-                    Ok(Ok(result))
-                }
-                // Nothing staged: the refusal writes nothing.
-                Err(reason) => Ok(Err(reason)),
-            }
-        })
-    }
-
-    fn sleep_for(&self, seconds: f64) -> Duration {
+impl Simulated {
+    /// How long a `sleep` of `seconds` really waits: clamped to
+    /// 0..=1 h, then scaled by `time_scale`.
+    pub fn sleep_for(&self, seconds: f64) -> Duration {
         let s = if seconds.is_finite() { seconds.clamp(0.0, MAX_SLEEP_SECONDS) } else { 0.0 };
         Duration::from_secs_f64(s * self.time_scale)
+    }
+}
+
+impl CloudDriver for Simulated {
+    fn prepare(&self, action: &Action) -> Result<Prepared, DriverError> {
+        let operation = match Operation::parse(&action.action_type, &action.input_parameters) {
+            Ok(op) => op,
+            Err(reason) => {
+                return Ok(Prepared::Fail { reason, pre_state: Value::Object(Default::default()) })
+            }
+        };
+        match operation {
+            // These never touch the cloud: no read of its document.
+            Operation::Nop(_) | Operation::Sleep(_) | Operation::Custom(_) => {
+                Ok(executors::prepare(&Cloud::default(), &operation))
+            }
+            _ => Ok(executors::prepare(&decode(self.store.document(DOCUMENT))?, &operation)),
+        }
+    }
+
+    fn apply(
+        &self,
+        action: &Action,
+        pre_state: &Value,
+        operation: &Operation,
+    ) -> Result<Result<Value, String>, DriverError> {
+        match operation {
+            Operation::Sleep(s) => {
+                let waited = self.sleep_for(s.duration);
+                std::thread::sleep(waited);
+                Ok(Ok(serde_json::json!({"duration": s.duration, "waited_ms": waited.as_millis() as u64})))
+            }
+            Operation::Nop(n) => {
+                tracing::info!(action = %action.uuid, "nop: {}", n.message.as_deref().unwrap_or(""));
+                Ok(executors::apply(&mut Cloud::default(), operation, pre_state))
+            }
+            Operation::Custom(_) => Ok(executors::apply(&mut Cloud::default(), operation, pre_state)),
+            _ => {
+                let (op, pre) = (operation.clone(), pre_state.clone());
+                self.store.write(move |txn| {
+                    let mut cloud = decode(txn.document(DOCUMENT))?;
+                    match executors::apply(&mut cloud, &op, &pre) {
+                        Ok(result) => {
+                            txn.put_document(
+                                DOCUMENT,
+                                serde_json::to_value(&cloud).expect("cloud serializes"),
+                            );
+                            Ok(Ok(result))
+                        }
+                        // Nothing staged: the refusal writes nothing.
+                        Err(reason) => Ok(Err(reason)),
+                    }
+                })
+            }
+        }
     }
 }
 

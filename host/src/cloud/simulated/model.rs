@@ -1,5 +1,6 @@
 //! The simulated cloud's state: what Watcher's actions touch.
 
+pub use crate::action_types::{PowerState, ServiceState};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,38 +15,21 @@ pub struct ComputeService {
     pub disabled_reason: Option<String>,
 }
 
-/// Nova service states, as Watcher names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[allow(missing_docs)]
-pub enum ServiceState {
-    Enabled,
-    Disabled,
-}
-
-/// Bare-metal power, as Watcher names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[allow(missing_docs)]
-pub enum Power {
-    On,
-    Off,
-}
-
 /// A bare-metal node (Ironic).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     /// Power state.
-    pub power: Power,
+    pub power: PowerState,
 }
 
 /// Instance status (the two the actions use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-#[allow(missing_docs)]
 pub enum Status {
+    /// Running.
     Active,
+    /// Stopped.
     Shutoff,
 }
 

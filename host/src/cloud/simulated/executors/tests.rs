@@ -3,6 +3,19 @@
 
 use super::*;
 use crate::cloud::simulated::DEFAULT_SEED;
+use serde_json::Map;
+
+type Params = Map<String, Value>;
+
+/// `super::prepare` on the typed parameters of `ty`.
+fn prepare(cloud: &Cloud, ty: &str, p: &Params) -> Prepared {
+    super::prepare(cloud, &Operation::parse(ty, p).unwrap())
+}
+
+/// `super::apply` on the typed parameters of `ty`.
+fn apply(cloud: &mut Cloud, ty: &str, p: &Params, pre_state: &Value) -> Result<Value, String> {
+    super::apply(cloud, &Operation::parse(ty, p).unwrap(), pre_state)
+}
 
 const WEB1: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
 const BATCH1: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a04";
@@ -217,4 +230,14 @@ fn apply_refuses_when_the_cloud_drifted_since_prepare() {
     let err = apply(&mut c, "migrate", &p, &pre_state).unwrap_err();
     assert!(err.starts_with("the cloud changed since the action was prepared"), "{err}");
     assert_eq!(c.instances[WEB1].host, "compute-3", "nothing was moved");
+}
+
+#[test]
+fn a_change_whose_resource_vanished_is_an_error_not_a_panic() {
+    let mut c = seed();
+    c.instances.remove(WEB1);
+    let err = make(&mut c, Change::Host { instance: WEB1.into(), to: "compute-2".into() }).unwrap_err();
+    assert!(err.contains("vanished"), "{err}");
+    let err = make(&mut c, Change::Power { node: "n9".into(), power: PowerState::On }).unwrap_err();
+    assert!(err.contains("n9"), "{err}");
 }
