@@ -1,13 +1,22 @@
 //! rollback-host: undo OpenStack Watcher action plans.
 //!
 //! A request travels down the modules in this order: [`api`] (axum, Watcher
-//! v1 shapes) → [`rollback`] planner → [`plugins`] (sandboxed Wasm inverters) →
-//! [`applier`] → [`cloud`] drivers. The binary in `main.rs` is only the CLI
-//! edge.
+//! v1 shapes; HTTP only) → [`plans`] (the plan domain: lifecycle, creation,
+//! the one transition table) → [`rollback`] planner → [`plugins`]
+//! (sandboxed Wasm inverters) → [`applier`] → [`cloud`] drivers, all over
+//! the `rollback-store` crate. [`action_types`] says what each built-in
+//! action type's parameters mean and which schema checks them. [`service`]
+//! wires the parts together once. The binary in `main.rs` is only the CLI
+//! edge. See `docs/architecture.md`.
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod action_types;
 pub mod api;
 pub mod applier;
 pub mod cloud;
+pub mod plans;
 pub mod plugins;
 pub mod rollback;
+pub mod service;

@@ -1,6 +1,8 @@
 //! The `rollback-host` binary: command-line parsing and the process edge.
 //! Library errors are typed; only here do they become `anyhow` reports.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use clap::Parser;

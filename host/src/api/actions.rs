@@ -1,19 +1,19 @@
 //! `/v1/actions`: list and detail (by plan or by audit), show, and PATCH to
 //! skip a pending action (microversion 1.5).
 
-use super::action_plans::visible_plan;
 use super::error::ApiError;
 use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
 use super::list::{collection, ListQuery, Row};
+use super::patch;
 use super::version::{Version, MAX};
 use super::views::{self, Form};
-use super::{blocking, AppState};
+use crate::plans::{ActionsOf, PlanError};
+use crate::service::Service;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Utc;
-use rollback_store::{Action, ActionState, PlanState};
+use rollback_store::ActionState;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ const SORT_KEYS: &[&str] = &[
     "deleted_at",
 ];
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<Service> {
     Router::new()
         .route("/v1/actions", get(list))
         .route("/v1/actions/", get(list))
@@ -39,16 +39,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/actions/{uuid}", get(show).patch(patch))
 }
 
-fn not_found(uuid: Uuid) -> ApiError {
-    ApiError::not_found(format!("Action {uuid} could not be found."))
-}
-
-fn visible(a: Option<Action>, uuid: Uuid, show_deleted: bool) -> Result<Action, ApiError> {
-    a.filter(|a| show_deleted || a.state != ActionState::Deleted).ok_or_else(|| not_found(uuid))
-}
-
 async fn list(
-    state: State<AppState>,
+    state: State<Service>,
     params: Params,
     v: Version,
     sd: ShowDeleted,
@@ -58,7 +50,7 @@ async fn list(
 }
 
 async fn detail(
-    state: State<AppState>,
+    state: State<Service>,
     params: Params,
     v: Version,
     sd: ShowDeleted,
@@ -68,7 +60,7 @@ async fn detail(
 }
 
 async fn list_impl(
-    State(state): State<AppState>,
+    State(state): State<Service>,
     params: Params,
     version: Version,
     ShowDeleted(show_deleted): ShowDeleted,
@@ -84,25 +76,17 @@ async fn list_impl(
         }
     };
     let (plan, audit) = (by("action_plan_uuid")?, by("audit_uuid")?);
-    if plan.is_some() && audit.is_some() {
-        return Err(ApiError::bad_request("Only one of action_plan_uuid or audit_uuid may be given."));
-    }
-    let store = state.store.clone();
-    let actions = blocking(move || match (plan, audit) {
-        (Some(p), _) => Ok(store.actions_of(p)?),
-        (None, Some(a)) => {
-            let mut out = Vec::new();
-            for p in store.plans_of_audit(a)? {
-                out.extend(store.actions_of(p.uuid)?);
-            }
-            Ok(out)
+    let of = match (plan, audit) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("Only one of action_plan_uuid or audit_uuid may be given."))
         }
-        (None, None) => Ok(store.actions()?),
-    })
-    .await?;
+        (Some(p), None) => ActionsOf::Plan(p),
+        (None, Some(a)) => ActionsOf::Audit(a),
+        (None, None) => ActionsOf::All,
+    };
+    let actions = state.plans.actions(of, show_deleted).await?;
     let rows = actions
         .iter()
-        .filter(|a| show_deleted || a.state != ActionState::Deleted)
         .map(|a| Row {
             id: a.id,
             uuid: a.uuid,
@@ -115,22 +99,21 @@ async fn list_impl(
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
     ShowDeleted(show_deleted): ShowDeleted,
     HostUrl(host): HostUrl,
 ) -> Result<Json<Value>, ApiError> {
     let uuid = parse_uuid("action_uuid", &uuid)?;
-    let store = state.store.clone();
-    let action = blocking(move || visible(store.action(uuid)?, uuid, show_deleted)).await?;
+    let action = state.plans.action(uuid, show_deleted).await?;
     Ok(Json(views::action(&action, &host, version, Form::Detail)))
 }
 
 /// Skips a PENDING action (and may set its `status_message`), while its
 /// plan has not started.
 async fn patch(
-    State(state): State<AppState>,
+    State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
     HostUrl(host): HostUrl,
@@ -143,50 +126,32 @@ async fn patch(
             "Operation not permitted: updating an action needs microversion 1.5 or later (OpenStack-API-Version: infra-optim 1.5).",
         ));
     }
-    let store = state.store.clone();
-    let action = blocking(move || {
-        store.write(move |txn| {
-            let mut action = visible(txn.action(uuid)?, uuid, false)?;
-            let plan = visible_plan(txn.plan(action.action_plan_uuid)?, action.action_plan_uuid, false)?;
-            if !matches!(plan.state, PlanState::Recommended | PlanState::Pending) {
-                return Err(ApiError::conflict(format!(
-                    "Action {uuid} can be skipped only while its action plan is RECOMMENDED or PENDING; it is {}.",
-                    plan.state
-                )));
-            }
+    let patch_body = body.clone();
+    let action = state
+        .plans
+        .skip_action(uuid, move |action| {
             let doc = Map::from_iter([
                 ("state".to_string(), json!(action.state.as_str())),
                 ("status_message".to_string(), json!(action.status_message)),
             ]);
-            let fields = super::patch::apply(&body, doc)?;
-            let wanted = super::patch::string_field(&body, &fields, "state")?;
+            let fields = patch::apply(&body, doc)?;
+            let wanted = patch::string_field(&body, &fields, "state")?;
             let message = match &fields["status_message"] {
                 Value::Null => None,
                 Value::String(s) if s.len() <= 1024 => Some(s.clone()),
-                Value::String(_) => return Err(ApiError::bad_request("status_message is longer than 1024 characters")),
-                _ => return Err(ApiError::bad_request("status_message must be a string or null")),
+                Value::String(_) => {
+                    return Err(PlanError::Invalid("status_message is longer than 1024 characters".into()))
+                }
+                _ => return Err(PlanError::Invalid("status_message must be a string or null".into())),
             };
             let to = ActionState::parse(wanted)
-                .ok_or_else(|| ApiError::bad_request(format!("Couldn't apply patch '{body}'. Reason: Invalid state: {wanted}")))?;
-            if to != action.state && !(action.state == ActionState::Pending && to == ActionState::Skipped) {
-                return Err(ApiError::bad_request(format!(
-                    "Couldn't apply patch '{body}'. Reason: State transition not allowed: ({} -> {to}); only PENDING -> SKIPPED",
-                    action.state
-                )));
-            }
-            if to == action.state && to != ActionState::Skipped {
-                return Err(ApiError::bad_request(format!(
-                    "Couldn't apply patch '{body}'. Reason: only a SKIPPED action's status_message can change"
-                )));
-            }
-            action.state = to;
-            action.status_message = message;
-            action.updated_at = Some(Utc::now());
-            txn.update_action(action.clone())?;
-            Ok::<_, ApiError>(action)
+                .ok_or_else(|| patch::refused(&body, format!("Invalid state: {wanted}")))?;
+            Ok((to, message))
         })
-    })
-    .await?;
-    tracing::info!(action = %action.uuid, state = %action.state, "action patched");
+        .await
+        .map_err(|e| match e {
+            PlanError::Transition(t) => patch::refused(&patch_body, t).into(),
+            other => ApiError::from(other),
+        })?;
     Ok(Json(views::action(&action, &host, version, Form::Detail)))
 }

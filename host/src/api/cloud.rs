@@ -3,41 +3,28 @@
 
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::{blocking, AppState};
-use crate::cloud::simulated::{CloudError, Simulated};
+use crate::service::Service;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<Service> {
     Router::new().route("/v1/cloud", get(show).put(replace))
 }
 
-impl From<CloudError> for ApiError {
-    fn from(e: CloudError) -> Self {
-        match e {
-            CloudError::Invalid(m) => ApiError::bad_request(format!("Invalid cloud: {m}")),
-            CloudError::Store(s) => s.into(),
-        }
-    }
-}
-
-fn simulated(state: &AppState) -> Result<Simulated, ApiError> {
-    state.cloud.clone().ok_or_else(|| ApiError::not_found("This server does not run the simulated cloud."))
-}
-
-async fn show(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let cloud = simulated(&state)?;
-    Ok(Json(blocking(move || Ok(cloud.get()?)).await?))
+async fn show(State(state): State<Service>) -> Result<Json<Value>, ApiError> {
+    let cloud = state.cloud.clone();
+    let now = tokio::task::spawn_blocking(move || cloud.get()).await.map_err(ApiError::internal)??;
+    Ok(Json(now))
 }
 
 async fn replace(
-    State(state): State<AppState>,
+    State(state): State<Service>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let cloud = simulated(&state)?;
-    let stored = blocking(move || Ok(cloud.put(body)?)).await?;
+    let cloud = state.cloud.clone();
+    let stored = tokio::task::spawn_blocking(move || cloud.put(body)).await.map_err(ApiError::internal)??;
     tracing::info!("simulated cloud replaced");
     Ok(Json(stored))
 }

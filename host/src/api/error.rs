@@ -2,6 +2,11 @@
 //! parse them: `{"error_message": "<JSON text of {faultcode, faultstring,
 //! debuginfo}>"}`.
 
+use crate::cloud::simulated::CloudError;
+use crate::plans::PlanError;
+use crate::plugins::RegistryError;
+use crate::rollback::RollbackError;
+use crate::service::UploadError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rollback_store::StoreError;
@@ -70,6 +75,56 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(format!("{kind} with UUID {uuid} already exists."))
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<PlanError> for ApiError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            PlanError::Invalid(_) | PlanError::Transition(_) => ApiError::bad_request(e.to_string()),
+            PlanError::Conflict(_) => ApiError::conflict(e.to_string()),
+            PlanError::Rollback(r) => r.into(),
+            PlanError::Store(s) => s.into(),
+            PlanError::Internal(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<RollbackError> for ApiError {
+    fn from(e: RollbackError) -> Self {
+        match e {
+            RollbackError::NotFound(_) => ApiError::not_found(e.to_string()),
+            RollbackError::Plugin { .. } | RollbackError::InvalidInverse { .. } | RollbackError::Cycle => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+            RollbackError::Store(s) => s.into(),
+            _ => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::Refused(RegistryError::NotPinned { .. }) => {
+                ApiError::new(StatusCode::FORBIDDEN, e.to_string())
+            }
+            UploadError::Refused(_) => ApiError::bad_request(e.to_string()),
+            UploadError::NotFound(_) => ApiError::not_found(e.to_string()),
+            UploadError::FromDirectory { .. } => ApiError::conflict(e.to_string()),
+            UploadError::Store(s) => s.into(),
+            UploadError::Internal(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<CloudError> for ApiError {
+    fn from(e: CloudError) -> Self {
+        match e {
+            CloudError::Invalid(m) => ApiError::bad_request(format!("Invalid cloud: {m}")),
+            CloudError::Store(s) => s.into(),
         }
     }
 }

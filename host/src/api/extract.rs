@@ -16,9 +16,15 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// A JSON request body of type `T`.
 pub struct JsonBody<T>(pub T);
 
+/// A content type's essence: the media type without parameters, lower case
+/// (`Application/JSON; charset=UTF-8` → `application/json`).
+pub fn media_type(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 /// Is this a JSON content type (`application/json`, `…+json`)?
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = media_type(content_type);
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 

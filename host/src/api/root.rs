@@ -2,12 +2,12 @@
 
 use super::extract::HostUrl;
 use super::version::{MAX, MIN};
-use super::AppState;
+use crate::service::Service;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<Service> {
     Router::new().route("/", get(root)).route("/v1", get(v1)).route("/v1/", get(v1))
 }
 

@@ -98,6 +98,13 @@ pub fn action(a: &Action, host: &str, version: Version, form: Form) -> Value {
     Value::Object(m)
 }
 
+/// A plan with its actions, as creation and rollback answer.
+pub fn plan_with_actions(p: &ActionPlan, actions: &[Action], host: &str, version: Version) -> Value {
+    let mut body = plan(p, host, version, Form::Detail);
+    body["actions"] = actions.iter().map(|a| action(a, host, version, Form::Detail)).collect();
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

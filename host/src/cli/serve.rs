@@ -1,11 +1,10 @@
 //! `rollback-host serve`: load the plugins and start the HTTP service.
 
 use anyhow::Context;
-use rollback_host::api::BLOB_PREFIX;
-use rollback_host::api::{self, AppState};
-use rollback_host::applier::recover;
-use rollback_host::cloud::simulated::{Simulated, DEFAULT_SEED};
+use rollback_host::api;
+use rollback_host::cloud::simulated::DEFAULT_SEED;
 use rollback_host::plugins::{Limits, Registry, Runtime};
+use rollback_host::service::{Options, Service, MAX_LIMIT};
 use rollback_store::Store;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -70,7 +69,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.data_dir)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     tracing::info!(data_dir = %args.data_dir.display(), "store open");
-    let cloud = Simulated::new(store.clone(), args.sleep_scale);
+    let options = Options {
+        rollback_window: std::time::Duration::from_secs(args.rollback_window),
+        applier_concurrency: args.applier_concurrency,
+        sleep_scale: args.sleep_scale,
+        max_limit: MAX_LIMIT,
+    };
+    let service = Service::new(store, registry.clone(), &options);
+
     let seed: serde_json::Value = match &args.cloud_seed {
         Some(path) => {
             let text =
@@ -79,26 +85,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => serde_json::from_str(DEFAULT_SEED).expect("the built-in seed is JSON"),
     };
-    if cloud.seed_if_empty(seed).context("seeding the simulated cloud")? {
+    if service.seed_cloud(seed).context("seeding the simulated cloud")? {
         tracing::info!("simulated cloud seeded");
     } else if args.cloud_seed.is_some() {
         tracing::warn!(
             "the store already holds a simulated cloud; --cloud-seed ignored (PUT /v1/cloud replaces it)"
         );
     }
-    restore_uploads(&registry, &store)?;
+    service.restore_uploads().context("reading uploaded plugins")?;
     if let Some(dir) = &args.plugins_dir {
         registry.watch(dir.clone(), WATCH_EVERY).context("starting the plugins directory watch")?;
     }
-    let mut state = AppState::new(store, registry, cloud, args.applier_concurrency);
-    state.rollback_window = std::time::Duration::from_secs(args.rollback_window);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let recovery = recover(&state.applier).context("recovering interrupted plans")?;
+        let recovery = service.recover().context("recovering interrupted plans")?;
         for plan in &recovery.interrupted {
             tracing::warn!(%plan, "action plan was interrupted by a stop; marked as such");
         }
@@ -109,7 +113,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tracing::info!(address = %listener.local_addr()?, "rollback-host listening");
-        api::serve(listener, state, shutdown_signal()).await.context("serving HTTP")
+        api::serve(listener, service, shutdown_signal()).await.context("serving HTTP")
     })
 }
 
@@ -127,21 +131,6 @@ fn parse_pin(s: &str) -> Result<(String, String), String> {
 
 /// How often the plugins directory is scanned; changes land within it.
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Loads the plugins uploaded earlier (kept in the store). One that no
-/// longer loads (e.g. a contract this build refuses) is logged and skipped.
-fn restore_uploads(registry: &Registry, store: &Store) -> anyhow::Result<()> {
-    for (name, bytes) in store.blobs(BLOB_PREFIX).context("reading uploaded plugins")? {
-        let ty = name.trim_start_matches(BLOB_PREFIX);
-        match registry.check(ty, &bytes) {
-            Ok(plugin) => {
-                registry.activate_upload(plugin);
-            }
-            Err(e) => tracing::error!(action_type = ty, "uploaded plugin no longer loads: {e}"),
-        }
-    }
-    Ok(())
-}
 
 async fn shutdown_signal() {
     let ctrl_c = async {

@@ -155,10 +155,7 @@ pub fn check(
     let mut validators: HashMap<&str, Validator> = HashMap::new();
     for (i, a) in plan.actions.iter().enumerate() {
         if !crate::plugins::valid_action_type(&a.action_type) {
-            return Err(PlanError::Invalid(format!(
-                "actions[{i}]: invalid action_type {:?}",
-                a.action_type
-            )));
+            return Err(PlanError::Invalid(format!("actions[{i}]: invalid action_type {:?}", a.action_type)));
         }
         if !validators.contains_key(a.action_type.as_str()) {
             let validator = validator_for(&a.action_type).ok_or_else(|| {

@@ -12,11 +12,13 @@
 
 mod inverse_dag;
 
-use crate::plugins::{Executed, LoadedPlugin, PluginError};
+use crate::action_types::validator_for;
+use crate::plans::lifecycle::{self, may_roll_back};
+use crate::plugins::{Executed, PluginError, Snapshot};
 use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -121,16 +123,15 @@ pub enum RollbackError {
 pub struct Planner<'a> {
     /// Plans and actions.
     pub store: &'a Store,
-    /// The inverter per action type.
-    pub plugins: &'a BTreeMap<String, LoadedPlugin>,
+    /// The active plugins: the inverter per action type, and the schemas
+    /// the inverses are checked against (see `action_types::validator_for`).
+    pub plugins: &'a Snapshot,
     /// How long after finishing a plan may be rolled back.
     pub window: Duration,
-    /// The parameters schema of an action type, if known.
-    pub schema_for: &'a (dyn Fn(&str) -> Option<Value> + Sync),
 }
 
 fn check_rollbackable(plan: &ActionPlan, window: Duration) -> Result<(), RollbackError> {
-    if !matches!(plan.state, PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled) {
+    if !may_roll_back(plan.state) {
         return Err(RollbackError::WrongState { uuid: plan.uuid, state: plan.state });
     }
     if let Some(by) = plan.rolled_back_by {
@@ -181,7 +182,8 @@ impl Planner<'_> {
         let mut inverses = Vec::with_capacity(actions.len());
         for a in &actions {
             let list = match (succeeded(a), self.plugins.get(&a.action_type)) {
-                (true, Some(plugin)) => plugin
+                (true, Some(active)) => active
+                    .plugin
                     .invert(Executed {
                         action_uuid: &a.uuid.to_string(),
                         action_type: &a.action_type,
@@ -197,20 +199,22 @@ impl Planner<'_> {
                 _ => Vec::new(),
             };
             for inv in &list {
-                let schema =
-                    (self.schema_for)(&inv.action_type).ok_or_else(|| RollbackError::InvalidInverse {
+                let validator = validator_for(self.plugins, &inv.action_type).ok_or_else(|| {
+                    RollbackError::InvalidInverse {
                         action: a.uuid,
                         action_type: a.action_type.clone(),
                         produced: inv.action_type.clone(),
                         reason: "no schema (built-in or plugin) is known for that action type".into(),
-                    })?;
-                crate::action_types::validate(&schema, &Value::Object(inv.input_parameters.clone()))
-                    .map_err(|reason| RollbackError::InvalidInverse {
+                    }
+                })?;
+                validator.validate(&Value::Object(inv.input_parameters.clone())).map_err(|reason| {
+                    RollbackError::InvalidInverse {
                         action: a.uuid,
                         action_type: a.action_type.clone(),
                         produced: inv.action_type.clone(),
                         reason,
-                    })?;
+                    }
+                })?;
             }
             inverses.push(list);
         }
@@ -303,12 +307,7 @@ impl Planner<'_> {
                 .filter(|p| p.state != PlanState::Deleted)
                 .ok_or(RollbackError::NotFound(original))?;
             check_rollbackable(&orig, window)?;
-            plan.id = txn.next_id()?;
-            txn.insert_plan(plan.clone())?;
-            for a in &mut actions {
-                a.id = txn.next_id()?;
-                txn.insert_action(a.clone())?;
-            }
+            lifecycle::insert(txn, &mut plan, &mut actions)?;
             orig.rolled_back_by = Some(plan.uuid);
             orig.updated_at = Some(Utc::now());
             txn.update_plan(orig)?;

@@ -5,20 +5,19 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use proptest::prelude::*;
-use rollback_host::api::{router, AppState};
-use rollback_host::cloud::simulated::Simulated;
+use rollback_host::api::router;
 use rollback_host::plugins::{Limits, Registry, Runtime};
+use rollback_host::service::{Options, Service};
 use rollback_store::Store;
 use std::collections::BTreeMap;
 use tower::ServiceExt;
 
 fn app(store: Store) -> axum::Router {
-    let cloud = Simulated::new(store.clone(), 0.0);
     // One empty registry (one engine) serves every case.
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
     let registry =
         REGISTRY.get_or_init(|| Registry::new(Runtime::new(Limits::default()).unwrap(), BTreeMap::new()));
-    router(AppState::new(store, registry.clone(), cloud, 4))
+    router(Service::new(store, registry.clone(), &Options { sleep_scale: 0.0, ..Options::default() }))
 }
 
 fn call(

@@ -349,14 +349,16 @@ fn a_cloud_seed_file_is_used_on_first_start_only() {
 
 #[test]
 fn recovery_resumes_a_plan_left_pending() {
-    use rollback_host::applier::{recover, Applier};
-    use rollback_host::cloud::simulated::{Simulated, DEFAULT_SEED};
+    use rollback_host::cloud::simulated::DEFAULT_SEED;
+    use rollback_host::plugins::{Limits, Registry, Runtime};
+    use rollback_host::service::{Options, Service};
     use rollback_store::{Action, ActionPlan, PlanState, Store, StoreError};
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let cloud = Simulated::new(store.clone(), 0.0);
-    cloud.seed_if_empty(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
+    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
+    let service = Service::new(store.clone(), registry, &Options { sleep_scale: 0.0, ..Options::default() });
+    service.seed_cloud(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
     let now = chrono::Utc::now();
     let plan_uuid = uuid::Uuid::new_v4();
     store
@@ -382,8 +384,7 @@ fn recovery_resumes_a_plan_left_pending() {
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let applier = Applier::new(store.clone(), std::sync::Arc::new(cloud.clone()), 2);
-        let report = recover(&applier).unwrap();
+        let report = service.recover().unwrap();
         assert_eq!(report.resumed, vec![plan_uuid]);
         assert!(report.interrupted.is_empty());
         let until = Instant::now() + Duration::from_secs(30);
@@ -392,5 +393,5 @@ fn recovery_resumes_a_plan_left_pending() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
-    assert_eq!(cloud.get().unwrap()["instances"][WEB1]["status"], "SHUTOFF");
+    assert_eq!(service.cloud.get().unwrap()["instances"][WEB1]["status"], "SHUTOFF");
 }

@@ -6,6 +6,7 @@ mod api_errors;
 mod api_fuzz;
 mod api_plans;
 mod applier;
+mod applier_bounds;
 mod components;
 mod plugin_check;
 mod plugins_api;

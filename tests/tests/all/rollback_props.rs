@@ -18,14 +18,13 @@
 //! of cases (default 1000 for property 1, 250 for property 2).
 
 use proptest::prelude::*;
-use rollback_host::applier::Applier;
-use rollback_host::cloud::simulated::{Simulated, DEFAULT_SEED};
-use rollback_host::plugins::{Limits, LoadedPlugin, Runtime};
-use rollback_host::rollback::{Options, Planner};
+use rollback_host::cloud::simulated::DEFAULT_SEED;
+use rollback_host::plugins::{Limits, Registry, Runtime};
+use rollback_host::rollback::Options;
+use rollback_host::service::{self, Service};
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -44,20 +43,20 @@ const FLAVORS: [&str; 3] = ["m1.small", "m1.medium", "m1.large"];
 const POOLS: [&str; 2] = ["storage-1@lvm#pool-a", "storage-1@lvm#pool-b"];
 const TYPES: [&str; 2] = ["standard", "ssd"];
 
-/// The loaded built-in plugins, shared by every case.
-fn plugins() -> &'static BTreeMap<String, LoadedPlugin> {
-    static PLUGINS: OnceLock<BTreeMap<String, LoadedPlugin>> = OnceLock::new();
-    PLUGINS.get_or_init(|| {
-        let runtime = Runtime::new(Limits::default()).unwrap();
-        let dir = rollback_tests::repo_root().join("target/plugins");
-        let mut out = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir).expect("target/plugins: run `make plugins`") {
-            let path = entry.unwrap().path();
-            let p = runtime.load(&std::fs::read(&path).unwrap(), &path.display().to_string()).unwrap();
-            out.insert(p.metadata().action_type.clone(), p);
-        }
-        assert!(out.len() >= 9, "every built-in inverter is needed: {:?}", out.keys());
-        out
+/// A registry with the built-in plugins loaded from `target/plugins`, as
+/// `serve --plugins-dir` loads them, shared by every case.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
+        registry.scan(&rollback_tests::repo_root().join("target/plugins"));
+        let loaded = registry.snapshot();
+        assert!(
+            loaded.len() >= 9,
+            "every built-in inverter is needed (run `make plugins`): {:?}",
+            loaded.keys()
+        );
+        registry
     })
 }
 
@@ -231,24 +230,24 @@ fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
     out
 }
 
-/// A fresh world: store, seeded cloud, applier.
+/// A fresh world: the service as the binary wires it, over a store on
+/// tmpfs with the seeded cloud.
 struct World {
     _dir: tempfile::TempDir,
     store: Store,
-    cloud: Simulated,
-    applier: Applier,
+    service: Service,
 }
 
 fn world() -> World {
     let dir = tmpdir();
     let store = Store::open(dir.path()).unwrap();
-    let cloud = Simulated::new(store.clone(), 0.0);
-    cloud.seed_if_empty(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
-    let applier = Applier::new(store.clone(), Arc::new(cloud.clone()), 4);
-    World { _dir: dir, store, cloud, applier }
+    let options = service::Options { sleep_scale: 0.0, ..service::Options::default() };
+    let service = Service::new(store.clone(), registry().clone(), &options);
+    service.seed_cloud(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
+    World { _dir: dir, store, service }
 }
 
-/// Stores `actions` as a PENDING plan and runs it to its end.
+/// Stores `actions` as a plan, starts it and runs it to its end.
 fn run(w: &World, actions: &[Gen]) -> Uuid {
     let now = chrono::Utc::now();
     let plan = Uuid::new_v4();
@@ -262,7 +261,7 @@ fn run(w: &World, actions: &[Gen]) -> Uuid {
         .write(move |txn| {
             txn.insert_plan(ActionPlan {
                 id: txn.next_id()?,
-                ..ActionPlan::new(plan, "generated", PlanState::Pending, now)
+                ..ActionPlan::new(plan, "generated", PlanState::Recommended, now)
             })?;
             for (t, p, parents, u) in records {
                 txn.insert_action(Action {
@@ -273,19 +272,16 @@ fn run(w: &World, actions: &[Gen]) -> Uuid {
             Ok::<_, StoreError>(())
         })
         .unwrap();
-    launch_and_wait(w, plan);
+    tokio().block_on(w.service.plans.start(plan)).unwrap();
+    wait_for_end(w, plan);
     plan
 }
 
-fn launch_and_wait(w: &World, plan: Uuid) {
-    let _guard = tokio().enter();
-    w.applier.launch(plan);
+fn wait_for_end(w: &World, plan: Uuid) {
     let until = Instant::now() + Duration::from_secs(60);
     loop {
         let p = w.store.plan(plan).unwrap().unwrap();
-        if matches!(p.state, PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled)
-            && !w.applier.is_running(plan)
-        {
+        if matches!(p.state, PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled) {
             return;
         }
         assert!(Instant::now() < until, "plan {plan} did not finish: {:?}", p.state);
@@ -293,18 +289,12 @@ fn launch_and_wait(w: &World, plan: Uuid) {
     }
 }
 
-/// Plans the rollback of `plan` (PENDING) and runs it.
+/// Plans the rollback of `plan` (auto-started) and runs it.
 fn roll_back(w: &World, plan: Uuid) -> Uuid {
-    let schema_for = |t: &str| plugins().get(t).map(|p| p.metadata().parameters_schema.clone());
-    let planned = Planner {
-        store: &w.store,
-        plugins: plugins(),
-        window: Duration::from_secs(3600),
-        schema_for: &schema_for,
-    }
-    .rollback(plan, Options { auto_start: true, ..Options::default() })
-    .unwrap();
-    launch_and_wait(w, planned.plan.uuid);
+    let planned = tokio()
+        .block_on(w.service.plans.rollback(plan, Options { auto_start: true, ..Options::default() }))
+        .unwrap();
+    wait_for_end(w, planned.plan.uuid);
     planned.plan.uuid
 }
 
@@ -318,7 +308,7 @@ proptest! {
     #[test]
     fn rolling_back_restores_the_cloud((choices, edges) in steps()) {
         let w = world();
-        let start = w.cloud.get().unwrap();
+        let start = w.service.cloud.get().unwrap();
         let actions = generate(&start, &choices, &edges);
         let plan = run(&w, &actions);
         let executed = w.store.actions_of(plan).unwrap();
@@ -329,7 +319,7 @@ proptest! {
         for a in w.store.actions_of(rb).unwrap() {
             prop_assert_eq!(a.state, ActionState::Succeeded, "rollback {} {:?}: {:?}", a.action_type, a.input_parameters, a.status_message);
         }
-        prop_assert_eq!(w.cloud.get().unwrap(), start);
+        prop_assert_eq!(w.service.cloud.get().unwrap(), start);
     }
 }
 
@@ -366,11 +356,11 @@ proptest! {
     #[test]
     fn a_rollback_never_acts_on_a_drifted_resource((choices, edges) in steps(), kinds in prop::collection::vec((any::<u8>(), any::<u8>()), 1..3)) {
         let w = world();
-        let start = w.cloud.get().unwrap();
+        let start = w.service.cloud.get().unwrap();
         let plan = run(&w, &generate(&start, &choices, &edges));
-        let mut c = w.cloud.get().unwrap();
+        let mut c = w.service.cloud.get().unwrap();
         let what: Vec<String> = kinds.iter().map(|&(k, p)| drift(&mut c, k, p)).collect();
-        w.cloud.put(c).unwrap();
+        w.service.cloud.put(c).unwrap();
         let rb = roll_back(&w, plan);
         let p = w.store.plan(rb).unwrap().unwrap();
         prop_assert!(matches!(p.state, PlanState::Succeeded | PlanState::Failed), "{:?} after {:?}", p.state, what);
@@ -398,7 +388,7 @@ proptest! {
             prop_assert!(failed_parent, "{} was cancelled without a failed parent ({:?})", a.action_type, what);
         }
         // Volumes are never drifted: each comes back unless a failure elsewhere blocked its rollback.
-        let now = w.cloud.get().unwrap();
+        let now = w.service.cloud.get().unwrap();
         for v in VOLUMES {
             let mine: Vec<&Action> = actions.iter().filter(|a| a.input_parameters["resource_id"] == v).collect();
             if mine.iter().all(|a| a.state == ActionState::Succeeded) {

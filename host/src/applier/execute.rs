@@ -1,0 +1,152 @@
+//! One action, from PENDING to its final state: the driver checks and
+//! observes, the applier records ONGOING with the pre-state (durable before
+//! the driver acts), the driver acts, the result is recorded. A driver that
+//! panics or a store that fails ends the action FAILED with the reason; the
+//! caller never sees a panic.
+
+use crate::cloud::{CloudDriver, Prepared};
+use crate::plans::lifecycle::{move_action, ActionTrigger};
+use crate::plans::PlanError;
+use chrono::Utc;
+use rollback_store::{Action, ActionState, Store};
+use serde_json::Value;
+
+/// Moves `action` to `to` durably (the in-memory copy follows).
+fn record(
+    store: &Store,
+    action: &mut Action,
+    trigger: ActionTrigger,
+    to: ActionState,
+    message: Option<String>,
+    pre_state: Option<Value>,
+    result: Option<Value>,
+) -> Result<(), PlanError> {
+    let mut next = action.clone();
+    if pre_state.is_some() {
+        next.pre_state = pre_state;
+    }
+    if result.is_some() {
+        next.result = result;
+    }
+    let written = store.write(move |txn| {
+        move_action(txn, &mut next, trigger, to, message, Utc::now())?;
+        Ok::<_, PlanError>(next)
+    })?;
+    *action = written;
+    Ok(())
+}
+
+/// Runs `action` to its final state and returns its final record. Never
+/// panics: a panic in the driver, or a store error, ends it FAILED (and if
+/// even that cannot be written, the returned record says FAILED anyway, so
+/// the plan's dependents are cancelled and it settles).
+pub(super) fn execute(store: &Store, driver: &dyn CloudDriver, mut action: Action) -> Action {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| steps(store, driver, &mut action)));
+    let why = match run {
+        Ok(Ok(())) => return action,
+        Ok(Err(e)) => format!("The applier could not record this action: {e}"),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            format!("The cloud driver failed unexpectedly (panic: {what}); the cloud may or may not reflect this action.")
+        }
+    };
+    tracing::error!(action = %action.uuid, "FAILED: {why}");
+    let trigger = match action.state {
+        ActionState::Pending => ActionTrigger::Refuse,
+        _ => ActionTrigger::Finish,
+    };
+    if action.state == ActionState::Pending || action.state == ActionState::Ongoing {
+        if let Err(e) =
+            record(store, &mut action, trigger, ActionState::Failed, Some(why.clone()), None, None)
+        {
+            tracing::error!(action = %action.uuid, "cannot record the failure: {e}");
+            action.state = ActionState::Failed;
+            action.status_message = Some(why);
+        }
+    }
+    action
+}
+
+/// The steps; an `Err` is a store failure.
+fn steps(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Result<(), PlanError> {
+    let prepared = match driver.prepare(action) {
+        Ok(p) => p,
+        Err(e) => {
+            let why = e.to_string();
+            tracing::warn!(action = %action.uuid, "FAILED: {why}");
+            return record(store, action, ActionTrigger::Refuse, ActionState::Failed, Some(why), None, None);
+        }
+    };
+    // A rollback action whose resource no longer matches what it expects
+    // (gone, moved, changed) is drift, not a failure: skip it, saying why,
+    // so its dependents still run.
+    let drift = match &prepared {
+        Prepared::Run { pre_state, .. } | Prepared::Fail { pre_state, .. } => drifted(action, pre_state),
+        Prepared::Skip { .. } => None,
+    };
+    let refuse = |action: &mut Action, to: ActionState, why: String, pre_state: Value| {
+        if to == ActionState::Failed {
+            tracing::warn!(action = %action.uuid, "FAILED: {why}");
+        } else {
+            tracing::info!(action = %action.uuid, "SKIPPED: {why}");
+        }
+        record(store, action, ActionTrigger::Refuse, to, Some(why), Some(pre_state), None)
+    };
+    match (prepared, drift) {
+        (Prepared::Skip { reason, pre_state }, _) => refuse(action, ActionState::Skipped, reason, pre_state),
+        (Prepared::Fail { reason, pre_state }, Some(drift)) => {
+            refuse(action, ActionState::Skipped, format!("{drift} ({reason})"), pre_state)
+        }
+        (Prepared::Fail { reason, pre_state }, None) => {
+            refuse(action, ActionState::Failed, reason, pre_state)
+        }
+        (Prepared::Run { pre_state, .. }, Some(drift)) => {
+            refuse(action, ActionState::Skipped, drift, pre_state)
+        }
+        (Prepared::Run { pre_state, note, operation }, None) => {
+            // The pre-state is durable before anything changes.
+            record(
+                store,
+                action,
+                ActionTrigger::Run,
+                ActionState::Ongoing,
+                None,
+                Some(pre_state.clone()),
+                None,
+            )?;
+            let (to, message, result) = match driver.apply(action, &pre_state, &operation) {
+                Ok(Ok(result)) => (ActionState::Succeeded, note, Some(result)),
+                Ok(Err(reason)) => {
+                    tracing::warn!(action = %action.uuid, "FAILED: {reason}");
+                    (ActionState::Failed, Some(reason), None)
+                }
+                Err(e) => (ActionState::Failed, Some(e.to_string()), None),
+            };
+            record(store, action, ActionTrigger::Finish, to, message, None, result)
+        }
+    }
+}
+
+/// For an action with an expected state (a rollback action): why the
+/// observed pre-state does not match it, if it does not. Every expected key
+/// must be present with the same value.
+fn drifted(action: &Action, observed: &Value) -> Option<String> {
+    let expected = action.expected_state.as_ref()?.as_object()?;
+    let differing: Vec<String> = expected
+        .iter()
+        .filter(|(k, v)| observed.get(k.as_str()) != Some(*v))
+        .map(|(k, v)| {
+            format!("{k}: expected {v}, found {}", observed.get(k.as_str()).unwrap_or(&Value::Null))
+        })
+        .collect();
+    (!differing.is_empty()).then(|| {
+        format!(
+            "Skipped: the resource changed since the action being rolled back ran ({}); nothing was done.",
+            differing.join(", ")
+        )
+    })
+}

@@ -1,0 +1,411 @@
+//! The one transition table for plans and actions, and every state change
+//! as a function over a store [`Txn`].
+//!
+//! Watcher's states and the moves between them, each tagged with what
+//! causes it: an operator (`PATCH`, `start`, `DELETE`, skipping an action),
+//! the applier (begin, run, finish, settle), recovery after a restart
+//! (interrupt), or the rollback planner ("may be rolled back"). Nothing else
+//! in the crate writes a plan's or an action's state; a move that is not in
+//! the table is refused with Watcher's message for its cause.
+
+use super::PlanError;
+use chrono::Utc;
+use rollback_store::{Action, ActionPlan, ActionState, PlanState, StoreError, Timestamp, Txn};
+use uuid::Uuid;
+
+/// What moves a plan from one state to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanTrigger {
+    /// `PATCH /v1/action_plans/{uuid}` on `/state`.
+    Patch,
+    /// `POST /v1/action_plans/{uuid}/start`.
+    Start,
+    /// `DELETE /v1/action_plans/{uuid}` (soft).
+    Delete,
+    /// The applier takes a started plan.
+    Begin,
+    /// The applier finishes a plan.
+    Settle,
+    /// A restart finds a plan that was running.
+    Interrupt,
+}
+
+/// What moves an action from one state to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionTrigger {
+    /// An operator skips it (`PATCH /v1/actions/{uuid}`, microversion 1.5),
+    /// or changes the message of one already skipped.
+    Skip,
+    /// The applier is about to act; the pre-state is recorded.
+    Run,
+    /// The driver acted (SUCCEEDED) or failed (FAILED).
+    Finish,
+    /// Its pre-conditions say there is nothing to do (SKIPPED), or that it
+    /// cannot run (FAILED; Watcher passes through ONGOING, we record both in
+    /// one write), or its resource drifted (SKIPPED).
+    Refuse,
+    /// It will never run: its plan was cancelled or a parent did not succeed.
+    Cancel,
+    /// A restart found it running (FAILED) or not started (CANCELLED).
+    Interrupt,
+    /// Its plan was deleted.
+    Delete,
+}
+
+use ActionState as A;
+use PlanState as P;
+
+/// Every allowed plan transition.
+pub const PLAN_TRANSITIONS: &[(PlanTrigger, PlanState, PlanState)] = &[
+    (PlanTrigger::Patch, P::Recommended, P::Pending),
+    (PlanTrigger::Patch, P::Recommended, P::Cancelled),
+    (PlanTrigger::Patch, P::Pending, P::Cancelled),
+    (PlanTrigger::Patch, P::Ongoing, P::Cancelling),
+    (PlanTrigger::Start, P::Recommended, P::Pending),
+    (PlanTrigger::Begin, P::Pending, P::Ongoing),
+    (PlanTrigger::Settle, P::Ongoing, P::Succeeded),
+    (PlanTrigger::Settle, P::Ongoing, P::Failed),
+    (PlanTrigger::Settle, P::Cancelling, P::Cancelled),
+    (PlanTrigger::Interrupt, P::Ongoing, P::Failed),
+    (PlanTrigger::Interrupt, P::Cancelling, P::Cancelled),
+    // Watcher's deletable states.
+    (PlanTrigger::Delete, P::Succeeded, P::Deleted),
+    (PlanTrigger::Delete, P::Recommended, P::Deleted),
+    (PlanTrigger::Delete, P::Failed, P::Deleted),
+    (PlanTrigger::Delete, P::Superseded, P::Deleted),
+    (PlanTrigger::Delete, P::Cancelled, P::Deleted),
+];
+
+/// Every allowed action transition.
+pub const ACTION_TRANSITIONS: &[(ActionTrigger, ActionState, ActionState)] = &[
+    (ActionTrigger::Skip, A::Pending, A::Skipped),
+    (ActionTrigger::Skip, A::Skipped, A::Skipped),
+    (ActionTrigger::Run, A::Pending, A::Ongoing),
+    (ActionTrigger::Finish, A::Ongoing, A::Succeeded),
+    (ActionTrigger::Finish, A::Ongoing, A::Failed),
+    (ActionTrigger::Refuse, A::Pending, A::Skipped),
+    (ActionTrigger::Refuse, A::Pending, A::Failed),
+    (ActionTrigger::Cancel, A::Pending, A::Cancelled),
+    (ActionTrigger::Interrupt, A::Ongoing, A::Failed),
+    (ActionTrigger::Interrupt, A::Pending, A::Cancelled),
+    // A deleted plan's actions, whatever they reached (its plan is not running).
+    (ActionTrigger::Delete, A::Pending, A::Deleted),
+    (ActionTrigger::Delete, A::Succeeded, A::Deleted),
+    (ActionTrigger::Delete, A::Failed, A::Deleted),
+    (ActionTrigger::Delete, A::Skipped, A::Deleted),
+    (ActionTrigger::Delete, A::Cancelled, A::Deleted),
+];
+
+/// Plans in these states may be rolled back (if recent enough and not
+/// rolled back already; see `rollback`).
+pub const ROLLBACKABLE: &[PlanState] = &[P::Succeeded, P::Failed, P::Cancelled];
+
+/// Whether a plan in `state` may be rolled back.
+pub fn may_roll_back(state: PlanState) -> bool {
+    ROLLBACKABLE.contains(&state)
+}
+
+/// A move the table does not allow, with Watcher's words for its cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// A plan move.
+    #[error("{}", plan_message(*.trigger, *.from, *.to))]
+    Plan {
+        /// What asked for it.
+        trigger: PlanTrigger,
+        /// The state the plan is in.
+        from: PlanState,
+        /// The state asked for.
+        to: PlanState,
+    },
+    /// An action move.
+    #[error("{}", action_message(*.trigger, *.from, *.to))]
+    Action {
+        /// What asked for it.
+        trigger: ActionTrigger,
+        /// The state the action is in.
+        from: ActionState,
+        /// The state asked for.
+        to: ActionState,
+    },
+}
+
+fn plan_message(trigger: PlanTrigger, from: PlanState, to: PlanState) -> String {
+    match trigger {
+        // Watcher's PatchError reason (the API wraps it in "Couldn't apply patch …").
+        PlanTrigger::Patch => format!("State transition not allowed: ({from} -> {to})"),
+        PlanTrigger::Start => format!("Couldn't start when state is '{from}'."),
+        PlanTrigger::Delete => format!("Couldn't delete when state is '{from}'."),
+        PlanTrigger::Begin => format!("The applier cannot begin an action plan that is {from}."),
+        PlanTrigger::Settle | PlanTrigger::Interrupt => {
+            format!("An action plan cannot end as {to} when it is {from}.")
+        }
+    }
+}
+
+fn action_message(trigger: ActionTrigger, from: ActionState, to: ActionState) -> String {
+    match trigger {
+        ActionTrigger::Skip if from == to => {
+            format!("State transition not allowed: ({from} -> {to}); only a SKIPPED action's status_message can change")
+        }
+        ActionTrigger::Skip => {
+            format!("State transition not allowed: ({from} -> {to}); only PENDING -> SKIPPED")
+        }
+        _ => format!("An action cannot go from {from} to {to} ({trigger:?})."),
+    }
+}
+
+/// Checks a plan move against the table.
+pub fn plan_transition(trigger: PlanTrigger, from: PlanState, to: PlanState) -> Result<(), TransitionError> {
+    if PLAN_TRANSITIONS.contains(&(trigger, from, to)) {
+        Ok(())
+    } else {
+        Err(TransitionError::Plan { trigger, from, to })
+    }
+}
+
+/// Checks an action move against the table.
+pub fn action_transition(
+    trigger: ActionTrigger,
+    from: ActionState,
+    to: ActionState,
+) -> Result<(), TransitionError> {
+    if ACTION_TRANSITIONS.contains(&(trigger, from, to)) {
+        Ok(())
+    } else {
+        Err(TransitionError::Action { trigger, from, to })
+    }
+}
+
+/// Moves `plan` to `to` (checked), stamping `updated_at` and, when it ends,
+/// `finished_at`; stages the write.
+pub fn move_plan(
+    txn: &mut Txn<'_>,
+    plan: &mut ActionPlan,
+    trigger: PlanTrigger,
+    to: PlanState,
+    now: Timestamp,
+) -> Result<(), PlanError> {
+    plan_transition(trigger, plan.state, to)?;
+    plan.state = to;
+    plan.updated_at = Some(now);
+    match to {
+        P::Succeeded | P::Failed | P::Cancelled => plan.finished_at = Some(now),
+        P::Deleted => plan.deleted_at = Some(now),
+        _ => {}
+    }
+    txn.update_plan(plan.clone())?;
+    Ok(())
+}
+
+/// Moves `action` to `to` (checked) with `message` as its
+/// `status_message`, stamping `updated_at`; stages the write.
+pub fn move_action(
+    txn: &mut Txn<'_>,
+    action: &mut Action,
+    trigger: ActionTrigger,
+    to: ActionState,
+    message: Option<String>,
+    now: Timestamp,
+) -> Result<(), PlanError> {
+    action_transition(trigger, action.state, to)?;
+    action.state = to;
+    action.status_message = message;
+    action.updated_at = Some(now);
+    if to == A::Deleted {
+        action.deleted_at = Some(now);
+    }
+    txn.update_action(action.clone())?;
+    Ok(())
+}
+
+/// A plan the caller may act on: not deleted.
+pub fn live_plan(txn: &Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+    txn.plan(uuid)?.filter(|p| p.state != P::Deleted).ok_or(PlanError::NotFound { kind: "ActionPlan", uuid })
+}
+
+/// Stores a new plan and its actions, assigning their ids.
+pub fn insert(txn: &mut Txn<'_>, plan: &mut ActionPlan, actions: &mut [Action]) -> Result<(), StoreError> {
+    plan.id = txn.next_id()?;
+    txn.insert_plan(plan.clone())?;
+    for a in actions.iter_mut() {
+        a.id = txn.next_id()?;
+        txn.insert_action(a.clone())?;
+    }
+    Ok(())
+}
+
+/// `PATCH` on a plan's state: `wanted` turns the plan as it is now into the
+/// state asked for (it applies the JSON Patch). Cancelling a plan that has
+/// not run cancels its actions.
+pub fn patch(
+    txn: &mut Txn<'_>,
+    uuid: Uuid,
+    wanted: impl FnOnce(&ActionPlan) -> Result<PlanState, PlanError>,
+) -> Result<ActionPlan, PlanError> {
+    let mut plan = live_plan(txn, uuid)?;
+    let to = wanted(&plan)?;
+    let now = Utc::now();
+    move_plan(txn, &mut plan, PlanTrigger::Patch, to, now)?;
+    if to == P::Cancelled {
+        cancel_pending_actions(txn, uuid, "Not run: the action plan was cancelled.", now)?;
+    }
+    Ok(plan)
+}
+
+/// `start`: RECOMMENDED → PENDING.
+pub fn start(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+    let mut plan = live_plan(txn, uuid)?;
+    move_plan(txn, &mut plan, PlanTrigger::Start, P::Pending, Utc::now())?;
+    Ok(plan)
+}
+
+/// Soft delete: the plan and its actions become DELETED.
+pub fn delete(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+    let mut plan = live_plan(txn, uuid)?;
+    let now = Utc::now();
+    move_plan(txn, &mut plan, PlanTrigger::Delete, P::Deleted, now)?;
+    for mut a in txn.actions_of(uuid)? {
+        if a.state != A::Deleted {
+            let message = a.status_message.take();
+            move_action(txn, &mut a, ActionTrigger::Delete, A::Deleted, message, now)?;
+        }
+    }
+    Ok(plan)
+}
+
+/// Skips an action (or changes a skipped action's message) while its plan
+/// has not started. `wanted` turns the action as it is now into the state
+/// and message asked for (it applies the JSON Patch).
+pub fn skip_action(
+    txn: &mut Txn<'_>,
+    uuid: Uuid,
+    wanted: impl FnOnce(&Action) -> Result<(ActionState, Option<String>), PlanError>,
+) -> Result<Action, PlanError> {
+    let mut action = txn
+        .action(uuid)?
+        .filter(|a| a.state != A::Deleted)
+        .ok_or(PlanError::NotFound { kind: "Action", uuid })?;
+    let plan = live_plan(txn, action.action_plan_uuid)?;
+    if !matches!(plan.state, P::Recommended | P::Pending) {
+        return Err(PlanError::Conflict(format!(
+            "Action {uuid} can be skipped only while its action plan is RECOMMENDED or PENDING; it is {}.",
+            plan.state
+        )));
+    }
+    let (to, message) = wanted(&action)?;
+    move_action(txn, &mut action, ActionTrigger::Skip, to, message, Utc::now())?;
+    Ok(action)
+}
+
+/// The applier takes a started plan: PENDING → ONGOING. Returns the plan
+/// and its actions as of that moment (read in the same transaction, so no
+/// operator change slips in between), or `None` if the plan is not PENDING
+/// any more (cancelled, or taken by another run).
+pub fn begin(txn: &mut Txn<'_>, uuid: Uuid) -> Result<Option<(ActionPlan, Vec<Action>)>, PlanError> {
+    let Some(mut plan) = txn.plan(uuid)? else { return Ok(None) };
+    if plan.state != P::Pending {
+        return Ok(None);
+    }
+    move_plan(txn, &mut plan, PlanTrigger::Begin, P::Ongoing, Utc::now())?;
+    let actions = txn.actions_of(uuid)?;
+    Ok(Some((plan, actions)))
+}
+
+/// Cancels every PENDING action of a plan with `why`.
+fn cancel_pending_actions(txn: &mut Txn<'_>, plan: Uuid, why: &str, now: Timestamp) -> Result<(), PlanError> {
+    for mut a in txn.actions_of(plan)? {
+        if a.state == A::Pending {
+            move_action(txn, &mut a, ActionTrigger::Cancel, A::Cancelled, Some(why.into()), now)?;
+        }
+    }
+    Ok(())
+}
+
+/// How the actions of a finished run ended, for [`settle`].
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Actions that never ran (PENDING when the run ended): they end CANCELLED.
+    pub never_ran: Vec<Action>,
+    /// The first FAILED action, if any.
+    pub first_failure: Option<Action>,
+    /// How many actions FAILED.
+    pub failed: usize,
+    /// Whether any action was SKIPPED.
+    pub skipped: bool,
+}
+
+/// The plan's message when some actions were skipped (Watcher's words).
+pub const SKIPPED_MESSAGE: &str = "One or more actions were skipped.";
+
+/// The applier finishes a plan: CANCELLED if it was being cancelled, else
+/// FAILED if any action failed (the message names the first), else
+/// SUCCEEDED. Actions that never ran end CANCELLED.
+pub fn settle(txn: &mut Txn<'_>, uuid: Uuid, outcome: Outcome) -> Result<ActionPlan, PlanError> {
+    let now = Utc::now();
+    let mut plan = txn.plan_required(uuid)?;
+    for mut a in outcome.never_ran {
+        move_action(
+            txn,
+            &mut a,
+            ActionTrigger::Cancel,
+            A::Cancelled,
+            Some("Not run: the action plan was cancelled.".into()),
+            now,
+        )?;
+    }
+    let (to, message) = if plan.state == P::Cancelling {
+        (P::Cancelled, None)
+    } else if let Some(first) = &outcome.first_failure {
+        let more = match outcome.failed {
+            0 | 1 => String::new(),
+            n => format!(" ({} more action(s) failed)", n - 1),
+        };
+        let why = first.status_message.as_deref().unwrap_or("no reason given");
+        (P::Failed, Some(format!("Action {} ({}) failed: {why}{more}", first.uuid, first.action_type)))
+    } else {
+        (P::Succeeded, outcome.skipped.then(|| SKIPPED_MESSAGE.to_string()))
+    };
+    plan.status_message = message;
+    move_plan(txn, &mut plan, PlanTrigger::Settle, to, now)?;
+    Ok(plan)
+}
+
+/// The `status_message` of an interrupted plan.
+pub fn interrupted_message(in_flight: usize, not_started: usize) -> String {
+    format!(
+        "Interrupted: rollback-host stopped while this plan was running; {in_flight} action(s) in progress \
+         were marked FAILED (the cloud may or may not reflect them) and {not_started} not yet started were \
+         marked CANCELLED."
+    )
+}
+
+/// A restart found `uuid` running: its ONGOING actions end FAILED, its
+/// PENDING ones CANCELLED, and the plan FAILED (CANCELLED if it was being
+/// cancelled) with a message saying so.
+pub fn interrupt(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+    let now = Utc::now();
+    let (mut in_flight, mut not_started) = (0, 0);
+    for mut a in txn.actions_of(uuid)? {
+        let (to, message) = match a.state {
+            A::Ongoing => {
+                in_flight += 1;
+                (A::Failed, "Interrupted: rollback-host stopped while this action was running; the cloud may or may not reflect it.")
+            }
+            A::Pending => {
+                not_started += 1;
+                (A::Cancelled, "Interrupted: rollback-host stopped before this action ran.")
+            }
+            _ => continue,
+        };
+        move_action(txn, &mut a, ActionTrigger::Interrupt, to, Some(message.into()), now)?;
+    }
+    let mut plan = txn.plan_required(uuid)?;
+    let to = if plan.state == P::Cancelling { P::Cancelled } else { P::Failed };
+    plan.status_message = Some(interrupted_message(in_flight, not_started));
+    move_plan(txn, &mut plan, PlanTrigger::Interrupt, to, now)?;
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,226 @@
+//! The plan domain: every operation on plans and actions that callers (the
+//! HTTP API, later the CLI) may ask for, each one function over the store,
+//! with the state rules in one table ([`lifecycle`]).
+//!
+//! [`Plans`] is the entry point: it reads plans and actions, creates plans
+//! ([`new_plan`] checks them), moves them through Watcher's states, rolls
+//! them back (through [`crate::rollback`]) and hands started plans to the
+//! [`Applier`]. It knows nothing of HTTP: errors are [`PlanError`]s that
+//! the API renders.
+
+mod error;
+pub mod lifecycle;
+pub mod new_plan;
+
+pub use error::PlanError;
+pub use new_plan::{NewPlan, MAX_PLAN_ACTIONS};
+
+use crate::action_types::validator_for;
+use crate::applier::Applier;
+use crate::plugins::Registry;
+use crate::rollback::{Options, Planned, Planner};
+use chrono::Utc;
+use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The default rollback window: plans finished within the last hour, as in
+/// Watcher's approved spec.
+pub const DEFAULT_ROLLBACK_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Which actions a list asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionsOf {
+    /// Every action.
+    All,
+    /// The actions of one plan.
+    Plan(Uuid),
+    /// The actions of the plans of one audit.
+    Audit(Uuid),
+}
+
+/// The plan operations. Cheap to clone.
+#[derive(Clone)]
+pub struct Plans {
+    store: Store,
+    registry: Registry,
+    applier: Applier,
+    rollback_window: Duration,
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T, F>(f: F) -> Result<T, PlanError>
+where
+    F: FnOnce() -> Result<T, PlanError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| PlanError::Internal(e.to_string()))?
+}
+
+fn visible<T>(record: Option<T>, deleted: impl Fn(&T) -> bool, show_deleted: bool) -> Option<T> {
+    record.filter(|r| show_deleted || !deleted(r))
+}
+
+impl Plans {
+    /// Plans over `store`, validated by the schemas of `registry`'s plugins
+    /// (or the built-in fallback), run by `applier`, rollable back for
+    /// `rollback_window` after they finish.
+    pub fn new(store: Store, registry: Registry, applier: Applier, rollback_window: Duration) -> Self {
+        Plans { store, registry, applier, rollback_window }
+    }
+
+    /// One plan; a deleted one only with `show_deleted`.
+    pub async fn plan(&self, uuid: Uuid, show_deleted: bool) -> Result<ActionPlan, PlanError> {
+        let store = self.store.clone();
+        blocking(move || {
+            visible(store.plan(uuid)?, |p| p.state == PlanState::Deleted, show_deleted)
+                .ok_or(PlanError::NotFound { kind: "ActionPlan", uuid })
+        })
+        .await
+    }
+
+    /// Every plan (of one audit, when given), in creation order.
+    pub async fn plans(&self, audit: Option<Uuid>, show_deleted: bool) -> Result<Vec<ActionPlan>, PlanError> {
+        let store = self.store.clone();
+        let mut plans = blocking(move || match audit {
+            Some(a) => Ok(store.plans_of_audit(a)?),
+            None => Ok(store.plans()?),
+        })
+        .await?;
+        plans.retain(|p| show_deleted || p.state != PlanState::Deleted);
+        Ok(plans)
+    }
+
+    /// One action; a deleted one only with `show_deleted`.
+    pub async fn action(&self, uuid: Uuid, show_deleted: bool) -> Result<Action, PlanError> {
+        let store = self.store.clone();
+        blocking(move || {
+            visible(store.action(uuid)?, |a| a.state == ActionState::Deleted, show_deleted)
+                .ok_or(PlanError::NotFound { kind: "Action", uuid })
+        })
+        .await
+    }
+
+    /// Actions, in creation order (per plan, for an audit).
+    pub async fn actions(&self, of: ActionsOf, show_deleted: bool) -> Result<Vec<Action>, PlanError> {
+        let store = self.store.clone();
+        let mut actions = blocking(move || match of {
+            ActionsOf::Plan(p) => Ok(store.actions_of(p)?),
+            ActionsOf::Audit(a) => {
+                let mut out = Vec::new();
+                for p in store.plans_of_audit(a)? {
+                    out.extend(store.actions_of(p.uuid)?);
+                }
+                Ok(out)
+            }
+            ActionsOf::All => Ok(store.actions()?),
+        })
+        .await?;
+        actions.retain(|a| show_deleted || a.state != ActionState::Deleted);
+        Ok(actions)
+    }
+
+    /// Checks and stores a new plan (RECOMMENDED) with its actions.
+    pub async fn create(&self, new: NewPlan) -> Result<(ActionPlan, Vec<Action>), PlanError> {
+        let plugins = self.registry.snapshot();
+        let checked = new_plan::check(&new, |t| validator_for(&plugins, t))?;
+        let now = Utc::now();
+        let mut plan = ActionPlan {
+            audit_uuid: new.audit_uuid,
+            global_efficacy: new.global_efficacy,
+            efficacy_indicators: new.efficacy_indicators,
+            hostname: new.hostname,
+            ..ActionPlan::new(
+                Uuid::new_v4(),
+                new.strategy_name.unwrap_or_else(|| "manual".into()),
+                PlanState::Recommended,
+                now,
+            )
+        };
+        let mut actions: Vec<Action> = checked
+            .into_iter()
+            .map(|c| Action {
+                description: c.description,
+                ..Action::new(c.uuid, plan.uuid, c.action_type, c.input_parameters, c.parents, now)
+            })
+            .collect();
+        let store = self.store.clone();
+        let stored = blocking(move || {
+            store.write(move |txn| {
+                lifecycle::insert(txn, &mut plan, &mut actions)?;
+                Ok::<_, PlanError>((plan, actions))
+            })
+        })
+        .await?;
+        tracing::info!(plan = %stored.0.uuid, actions = stored.1.len(), "action plan created");
+        Ok(stored)
+    }
+
+    /// Hands a plan that is now PENDING to the applier; tells it when a
+    /// plan is now CANCELLING.
+    fn follow_up(&self, plan: &ActionPlan) {
+        match plan.state {
+            PlanState::Pending => self.applier.launch(plan.uuid),
+            PlanState::Cancelling => self.applier.cancel(plan.uuid),
+            _ => {}
+        }
+    }
+
+    /// `PATCH` on a plan's state: `wanted` gives the state asked for from
+    /// the plan as it is (inside the transaction).
+    pub async fn patch<F>(&self, uuid: Uuid, wanted: F) -> Result<ActionPlan, PlanError>
+    where
+        F: FnOnce(&ActionPlan) -> Result<PlanState, PlanError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let plan = blocking(move || store.write(move |txn| lifecycle::patch(txn, uuid, wanted))).await?;
+        tracing::info!(plan = %plan.uuid, state = %plan.state, "action plan patched");
+        self.follow_up(&plan);
+        Ok(plan)
+    }
+
+    /// Starts a RECOMMENDED plan.
+    pub async fn start(&self, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+        let store = self.store.clone();
+        let plan = blocking(move || store.write(move |txn| lifecycle::start(txn, uuid))).await?;
+        tracing::info!(plan = %plan.uuid, "action plan started");
+        self.follow_up(&plan);
+        Ok(plan)
+    }
+
+    /// Soft-deletes a plan and its actions.
+    pub async fn delete(&self, uuid: Uuid) -> Result<(), PlanError> {
+        let store = self.store.clone();
+        blocking(move || store.write(move |txn| lifecycle::delete(txn, uuid))).await?;
+        tracing::info!(plan = %uuid, "action plan deleted");
+        Ok(())
+    }
+
+    /// Skips an action of a plan that has not started: `wanted` gives the
+    /// state and message asked for from the action as it is.
+    pub async fn skip_action<F>(&self, uuid: Uuid, wanted: F) -> Result<Action, PlanError>
+    where
+        F: FnOnce(&Action) -> Result<(ActionState, Option<String>), PlanError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let action =
+            blocking(move || store.write(move |txn| lifecycle::skip_action(txn, uuid, wanted))).await?;
+        tracing::info!(action = %action.uuid, state = %action.state, "action patched");
+        Ok(action)
+    }
+
+    /// Plans the rollback of `uuid` and, unless a dry run, stores it (and
+    /// starts it with `auto_start`). The plugins active now serve the whole
+    /// rollback, whatever changes meanwhile.
+    pub async fn rollback(&self, uuid: Uuid, options: Options) -> Result<Planned, PlanError> {
+        let (store, plugins, window) = (self.store.clone(), self.registry.snapshot(), self.rollback_window);
+        let planned = blocking(move || {
+            Ok(Planner { store: &store, plugins: &plugins, window }.rollback(uuid, options)?)
+        })
+        .await?;
+        if !options.dry_run {
+            self.follow_up(&planned.plan);
+        }
+        Ok(planned)
+    }
+}

@@ -1,0 +1,91 @@
+//! The assembled service: the one place that wires the store, the plugin
+//! registry, the cloud driver, the applier and the plan domain together.
+//! The binary (`rollback-host serve`) and the in-process tests build it the
+//! same way, with [`Service::new`].
+
+mod uploads;
+
+pub use uploads::{UploadError, BLOB_PREFIX, MAX_PLUGIN_BYTES};
+
+use crate::applier::{recover, Applier, Recovery};
+use crate::cloud::simulated::{CloudError, Simulated};
+use crate::plans::{PlanError, Plans, DEFAULT_ROLLBACK_WINDOW};
+use crate::plugins::Registry;
+use rollback_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Watcher's `api.max_limit`: the largest page a list returns.
+pub const MAX_LIMIT: usize = 1000;
+
+/// The knobs of the assembly (the CLI's `serve` flags set them).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long after finishing a plan may be rolled back.
+    pub rollback_window: Duration,
+    /// Actions of one plan that may run at once.
+    pub applier_concurrency: usize,
+    /// Multiplies the simulated cloud's `sleep` durations (1.0 = real time).
+    pub sleep_scale: f64,
+    /// The largest page a list returns.
+    pub max_limit: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rollback_window: DEFAULT_ROLLBACK_WINDOW,
+            applier_concurrency: 4,
+            sleep_scale: 1.0,
+            max_limit: MAX_LIMIT,
+        }
+    }
+}
+
+/// Everything a request can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    /// Plans and actions, the cloud document, uploaded plugins.
+    pub store: Store,
+    /// The active inverter per action type.
+    pub registry: Registry,
+    /// The plan operations.
+    pub plans: Plans,
+    /// The simulated cloud (the driver the applier acts through).
+    pub cloud: Simulated,
+    /// The largest page a list returns.
+    pub max_limit: usize,
+    applier: Applier,
+}
+
+impl Service {
+    /// Wires a service over `store` and `registry`: the simulated cloud as
+    /// the applier's driver, the plan domain over both.
+    pub fn new(store: Store, registry: Registry, options: &Options) -> Service {
+        let cloud = Simulated::new(store.clone(), options.sleep_scale);
+        let applier = Applier::new(store.clone(), Arc::new(cloud.clone()), options.applier_concurrency);
+        let plans = Plans::new(store.clone(), registry.clone(), applier.clone(), options.rollback_window);
+        Service { store, registry, plans, cloud, max_limit: options.max_limit, applier }
+    }
+
+    /// Seeds the simulated cloud unless the store already has one; returns
+    /// whether it seeded.
+    pub fn seed_cloud(&self, seed: serde_json::Value) -> Result<bool, CloudError> {
+        self.cloud.seed_if_empty(seed)
+    }
+
+    /// Settles plans a previous process left running and resumes pending
+    /// ones. Call once, inside the tokio runtime, before serving.
+    pub fn recover(&self) -> Result<Recovery, PlanError> {
+        recover(&self.applier)
+    }
+
+    /// Whether the store answers a read (for `/healthz`).
+    pub async fn store_reads(&self) -> Result<(), PlanError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.plan(uuid::Uuid::nil()).map(drop))
+            .await
+            .map_err(|e| PlanError::Internal(e.to_string()))??;
+        Ok(())
+    }
+}

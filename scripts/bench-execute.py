@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Times the execution of one N-action plan of `nop`s, black box.
+
+Starts the given rollback-host binary on a free loopback port with a fresh
+data directory (on disk, so every fsync is real), creates a plan of N `nop`
+actions in the chosen shape, starts it, polls until it finishes, and prints
+one line: actions, shape, seconds from start to SUCCEEDED, ms per action,
+and the server's peak RSS. The server is stopped before it exits.
+
+    python3 scripts/bench-execute.py --bin target/release/rollback-host \
+        --actions 1000 --shape wide
+
+Shapes: `wide` (no parents: all actions are ready at once), `chain` (each
+action waits for the one before it).
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base, method, path, body=None, timeout=600):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+def peak_rss_mib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--actions", type=int, default=1000)
+    ap.add_argument("--shape", choices=["wide", "chain"], default="wide")
+    ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--data-parent", default=None, help="where the data dir goes (default: system temp)")
+    args = ap.parse_args()
+
+    data = tempfile.mkdtemp(prefix="bench-execute-", dir=args.data_parent)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(os.path.join(data, "server.log"), "w")
+    server = subprocess.Popen(
+        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(data, "db")],
+        stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"},
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                call(base, "GET", "/healthz", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    sys.exit("bench-execute: the server did not start; see " + log.name)
+                time.sleep(0.05)
+        actions = []
+        for i in range(args.actions):
+            a = {"action_type": "nop", "input_parameters": {"message": f"n{i}"}}
+            if args.shape == "chain" and i > 0:
+                a["parents"] = [i - 1]
+            actions.append(a)
+        plan = call(base, "POST", "/v1/action_plans", {"actions": actions})["uuid"]
+        t0 = time.monotonic()
+        call(base, "POST", f"/v1/action_plans/{plan}/start")
+        state = "PENDING"
+        while state in ("PENDING", "ONGOING"):
+            if time.monotonic() - t0 > args.timeout:
+                sys.exit(f"bench-execute: still {state} after {args.timeout} s")
+            time.sleep(0.05)
+            state = call(base, "GET", f"/v1/action_plans/{plan}")["state"]
+        elapsed = time.monotonic() - t0
+        rss = peak_rss_mib(server.pid)
+        print(
+            f"actions={args.actions} shape={args.shape} state={state} seconds={elapsed:.2f} "
+            f"ms_per_action={1000 * elapsed / args.actions:.2f} peak_rss_mib={rss:.0f}"
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
