@@ -194,3 +194,13 @@ fn a_compile_cache_hit_behaves_exactly_like_a_miss() {
     assert_eq!(run(&again), run(&miss));
     assert!(std::fs::metadata(&entry).unwrap().len() > 1000, "the entry was rewritten");
 }
+
+#[test]
+fn a_plugin_whose_schema_does_not_compile_is_refused_at_load_with_the_reason() {
+    let runtime = Runtime::new(Limits::default()).unwrap();
+    let bytes = std::fs::read(test_plugin("test_bad_schema")).unwrap();
+    let err = runtime.load(&bytes, "test_bad_schema.wasm").unwrap_err();
+    assert!(matches!(err, PluginError::BadMetadata { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("parameters schema") && msg.contains("no-such-type"), "{msg}");
+}
