@@ -57,6 +57,17 @@ pub fn plugins_dir_with(test_guests: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// A fresh temporary directory on tmpfs (`/dev/shm`) when there is one,
+/// for in-process tests whose store fsyncs often; on disk otherwise.
+pub fn tmpfs_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm).expect("tempdir in /dev/shm")
+    } else {
+        tempfile::tempdir().expect("tempdir")
+    }
+}
+
 /// An example custom kind, e.g. `example_plugin("snapshot_instance")`.
 pub fn example_plugin(name: &str) -> PathBuf {
     built("example-plugins", name)

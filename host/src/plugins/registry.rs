@@ -65,6 +65,9 @@ struct Sources {
     seen: BTreeMap<PathBuf, (Option<SystemTime>, u64, Option<String>)>,
 }
 
+/// What a scan remembers of a file to notice a change: mtime and size.
+type Stat = (Option<SystemTime>, u64);
+
 /// Why an upload was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -164,7 +167,7 @@ impl Registry {
     /// lock that uploads take, so an upload never waits for a scan's compile.
     pub fn scan(&self, dir: &Path) {
         let _one_scan_at_a_time = self.inner.scanning.lock().expect("scan lock");
-        let mut files: BTreeMap<PathBuf, (Option<SystemTime>, u64)> = BTreeMap::new();
+        let mut files: BTreeMap<PathBuf, Stat> = BTreeMap::new();
         match std::fs::read_dir(dir) {
             Ok(entries) => {
                 for e in entries.flatten() {
@@ -181,8 +184,8 @@ impl Registry {
                 return;
             }
         }
-        // What changed, under the lock; only this thread changes `seen`.
-        let changed_files: Vec<(PathBuf, (Option<SystemTime>, u64))> = {
+        // What changed, under the lock; scans do not interleave, so `seen` holds still.
+        let changed_files: Vec<(PathBuf, Stat)> = {
             let sources = self.inner.sources.lock().expect("registry lock");
             files
                 .iter()
@@ -193,7 +196,7 @@ impl Registry {
                 .collect()
         };
         // Compile without the lock.
-        let loaded: Vec<(PathBuf, (Option<SystemTime>, u64), Result<LoadedPlugin, String>)> = changed_files
+        let loaded: Vec<(PathBuf, Stat, Result<LoadedPlugin, String>)> = changed_files
             .into_iter()
             .map(|(path, stat)| {
                 let started = std::time::Instant::now();

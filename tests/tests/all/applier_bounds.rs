@@ -14,13 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-fn tmpdir() -> tempfile::TempDir {
-    match std::path::Path::new("/dev/shm").is_dir() {
-        true => tempfile::tempdir_in("/dev/shm").unwrap(),
-        false => tempfile::tempdir().unwrap(),
-    }
-}
-
 /// Stores a plan in `state` whose actions are `(type, parameters, parent
 /// indices)`; returns its uuid and its actions' uuids.
 fn store_plan(store: &Store, state: PlanState, actions: Vec<(&str, Value, Vec<usize>)>) -> (Uuid, Vec<Uuid>) {
@@ -94,7 +87,7 @@ impl CloudDriver for Panicking {
 
 #[test]
 fn a_panicking_driver_fails_its_action_and_the_plan_still_settles() {
-    let dir = tmpdir();
+    let dir = rollback_tests::tmpfs_dir();
     let store = Store::open(dir.path()).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let applier = Applier::new(store.clone(), Arc::new(Panicking), 4);
@@ -132,7 +125,7 @@ fn a_panicking_driver_fails_its_action_and_the_plan_still_settles() {
 /// Executes an N-action plan through the service as the binary wires it
 /// and returns the store reads it cost (polling excluded).
 fn reads_to_execute(actions: Vec<(&'static str, Value, Vec<usize>)>) -> (u64, Duration) {
-    let dir = tmpdir();
+    let dir = rollback_tests::tmpfs_dir();
     let store = Store::open(dir.path()).unwrap();
     let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
     let service = Service::new(store.clone(), registry, &Options { sleep_scale: 0.0, ..Options::default() });

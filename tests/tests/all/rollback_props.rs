@@ -67,15 +67,6 @@ fn tokio() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn tmpdir() -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        tempfile::tempdir_in(shm).unwrap()
-    } else {
-        tempfile::tempdir().unwrap()
-    }
-}
-
 /// One generated action: type, parameters, parents (indices).
 type Gen = (String, Value, Vec<usize>);
 
@@ -239,7 +230,7 @@ struct World {
 }
 
 fn world() -> World {
-    let dir = tmpdir();
+    let dir = rollback_tests::tmpfs_dir();
     let store = Store::open(dir.path()).unwrap();
     let options = service::Options { sleep_scale: 0.0, ..service::Options::default() };
     let service = Service::new(store.clone(), registry().clone(), &options);
