@@ -154,9 +154,16 @@ impl Validator {
 }
 
 /// The built-in fallback validator of `action_type`, if it has one.
+/// Compiled once, at first use.
 pub fn builtin_validator(action_type: &str) -> Option<Validator> {
-    let schema = builtin_schema(action_type)?;
-    Some(Validator::compile(action_type, &schema).expect("the built-in schemas compile"))
+    static BUILTIN: LazyLock<HashMap<&'static str, Validator>> = LazyLock::new(|| {
+        super::BUILTIN
+            .iter()
+            .filter_map(|&ty| Some((ty, builtin_schema(ty)?)))
+            .map(|(ty, schema)| (ty, Validator::compile(ty, &schema).expect("the built-in schemas compile")))
+            .collect()
+    });
+    BUILTIN.get(action_type).cloned()
 }
 
 /// The validator for `action_type`: the active plugin's, else the built-in

@@ -21,7 +21,7 @@ pub use recover::{recover, Recovery};
 
 use crate::cloud::CloudDriver;
 use crate::plans::lifecycle::{self, move_action, ActionTrigger, Outcome};
-use crate::plans::PlanError;
+use crate::plans::{blocking, PlanError};
 use chrono::Utc;
 use rollback_store::{ActionState, Store};
 use schedule::Schedule;
@@ -93,12 +93,6 @@ impl Applier {
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, PlanError> + Send + 'static,
-) -> Result<T, PlanError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| PlanError::Internal(format!("applier task: {e}")))?
 }
 
 /// PENDING → ONGOING, then schedule actions until none can run, then settle

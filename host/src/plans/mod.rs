@@ -48,8 +48,9 @@ pub struct Plans {
     rollback_window: Duration,
 }
 
-/// Runs blocking store work off the async threads.
-async fn blocking<T, F>(f: F) -> Result<T, PlanError>
+/// Runs blocking store work off the async threads (the applier and the
+/// service use it too).
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, PlanError>
 where
     F: FnOnce() -> Result<T, PlanError> + Send + 'static,
     T: Send + 'static,

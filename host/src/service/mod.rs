@@ -83,9 +83,6 @@ impl Service {
     /// Whether the store answers a read (for `/healthz`).
     pub async fn store_reads(&self) -> Result<(), PlanError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.plan(uuid::Uuid::nil()).map(drop))
-            .await
-            .map_err(|e| PlanError::Internal(e.to_string()))??;
-        Ok(())
+        crate::plans::blocking(move || Ok(store.plan(uuid::Uuid::nil()).map(drop)?)).await
     }
 }
