@@ -4,7 +4,8 @@
 //! v1 shapes; HTTP only) → [`plans`] (the plan domain: lifecycle, creation,
 //! the one transition table) → [`rollback`] planner → [`plugins`]
 //! (sandboxed Wasm inverters) → [`applier`] → [`cloud`] drivers, all over
-//! the `rollback-store` crate. [`action_types`] says what each built-in
+//! the `rollback-store` crate. [`auth`] says who is calling and what the
+//! policy lets them do. [`action_types`] says what each built-in
 //! action type's parameters mean and which schema checks them. [`service`]
 //! wires the parts together once. The binary in `main.rs` is only the CLI
 //! edge. See `docs/architecture.md`.
@@ -15,6 +16,7 @@
 pub mod action_types;
 pub mod api;
 pub mod applier;
+pub mod auth;
 pub mod cloud;
 pub mod plans;
 pub mod plugins;

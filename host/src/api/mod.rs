@@ -2,8 +2,10 @@
 //! only: each handler parses the request, calls one operation of the
 //! [`Service`] (mostly [`crate::plans::Plans`]), and renders the answer.
 //!
-//! Every request passes microversion negotiation (`version`), a 1 MiB body
-//! limit and a panic guard; every error is an [`ApiError`] in Watcher's body.
+//! Every request passes the bounds (`serve`: in-flight cap, deadline), the
+//! `Host` check, microversion negotiation (`version`), a 1 MiB body limit,
+//! a panic guard, and after routing the policy check (`guard`); every error
+//! is an [`ApiError`] in Watcher's body.
 //! Resources: `root` (version documents), `action_plans`, `actions`,
 //! `rollback`, `plugins`, `cloud` (the simulated cloud) and `GET /healthz`.
 
@@ -12,17 +14,22 @@ mod actions;
 mod cloud;
 mod error;
 mod extract;
+mod guard;
 mod list;
 mod patch;
 mod plugins;
 mod rollback;
 mod root;
+mod serve;
 mod version;
 mod views;
 
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
+pub use guard::{rule_for, OPEN, RULES};
+pub use serve::Bounds;
 
+use crate::auth::Access;
 use crate::service::Service;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -30,8 +37,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-/// The service's routes and middleware.
-pub fn router(state: Service) -> Router {
+/// The service's routes and middleware, guarded by `access`, bounded by
+/// `bounds`.
+pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(root::routes())
@@ -41,12 +49,15 @@ pub fn router(state: Service) -> Router {
         .merge(rollback::routes())
         .merge(plugins::routes())
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
+        .route_layer(axum::middleware::from_fn_with_state(access.clone(), guard::authorize))
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(version::negotiate))
+        .layer(axum::middleware::from_fn_with_state(access, guard::hosts))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(serve::RequestBounds::new(bounds), serve::bound))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -64,11 +75,14 @@ async fn healthz(State(state): State<Service>) -> Result<Json<serde_json::Value>
     })))
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves.
+/// Serves `router(state, access, bounds)` on `listener` until `shutdown`
+/// resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Service,
+    access: Access,
+    bounds: &Bounds,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    serve::serve(listener, router(state, access, bounds), bounds, shutdown).await
 }

@@ -1,5 +1,6 @@
-//! Command-line interface: `serve` and `plugin check`.
+//! Command-line interface: `serve`, `plugin check` and `token-hash`.
 
+mod access;
 mod plugin;
 mod serve;
 
@@ -21,6 +22,9 @@ enum Command {
     /// Work with plugin components offline.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Print the sha256 of a token read from standard input, for the
+    /// `--auth tokens` file (the file never holds the token itself).
+    TokenHash,
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).
@@ -40,5 +44,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::TokenHash => {
+            let mut token = String::new();
+            std::io::stdin().read_line(&mut token)?;
+            let token = token.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!token.is_empty(), "no token on standard input");
+            println!("{}", rollback_host::auth::hash_token(token));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -55,9 +55,16 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     limits: Limits,
+
+    #[command(flatten)]
+    auth: super::access::AuthArgs,
+
+    #[command(flatten)]
+    bounds: api::Bounds,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let access = args.auth.access(&args.listen)?;
     let cache_dir = args.compile_cache.clone().unwrap_or_else(|| args.data_dir.join("compile-cache"));
     let runtime =
         Runtime::with_cache(args.limits.clone(), &cache_dir).context("starting the plugin runtime")?;
@@ -102,6 +109,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
+        super::access::announce(&access).await?;
         let recovery = service.recover().context("recovering interrupted plans")?;
         for plan in &recovery.interrupted {
             tracing::warn!(%plan, "action plan was interrupted by a stop; marked as such");
@@ -113,7 +121,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tracing::info!(address = %listener.local_addr()?, "rollback-host listening");
-        api::serve(listener, service, shutdown_signal()).await.context("serving HTTP")
+        api::serve(listener, service, access, &args.bounds, shutdown_signal()).await.context("serving HTTP")
     })
 }
 

@@ -5,7 +5,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use proptest::prelude::*;
-use rollback_host::api::router;
+use rollback_host::api::{router, Bounds};
+use rollback_host::auth::Access;
 use rollback_host::plugins::{Limits, Registry, Runtime};
 use rollback_host::service::{Options, Service};
 use rollback_store::Store;
@@ -17,7 +18,11 @@ fn app(store: Store) -> axum::Router {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
     let registry =
         REGISTRY.get_or_init(|| Registry::new(Runtime::new(Limits::default()).unwrap(), BTreeMap::new()));
-    router(Service::new(store, registry.clone(), &Options { sleep_scale: 0.0, ..Options::default() }))
+    router(
+        Service::new(store, registry.clone(), &Options { sleep_scale: 0.0, ..Options::default() }),
+        Access::open(),
+        &Bounds::default(),
+    )
 }
 
 fn call(
@@ -31,6 +36,7 @@ fn call(
         .method(method)
         .uri(uri)
         .header("content-type", "application/json")
+        .header("host", "localhost")
         .header("OpenStack-API-Version", "infra-optim 1.5")
         .body(Body::from(body))
         .unwrap();

@@ -1,0 +1,152 @@
+//! The API's gate: who may call which route. Every route's policy rule is
+//! in [`RULES`], the one table; a route missing from it is refused (fail
+//! closed). `GET /`, `/v1` and `/healthz` stay open.
+//!
+//! [`hosts`] runs before routing: with `--auth none` it answers 400 to a
+//! `Host` that is not loopback or configured (DNS rebinding) and 403 to a
+//! state-changing request a browser marks as cross-site. [`authorize`]
+//! runs after routing: it identifies the caller (`X-Auth-Token`) and checks
+//! the route's rule, answering 401 (with `WWW-Authenticate`) or 403 in
+//! Watcher's error body.
+
+use super::error::ApiError;
+use crate::auth::{Access, Denied, Mode};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Routes anyone may call.
+pub const OPEN: &[&str] = &["/", "/v1", "/v1/", "/healthz", "/openapi.json"];
+
+/// (method, route, rule): the policy rule of every guarded route.
+pub const RULES: &[(Method, &str, &str)] = &[
+    (Method::GET, "/v1/action_plans", "action_plan:get_all"),
+    (Method::GET, "/v1/action_plans/", "action_plan:get_all"),
+    (Method::POST, "/v1/action_plans", "action_plan:create"),
+    (Method::POST, "/v1/action_plans/", "action_plan:create"),
+    (Method::GET, "/v1/action_plans/detail", "action_plan:detail"),
+    (Method::GET, "/v1/action_plans/{uuid}", "action_plan:get"),
+    (Method::PATCH, "/v1/action_plans/{uuid}", "action_plan:update"),
+    (Method::DELETE, "/v1/action_plans/{uuid}", "action_plan:delete"),
+    (Method::POST, "/v1/action_plans/{uuid}/start", "action_plan:start"),
+    (Method::POST, "/v1/action_plans/{uuid}/rollback", "action_plan:rollback"),
+    (Method::GET, "/v1/actions", "action:get_all"),
+    (Method::GET, "/v1/actions/", "action:get_all"),
+    (Method::GET, "/v1/actions/detail", "action:detail"),
+    (Method::GET, "/v1/actions/{uuid}", "action:get"),
+    (Method::PATCH, "/v1/actions/{uuid}", "action:update"),
+    (Method::GET, "/v1/plugins", "plugin:get_all"),
+    (Method::GET, "/v1/plugins/", "plugin:get_all"),
+    (Method::GET, "/v1/plugins/{action_type}", "plugin:get"),
+    (Method::PUT, "/v1/plugins/{action_type}", "plugin:create"),
+    (Method::DELETE, "/v1/plugins/{action_type}", "plugin:delete"),
+    (Method::GET, "/v1/cloud", "cloud:get"),
+    (Method::PUT, "/v1/cloud", "cloud:update"),
+];
+
+/// The rule guarding `method` on `route` (HEAD is GET's).
+pub fn rule_for(method: &Method, route: &str) -> Option<&'static str> {
+    let method = if method == Method::HEAD { &Method::GET } else { method };
+    RULES.iter().find(|(m, r, _)| m == method && *r == route).map(|(_, _, rule)| *rule)
+}
+
+/// Before routing: the `Host` and cross-site checks of `--auth none`.
+pub async fn hosts(State(access): State<Access>, req: Request, next: Next) -> Response {
+    if matches!(access.mode, Mode::None) {
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host());
+        match host {
+            Some(h) if access.host_allowed(h) => {}
+            _ => {
+                return ApiError::bad_request(
+                    "Host not allowed: without authentication only loopback names (or --allowed-host names) are served.",
+                )
+                .into_response()
+            }
+        }
+        if !req.method().is_safe() && cross_site(&req) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Cross-site requests may not change anything on an unauthenticated service.",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether a browser says this request comes from another site.
+fn cross_site(req: &Request) -> bool {
+    let h = req.headers();
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return true;
+        }
+    }
+    match (
+        h.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        h.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, rest)| rest) != Some(host),
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// After routing: identify the caller and check the route's rule.
+pub async fn authorize(State(access): State<Access>, mut req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let Some(route) = route else { return next.run(req).await };
+    if OPEN.contains(&route.as_str()) {
+        return next.run(req).await;
+    }
+    let Some(rule) = rule_for(req.method(), &route) else {
+        tracing::error!(method = %req.method(), %route, "no policy rule for this route; refused");
+        return deny(&access, Denied::Forbidden("(unlisted route)"));
+    };
+    let token = req.headers().get("x-auth-token").and_then(|v| v.to_str().ok());
+    let identity = match access.identify(token).await {
+        Ok(i) => i,
+        Err(d) => return deny(&access, d),
+    };
+    if let Err(d) = access.authorize(rule, &identity) {
+        tracing::info!(user = %identity.user, rule, "refused by policy");
+        return deny(&access, d);
+    }
+    req.extensions_mut().insert(identity);
+    next.run(req).await
+}
+
+fn deny(access: &Access, why: Denied) -> Response {
+    let status = match why {
+        Denied::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Denied::Forbidden(_) => StatusCode::FORBIDDEN,
+        Denied::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut resp = ApiError::new(status, why.to_string()).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = match &access.mode {
+            Mode::Keystone(k) => format!("Keystone uri=\"{}\"", k.www_authenticate_uri()),
+            _ => "Token realm=\"rollback-host\"".to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_in_the_table_exists_in_the_policy() {
+        let policy = crate::auth::Policy::default();
+        for (m, route, rule) in RULES {
+            assert!(policy.roles(rule).is_some(), "{m} {route}: {rule} has no default");
+        }
+        assert_eq!(rule_for(&Method::HEAD, "/v1/actions"), Some("action:get_all"));
+        assert_eq!(rule_for(&Method::POST, "/v1/actions"), None);
+    }
+}
