@@ -100,6 +100,8 @@ impl From<RollbackError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
             }
             RollbackError::Store(s) => s.into(),
+            RollbackError::TooBig { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            RollbackError::Deadline { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             _ => ApiError::bad_request(e.to_string()),
         }
     }

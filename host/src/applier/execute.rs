@@ -1,9 +1,12 @@
-//! One action, from PENDING to its final state: the driver checks and
-//! observes, the applier records ONGOING with the pre-state (durable before
-//! the driver acts), the driver acts, the result is recorded. A driver that
+//! One action, from PENDING to its final state, in two halves: [`begin`]
+//! (the driver checks and observes, the applier records ONGOING with the
+//! pre-state, durable before the driver acts) and [`finish`] (the driver
+//! acts, the result is recorded). Between them the applier waits, holding
+//! no thread, as long as the driver asks (`CloudDriver::wait`). A driver that
 //! panics or a store that fails ends the action FAILED with the reason; the
 //! caller never sees a panic.
 
+use crate::action_types::Operation;
 use crate::cloud::{CloudDriver, Prepared};
 use crate::plans::lifecycle::{move_action, ActionTrigger};
 use crate::plans::PlanError;
@@ -36,14 +39,49 @@ fn record(
     Ok(())
 }
 
-/// Runs `action` to its final state and returns its final record. Never
-/// panics: a panic in the driver, or a store error, ends it FAILED (and if
-/// even that cannot be written, the returned record says FAILED anyway, so
-/// the plan's dependents are cancelled and it settles).
-pub(super) fn execute(store: &Store, driver: &dyn CloudDriver, mut action: Action) -> Action {
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| steps(store, driver, &mut action)));
+/// What `begin` leaves for `finish`: the driver must act.
+pub(super) struct Started {
+    pre_state: Value,
+    note: Option<String>,
+    /// The typed parameters (the applier asks the driver how long to wait).
+    pub operation: Operation,
+}
+
+/// First half: the driver checks and observes; the action ends SKIPPED or
+/// FAILED here, or is recorded ONGOING with its pre-state and returned as
+/// [`Started`]. Never panics (see [`guarded`]).
+pub(super) fn begin(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Option<Started> {
+    guarded(store, action, |action| steps(store, driver, action)).flatten()
+}
+
+/// Second half: the driver acts and the result is recorded. Never panics.
+pub(super) fn finish(store: &Store, driver: &dyn CloudDriver, action: &mut Action, started: Started) {
+    guarded(store, action, |action| {
+        let Started { pre_state, note, operation } = started;
+        let (to, message, result) = match driver.apply(action, &pre_state, &operation) {
+            Ok(Ok(result)) => (ActionState::Succeeded, note, Some(result)),
+            Ok(Err(reason)) => {
+                tracing::warn!(action = %action.uuid, "FAILED: {reason}");
+                (ActionState::Failed, Some(reason), None)
+            }
+            Err(e) => (ActionState::Failed, Some(e.to_string()), None),
+        };
+        record(store, action, ActionTrigger::Finish, to, message, None, result)
+    });
+}
+
+/// Runs `f`; a panic in it (the driver's) or a store error ends the action
+/// FAILED with the reason (and if even that cannot be written, the
+/// in-memory record says FAILED anyway, so the plan's dependents are
+/// cancelled and it settles). `None` then.
+fn guarded<T>(
+    store: &Store,
+    action: &mut Action,
+    f: impl FnOnce(&mut Action) -> Result<T, PlanError>,
+) -> Option<T> {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(action)));
     let why = match run {
-        Ok(Ok(())) => return action,
+        Ok(Ok(value)) => return Some(value),
         Ok(Err(e)) => format!("The applier could not record this action: {e}"),
         Err(panic) => {
             let what = panic
@@ -60,25 +98,24 @@ pub(super) fn execute(store: &Store, driver: &dyn CloudDriver, mut action: Actio
         _ => ActionTrigger::Finish,
     };
     if action.state == ActionState::Pending || action.state == ActionState::Ongoing {
-        if let Err(e) =
-            record(store, &mut action, trigger, ActionState::Failed, Some(why.clone()), None, None)
-        {
+        if let Err(e) = record(store, action, trigger, ActionState::Failed, Some(why.clone()), None, None) {
             tracing::error!(action = %action.uuid, "cannot record the failure: {e}");
             action.state = ActionState::Failed;
             action.status_message = Some(why);
         }
     }
-    action
+    None
 }
 
-/// The steps; an `Err` is a store failure.
-fn steps(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Result<(), PlanError> {
+/// The first half's steps; an `Err` is a store failure.
+fn steps(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Result<Option<Started>, PlanError> {
     let prepared = match driver.prepare(action) {
         Ok(p) => p,
         Err(e) => {
             let why = e.to_string();
             tracing::warn!(action = %action.uuid, "FAILED: {why}");
-            return record(store, action, ActionTrigger::Refuse, ActionState::Failed, Some(why), None, None);
+            record(store, action, ActionTrigger::Refuse, ActionState::Failed, Some(why), None, None)?;
+            return Ok(None);
         }
     };
     // A rollback action whose resource no longer matches what it expects
@@ -94,7 +131,7 @@ fn steps(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Result
         } else {
             tracing::info!(action = %action.uuid, "SKIPPED: {why}");
         }
-        record(store, action, ActionTrigger::Refuse, to, Some(why), Some(pre_state), None)
+        record(store, action, ActionTrigger::Refuse, to, Some(why), Some(pre_state), None).map(|()| None)
     };
     match (prepared, drift) {
         (Prepared::Skip { reason, pre_state }, _) => refuse(action, ActionState::Skipped, reason, pre_state),
@@ -118,15 +155,7 @@ fn steps(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Result
                 Some(pre_state.clone()),
                 None,
             )?;
-            let (to, message, result) = match driver.apply(action, &pre_state, &operation) {
-                Ok(Ok(result)) => (ActionState::Succeeded, note, Some(result)),
-                Ok(Err(reason)) => {
-                    tracing::warn!(action = %action.uuid, "FAILED: {reason}");
-                    (ActionState::Failed, Some(reason), None)
-                }
-                Err(e) => (ActionState::Failed, Some(e.to_string()), None),
-            };
-            record(store, action, ActionTrigger::Finish, to, message, None, result)
+            Ok(Some(Started { pre_state, note, operation }))
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::cloud::CloudDriver;
 use crate::plans::lifecycle::{self, move_action, ActionTrigger, Outcome};
 use crate::plans::{blocking, PlanError};
 use chrono::Utc;
-use rollback_store::{ActionState, Store};
+use rollback_store::{Action, ActionState, Store};
 use schedule::Schedule;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,26 +40,31 @@ struct Inner {
     store: Store,
     driver: Arc<dyn CloudDriver>,
     concurrency: usize,
+    /// Permits to run a plan: the plans beyond the bound wait, PENDING, in
+    /// the order they were started (tokio's semaphore is fair).
+    plan_slots: Arc<tokio::sync::Semaphore>,
     /// Plans running here, each with its "being cancelled" flag.
     running: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
 }
 
 impl Applier {
     /// An applier over `store` acting through `driver`, running at most
-    /// `concurrency` actions of one plan at once.
-    pub fn new(store: Store, driver: Arc<dyn CloudDriver>, concurrency: usize) -> Self {
+    /// `concurrency` actions of one plan at once and at most `plans` plans.
+    pub fn new(store: Store, driver: Arc<dyn CloudDriver>, concurrency: usize, plans: usize) -> Self {
         Applier {
             inner: Arc::new(Inner {
                 store,
                 driver,
                 concurrency: concurrency.max(1),
+                plan_slots: Arc::new(tokio::sync::Semaphore::new(plans.max(1))),
                 running: Mutex::new(HashMap::new()),
             }),
         }
     }
 
     /// Starts running a PENDING plan in the background (on the current tokio
-    /// runtime). Does nothing if it is already running here.
+    /// runtime) as soon as a plan slot is free; until then it stays
+    /// PENDING. Does nothing if it is already running or waiting here.
     pub fn launch(&self, plan: Uuid) {
         let cancelled = Arc::new(AtomicBool::new(false));
         {
@@ -71,6 +76,7 @@ impl Applier {
         }
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move {
+            let _slot = Arc::clone(&inner.plan_slots).acquire_owned().await;
             if let Err(e) = run_plan(&inner, plan, &cancelled).await {
                 tracing::error!(%plan, "the applier could not finish the plan: {e}; a restart will mark it interrupted");
             }
@@ -92,6 +98,36 @@ impl Applier {
 
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
+    }
+}
+
+/// One action: [`execute::begin`] on a blocking thread, the driver's wait
+/// (if any) asynchronously, then [`execute::finish`] on a blocking thread.
+async fn run_action(inner: Arc<Inner>, i: usize, mut action: Action) -> (usize, Action) {
+    let (store, driver) = (inner.store.clone(), Arc::clone(&inner.driver));
+    let begun = tokio::task::spawn_blocking(move || {
+        let started = execute::begin(&store, driver.as_ref(), &mut action);
+        (action, started)
+    })
+    .await;
+    let (mut action, started) = match begun {
+        Ok(done) => done,
+        // `begin` catches panics: a join error means the runtime is stopping.
+        Err(e) => panic!("action task: {e}"),
+    };
+    let Some(started) = started else { return (i, action) };
+    if let Some(wait) = inner.driver.wait(&started.operation) {
+        tokio::time::sleep(wait).await;
+    }
+    let (store, driver) = (inner.store.clone(), Arc::clone(&inner.driver));
+    let finished = tokio::task::spawn_blocking(move || {
+        execute::finish(&store, driver.as_ref(), &mut action, started);
+        action
+    })
+    .await;
+    match finished {
+        Ok(action) => (i, action),
+        Err(e) => panic!("action task: {e}"),
     }
 }
 
@@ -143,10 +179,7 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -
             while in_flight < inner.concurrency {
                 let Some((i, action)) = schedule.next_ready() else { break };
                 in_flight += 1;
-                let inner = Arc::clone(inner);
-                tasks.spawn_blocking(move || {
-                    (i, execute::execute(&inner.store, inner.driver.as_ref(), action))
-                });
+                tasks.spawn(run_action(Arc::clone(inner), i, action));
             }
         }
         match tasks.join_next().await {

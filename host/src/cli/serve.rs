@@ -53,6 +53,18 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_APPLIER_CONCURRENCY", default_value_t = 4)]
     applier_concurrency: usize,
 
+    /// Most inverse actions one rollback may have.
+    #[arg(long, env = "ROLLBACK_MAX_ACTIONS", default_value_t = rollback_host::plans::MAX_PLAN_ACTIONS)]
+    rollback_max_actions: usize,
+
+    /// Seconds all plugin calls of one rollback may take together.
+    #[arg(long, env = "ROLLBACK_DEADLINE_SECONDS", default_value_t = 10.0)]
+    rollback_deadline_s: f64,
+
+    /// Plans that may run at once; the others wait their turn, PENDING.
+    #[arg(long, env = "ROLLBACK_MAX_RUNNING_PLANS", default_value_t = 8)]
+    max_running_plans: usize,
+
     #[command(flatten)]
     limits: Limits,
 
@@ -79,6 +91,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let options = Options {
         rollback_window: std::time::Duration::from_secs(args.rollback_window),
         applier_concurrency: args.applier_concurrency,
+        max_running_plans: args.max_running_plans,
+        rollback_max_actions: args.rollback_max_actions,
+        rollback_deadline: std::time::Duration::from_secs_f64(args.rollback_deadline_s.clamp(0.001, 3600.0)),
         sleep_scale: args.sleep_scale,
         max_limit: MAX_LIMIT,
     };

@@ -57,6 +57,13 @@ pub trait CloudDriver: Send + Sync + 'static {
     /// anything.
     fn prepare(&self, action: &Action) -> Result<Prepared, DriverError>;
 
+    /// How long the applier should wait, asynchronously and holding no
+    /// thread, between recording the action ONGOING and calling `apply`
+    /// (the simulated `sleep`). Most operations: none.
+    fn wait(&self, _operation: &Operation) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Performs the action. `pre_state` and `operation` are what `prepare`
     /// returned; a driver should refuse to act (`Ok(Err(reason))`) when the
     /// cloud no longer matches `pre_state`. Returns the result on success.

@@ -246,11 +246,32 @@ pub fn patch(
     let mut plan = live_plan(txn, uuid)?;
     let to = wanted(&plan)?;
     let now = Utc::now();
+    let never_started = matches!(plan.state, P::Recommended | P::Pending);
     move_plan(txn, &mut plan, PlanTrigger::Patch, to, now)?;
     if to == P::Cancelled {
         cancel_pending_actions(txn, uuid, "Not run: the action plan was cancelled.", now)?;
+        if never_started {
+            release(txn, &plan, now)?;
+        }
     }
     Ok(plan)
+}
+
+/// A rollback plan dropped before it ever ran (cancelled or deleted while
+/// RECOMMENDED or PENDING) gives its original back: the original's
+/// `rolled_back_by` is cleared, so a stray rollback request cannot block
+/// the real one forever. The dropped plan keeps its `rollback_of`.
+fn release(txn: &mut Txn<'_>, plan: &ActionPlan, now: Timestamp) -> Result<(), PlanError> {
+    let Some(original) = plan.rollback_of else { return Ok(()) };
+    if let Some(mut o) = txn.plan(original)? {
+        if o.rolled_back_by == Some(plan.uuid) {
+            o.rolled_back_by = None;
+            o.updated_at = Some(now);
+            txn.update_plan(o)?;
+            tracing::info!(%original, rollback = %plan.uuid, "unstarted rollback plan dropped; the original can be rolled back again");
+        }
+    }
+    Ok(())
 }
 
 /// `start`: RECOMMENDED → PENDING.
@@ -264,7 +285,11 @@ pub fn start(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
 pub fn delete(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
     let mut plan = live_plan(txn, uuid)?;
     let now = Utc::now();
+    let never_started = matches!(plan.state, P::Recommended | P::Pending);
     move_plan(txn, &mut plan, PlanTrigger::Delete, P::Deleted, now)?;
+    if never_started {
+        release(txn, &plan, now)?;
+    }
     for mut a in txn.actions_of(uuid)? {
         if a.state != A::Deleted {
             let message = a.status_message.take();

@@ -18,7 +18,7 @@ pub use new_plan::{NewPlan, MAX_PLAN_ACTIONS};
 use crate::action_types::validator_for;
 use crate::applier::Applier;
 use crate::plugins::Registry;
-use crate::rollback::{Options, Planned, Planner};
+use crate::rollback::{Options, Planned, Planner, RollbackLimits};
 use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store};
 use std::time::Duration;
@@ -45,7 +45,7 @@ pub struct Plans {
     store: Store,
     registry: Registry,
     applier: Applier,
-    rollback_window: Duration,
+    limits: RollbackLimits,
 }
 
 /// Runs blocking store work off the async threads (the applier and the
@@ -65,9 +65,9 @@ fn visible<T>(record: Option<T>, deleted: impl Fn(&T) -> bool, show_deleted: boo
 impl Plans {
     /// Plans over `store`, validated by the schemas of `registry`'s plugins
     /// (or the built-in fallback), run by `applier`, rollable back for
-    /// `rollback_window` after they finish.
-    pub fn new(store: Store, registry: Registry, applier: Applier, rollback_window: Duration) -> Self {
-        Plans { store, registry, applier, rollback_window }
+    /// `limits.window` after they finish, within `limits`.
+    pub fn new(store: Store, registry: Registry, applier: Applier, limits: RollbackLimits) -> Self {
+        Plans { store, registry, applier, limits }
     }
 
     /// One plan; a deleted one only with `show_deleted`.
@@ -214,9 +214,9 @@ impl Plans {
     /// starts it with `auto_start`). The plugins active now serve the whole
     /// rollback, whatever changes meanwhile.
     pub async fn rollback(&self, uuid: Uuid, options: Options) -> Result<Planned, PlanError> {
-        let (store, plugins, window) = (self.store.clone(), self.registry.snapshot(), self.rollback_window);
+        let (store, plugins, limits) = (self.store.clone(), self.registry.snapshot(), self.limits);
         let planned = blocking(move || {
-            Ok(Planner { store: &store, plugins: &plugins, window }.rollback(uuid, options)?)
+            Ok(Planner { store: &store, plugins: &plugins, limits }.rollback(uuid, options)?)
         })
         .await?;
         if !options.dry_run {

@@ -19,7 +19,7 @@ use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Options of a rollback request.
@@ -114,9 +114,45 @@ pub enum RollbackError {
         "The inverters' ordering requests (before-dependents) form a cycle; the rollback cannot be ordered."
     )]
     Cycle,
+    /// The inverse would be bigger than a plan may be.
+    #[error(
+        "The rollback would have more than {max} actions (the most a rollback may have); it was not stored."
+    )]
+    TooBig {
+        /// The cap.
+        max: usize,
+    },
+    /// The plugin calls together took longer than the rollback's deadline.
+    #[error("Inverting the plan's actions took longer than {seconds} s (the rollback deadline); nothing was stored.")]
+    Deadline {
+        /// The deadline in seconds.
+        seconds: f64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The bounds of one rollback.
+#[derive(Debug, Clone, Copy)]
+pub struct RollbackLimits {
+    /// How long after finishing a plan may be rolled back.
+    pub window: Duration,
+    /// Most inverse actions in all (a plan's own bound by default).
+    pub max_actions: usize,
+    /// The time all of its plugin calls together may take. Checked between
+    /// calls, so it can be overrun by at most one call's own deadline.
+    pub deadline: Duration,
+}
+
+impl Default for RollbackLimits {
+    fn default() -> Self {
+        RollbackLimits {
+            window: crate::plans::DEFAULT_ROLLBACK_WINDOW,
+            max_actions: crate::plans::MAX_PLAN_ACTIONS,
+            deadline: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Everything the planner needs.
@@ -126,8 +162,8 @@ pub struct Planner<'a> {
     /// The active plugins: the inverter per action type, and the schemas
     /// the inverses are checked against (see `action_types::validator_for`).
     pub plugins: &'a Snapshot,
-    /// How long after finishing a plan may be rolled back.
-    pub window: Duration,
+    /// The window, the size cap and the deadline.
+    pub limits: RollbackLimits,
 }
 
 fn check_rollbackable(plan: &ActionPlan, window: Duration) -> Result<(), RollbackError> {
@@ -158,7 +194,7 @@ impl Planner<'_> {
             .plan(uuid)?
             .filter(|p| p.state != PlanState::Deleted)
             .ok_or(RollbackError::NotFound(uuid))?;
-        check_rollbackable(&original, self.window)?;
+        check_rollbackable(&original, self.limits.window)?;
         let actions = self.store.actions_of(uuid)?;
 
         // Which executed actions can be inverted.
@@ -177,10 +213,14 @@ impl Planner<'_> {
             .map(|a| (a.uuid, a.action_type.clone()))
             .collect();
 
-        // Ask each inverter.
+        // Ask each inverter, within the size cap and the deadline.
         let empty = Value::Object(Map::new());
         let mut inverses = Vec::with_capacity(actions.len());
+        let (started, mut total) = (Instant::now(), 0usize);
         for a in &actions {
+            if started.elapsed() > self.limits.deadline {
+                return Err(RollbackError::Deadline { seconds: self.limits.deadline.as_secs_f64() });
+            }
             let list = match (succeeded(a), self.plugins.get(&a.action_type)) {
                 (true, Some(active)) => active
                     .plugin
@@ -198,6 +238,10 @@ impl Planner<'_> {
                     })?,
                 _ => Vec::new(),
             };
+            total += list.len();
+            if total > self.limits.max_actions {
+                return Err(RollbackError::TooBig { max: self.limits.max_actions });
+            }
             for inv in &list {
                 let validator = validator_for(self.plugins, &inv.action_type).ok_or_else(|| {
                     RollbackError::InvalidInverse {
@@ -300,7 +344,7 @@ impl Planner<'_> {
         mut actions: Vec<Action>,
         not_inverted: Vec<(Uuid, String)>,
     ) -> Result<Planned, RollbackError> {
-        let window = self.window;
+        let window = self.limits.window;
         let (plan, actions) = self.store.write(move |txn| {
             let mut orig = txn
                 .plan(original)?

@@ -11,6 +11,7 @@ use crate::applier::{recover, Applier, Recovery};
 use crate::cloud::simulated::{CloudError, Simulated};
 use crate::plans::{PlanError, Plans, DEFAULT_ROLLBACK_WINDOW};
 use crate::plugins::Registry;
+use crate::rollback::RollbackLimits;
 use rollback_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +26,16 @@ pub struct Options {
     pub rollback_window: Duration,
     /// Actions of one plan that may run at once.
     pub applier_concurrency: usize,
+    /// Plans that may run at once; the others wait their turn, PENDING.
+    pub max_running_plans: usize,
     /// Multiplies the simulated cloud's `sleep` durations (1.0 = real time).
     pub sleep_scale: f64,
     /// The largest page a list returns.
     pub max_limit: usize,
+    /// Most inverse actions one rollback may have.
+    pub rollback_max_actions: usize,
+    /// The time all plugin calls of one rollback may take together.
+    pub rollback_deadline: Duration,
 }
 
 impl Default for Options {
@@ -36,8 +43,11 @@ impl Default for Options {
         Options {
             rollback_window: DEFAULT_ROLLBACK_WINDOW,
             applier_concurrency: 4,
+            max_running_plans: 8,
             sleep_scale: 1.0,
             max_limit: MAX_LIMIT,
+            rollback_max_actions: crate::plans::MAX_PLAN_ACTIONS,
+            rollback_deadline: RollbackLimits::default().deadline,
         }
     }
 }
@@ -63,8 +73,18 @@ impl Service {
     /// the applier's driver, the plan domain over both.
     pub fn new(store: Store, registry: Registry, options: &Options) -> Service {
         let cloud = Simulated::new(store.clone(), options.sleep_scale);
-        let applier = Applier::new(store.clone(), Arc::new(cloud.clone()), options.applier_concurrency);
-        let plans = Plans::new(store.clone(), registry.clone(), applier.clone(), options.rollback_window);
+        let applier = Applier::new(
+            store.clone(),
+            Arc::new(cloud.clone()),
+            options.applier_concurrency,
+            options.max_running_plans,
+        );
+        let limits = RollbackLimits {
+            window: options.rollback_window,
+            max_actions: options.rollback_max_actions,
+            deadline: options.rollback_deadline,
+        };
+        let plans = Plans::new(store.clone(), registry.clone(), applier.clone(), limits);
         Service { store, registry, plans, cloud, max_limit: options.max_limit, applier }
     }
 

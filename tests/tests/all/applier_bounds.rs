@@ -90,7 +90,7 @@ fn a_panicking_driver_fails_its_action_and_the_plan_still_settles() {
     let dir = rollback_tests::tmpfs_dir();
     let store = Store::open(dir.path()).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let applier = Applier::new(store.clone(), Arc::new(Panicking), 4);
+    let applier = Applier::new(store.clone(), Arc::new(Panicking), 4, 8);
     for stage in ["prepare", "apply"] {
         // 0 panics; 1 depends on 0; 2 is independent and succeeds.
         let (plan, ids) = store_plan(

@@ -353,3 +353,34 @@ fn drifted_resources_are_skipped_and_the_rest_is_restored() {
     assert_eq!(after["volumes"], before["volumes"]);
     assert_eq!(after["nodes"], before["nodes"]);
 }
+
+/// A rollback plan that never ran gives its original back when it is
+/// deleted or cancelled, so a stray request cannot block the real rollback.
+#[test]
+fn an_unstarted_rollback_plan_once_dropped_releases_its_original() {
+    let (s, _dir) = server(&[], &[]);
+    let plan = executed(&s, vec![act("nop", json!({"message": "x"}), &[])]);
+    let linked = |s: &Server| s.get_json(&format!("/v1/action_plans/{plan}"))["rolled_back_by"].clone();
+
+    let stray = rollback(&s, &plan, None).json()["uuid"].as_str().unwrap().to_string();
+    assert_eq!(linked(&s), json!(stray));
+    assert_eq!(rollback(&s, &plan, None).status, 400, "already rolled back");
+    let del = s.call("DELETE", &format!("/v1/action_plans/{stray}"), &[], None);
+    assert_eq!(del.status, 204, "{}", del.body);
+    assert_eq!(linked(&s), Value::Null);
+
+    let second = rollback(&s, &plan, None).json()["uuid"].as_str().unwrap().to_string();
+    assert_eq!(linked(&s), json!(second));
+    let patch = json!([{"op": "replace", "path": "/state", "value": "CANCELLED"}]);
+    let cancel = s.send_json("PATCH", &format!("/v1/action_plans/{second}"), &patch);
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    assert_eq!(linked(&s), Value::Null);
+
+    // One that ran keeps the link, deleted or not.
+    let third =
+        rollback(&s, &plan, Some(json!({"auto_start": true}))).json()["uuid"].as_str().unwrap().to_string();
+    wait_for(&s, &third, &["SUCCEEDED"]);
+    assert_eq!(s.call("DELETE", &format!("/v1/action_plans/{third}"), &[], None).status, 204);
+    assert_eq!(linked(&s), json!(third));
+    assert_eq!(rollback(&s, &plan, None).status, 400);
+}

@@ -108,6 +108,13 @@ impl Simulated {
 }
 
 impl CloudDriver for Simulated {
+    fn wait(&self, operation: &Operation) -> Option<Duration> {
+        match operation {
+            Operation::Sleep(s) => Some(self.sleep_for(s.duration)),
+            _ => None,
+        }
+    }
+
     fn prepare(&self, action: &Action) -> Result<Prepared, DriverError> {
         let operation = match Operation::parse(&action.action_type, &action.input_parameters) {
             Ok(op) => op,
@@ -131,9 +138,9 @@ impl CloudDriver for Simulated {
         operation: &Operation,
     ) -> Result<Result<Value, String>, DriverError> {
         match operation {
+            // The applier has already waited (`wait`), without a thread.
             Operation::Sleep(s) => {
                 let waited = self.sleep_for(s.duration);
-                std::thread::sleep(waited);
                 Ok(Ok(serde_json::json!({"duration": s.duration, "waited_ms": waited.as_millis() as u64})))
             }
             Operation::Nop(n) => {
