@@ -115,7 +115,9 @@ impl From<UploadError> for ApiError {
             }
             UploadError::Refused(_) => ApiError::bad_request(e.to_string()),
             UploadError::NotFound(_) => ApiError::not_found(e.to_string()),
-            UploadError::FromDirectory { .. } => ApiError::conflict(e.to_string()),
+            UploadError::FromDirectory { .. } | UploadError::TooMany { .. } => {
+                ApiError::conflict(e.to_string())
+            }
             UploadError::Store(s) => s.into(),
             UploadError::Internal(_) => ApiError::internal(e),
         }

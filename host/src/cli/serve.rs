@@ -61,6 +61,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_DEADLINE_SECONDS", default_value_t = 10.0)]
     rollback_deadline_s: f64,
 
+    /// Most plugin types that may be uploaded over the API.
+    #[arg(long, env = "ROLLBACK_MAX_UPLOADED_PLUGINS", default_value_t = 64)]
+    max_uploaded_plugins: usize,
+
     /// Plans that may run at once; the others wait their turn, PENDING.
     #[arg(long, env = "ROLLBACK_MAX_RUNNING_PLANS", default_value_t = 8)]
     max_running_plans: usize,
@@ -93,6 +97,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         applier_concurrency: args.applier_concurrency,
         max_running_plans: args.max_running_plans,
         rollback_max_actions: args.rollback_max_actions,
+        max_uploaded_plugins: args.max_uploaded_plugins,
         rollback_deadline: std::time::Duration::from_secs_f64(args.rollback_deadline_s.clamp(0.001, 3600.0)),
         sleep_scale: args.sleep_scale,
         max_limit: MAX_LIMIT,

@@ -4,6 +4,15 @@
 /// message names the culprit so that operators can act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
+    /// Bigger than any plugin may be.
+    #[error("the component is {size} bytes; plugins may be at most {max} bytes")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The cap ([`super::MAX_COMPONENT_BYTES`]).
+        max: usize,
+    },
+
     /// The bytes are not WebAssembly at all.
     #[error("not a WebAssembly file (no `\\0asm` header)")]
     NotWasm,

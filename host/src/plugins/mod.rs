@@ -52,7 +52,14 @@ struct Shared {
     linker: Linker<CallState>,
     limits: Limits,
     cache: Option<cache::Cache>,
+    /// One compile at a time (uploads and directory scans alike): a burst
+    /// of uploads queues instead of taking every core and its memory.
+    compiling: std::sync::Mutex<()>,
 }
+
+/// The largest component loaded, from an upload or the plugins directory
+/// (8 MiB).
+pub const MAX_COMPONENT_BYTES: usize = 8 << 20;
 
 /// One action of an executed plan, as handed to [`LoadedPlugin::invert`].
 #[derive(Debug, Clone, Copy)]
@@ -125,12 +132,17 @@ impl Runtime {
             ),
             None => None,
         };
-        Ok(Runtime { inner: Arc::new(Shared { engine, linker, limits, cache }) })
+        Ok(Runtime {
+            inner: Arc::new(Shared { engine, linker, limits, cache, compiling: std::sync::Mutex::new(()) }),
+        })
     }
 
     /// Checks and prepares a component. `origin` (a file name, "upload", ...)
     /// only labels errors and log lines until the plugin names itself.
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<LoadedPlugin, PluginError> {
+        if bytes.len() > MAX_COMPONENT_BYTES {
+            return Err(PluginError::TooLarge { size: bytes.len(), max: MAX_COMPONENT_BYTES });
+        }
         if wasmparser::Parser::is_core_wasm(bytes) {
             return Err(PluginError::CoreModule);
         }
@@ -139,12 +151,14 @@ impl Runtime {
         }
         let shared = &self.inner;
         let sha256 = hex::encode(Sha256::digest(bytes));
+        let compiling = shared.compiling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let component = match &shared.cache {
             Some(cache) => cache.component(&shared.engine, &sha256, bytes)?,
             None => {
                 Component::new(&shared.engine, bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?
             }
         };
+        drop(compiling);
         let contract_version = shape::check(&shared.engine, &component)?;
         let instance_pre = shared
             .linker

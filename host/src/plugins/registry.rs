@@ -200,8 +200,7 @@ impl Registry {
             .into_iter()
             .map(|(path, stat)| {
                 let started = std::time::Instant::now();
-                let result = std::fs::read(&path)
-                    .map_err(|e| e.to_string())
+                let result = read_capped(&path)
                     .and_then(|b| {
                         self.inner.runtime.load(&b, &path.display().to_string()).map_err(|e| e.to_string())
                     })
@@ -275,4 +274,18 @@ impl Registry {
         })?;
         Ok(())
     }
+}
+
+/// Reads a plugin file, refusing one over [`super::MAX_COMPONENT_BYTES`]
+/// before reading it.
+fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let max = super::MAX_COMPONENT_BYTES;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() > max {
+        return Err(format!("the file is over {max} bytes, the most a plugin may be"));
+    }
+    Ok(bytes)
 }

@@ -36,6 +36,8 @@ pub struct Options {
     pub rollback_max_actions: usize,
     /// The time all plugin calls of one rollback may take together.
     pub rollback_deadline: Duration,
+    /// Most plugin types uploaded over the API.
+    pub max_uploaded_plugins: usize,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             max_limit: MAX_LIMIT,
             rollback_max_actions: crate::plans::MAX_PLAN_ACTIONS,
             rollback_deadline: RollbackLimits::default().deadline,
+            max_uploaded_plugins: 64,
         }
     }
 }
@@ -66,6 +69,9 @@ pub struct Service {
     /// The largest page a list returns.
     pub max_limit: usize,
     applier: Applier,
+    /// Held by an upload or removal from check to activation.
+    uploads: Arc<tokio::sync::Mutex<()>>,
+    max_uploads: usize,
 }
 
 impl Service {
@@ -85,7 +91,16 @@ impl Service {
             deadline: options.rollback_deadline,
         };
         let plans = Plans::new(store.clone(), registry.clone(), applier.clone(), limits);
-        Service { store, registry, plans, cloud, max_limit: options.max_limit, applier }
+        Service {
+            store,
+            registry,
+            plans,
+            cloud,
+            max_limit: options.max_limit,
+            applier,
+            uploads: Arc::new(tokio::sync::Mutex::new(())),
+            max_uploads: options.max_uploaded_plugins,
+        }
     }
 
     /// Seeds the simulated cloud unless the store already has one; returns

@@ -6,7 +6,7 @@ use crate::plugins::{Active, RegistryError, Source};
 use rollback_store::StoreError;
 
 /// The largest component accepted for upload (8 MiB).
-pub const MAX_PLUGIN_BYTES: usize = 8 << 20;
+pub const MAX_PLUGIN_BYTES: usize = crate::plugins::MAX_COMPONENT_BYTES;
 
 /// Store blob names of uploads: `plugin/<action_type>`.
 pub const BLOB_PREFIX: &str = "plugin/";
@@ -31,6 +31,12 @@ pub enum UploadError {
         /// The file it was loaded from.
         file: String,
     },
+    /// As many types are uploaded as allowed.
+    #[error("{max} plugin types are uploaded already, the most allowed; remove one first.")]
+    TooMany {
+        /// The cap.
+        max: usize,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -47,7 +53,15 @@ impl Service {
         action_type: String,
         bytes: Vec<u8>,
     ) -> Result<(Active, bool), UploadError> {
-        let replaced = self.registry.snapshot().get(&action_type).is_some_and(|a| a.source == Source::Upload);
+        // Uploads and removals take turns, so what is stored and what is
+        // active stay the same whatever the interleaving.
+        let _turn = self.uploads.lock().await;
+        let snapshot = self.registry.snapshot();
+        let replaced = snapshot.get(&action_type).is_some_and(|a| a.source == Source::Upload);
+        let uploaded = snapshot.values().filter(|a| a.source == Source::Upload).count();
+        if !replaced && uploaded >= self.max_uploads {
+            return Err(UploadError::TooMany { max: self.max_uploads });
+        }
         let (registry, store) = (self.registry.clone(), self.store.clone());
         let active = tokio::task::spawn_blocking(move || {
             // Check first (nothing changes if refused), store durably, then activate.
@@ -66,6 +80,7 @@ impl Service {
 
     /// Removes the upload for `action_type` (durably first).
     pub async fn remove_plugin(&self, action_type: String) -> Result<(), UploadError> {
+        let _turn = self.uploads.lock().await;
         match self.registry.snapshot().get(&action_type).map(|a| a.source.clone()) {
             None => return Err(UploadError::NotFound(action_type)),
             Some(Source::Directory { file }) => {

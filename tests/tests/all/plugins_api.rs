@@ -217,3 +217,50 @@ fn a_taken_snapshot_keeps_its_versions_while_the_registry_changes() {
     assert!(registry.snapshot().is_empty());
     assert_eq!(in_flight["nop"].plugin.sha256(), first);
 }
+
+#[test]
+fn the_number_of_uploaded_types_is_capped() {
+    let s = Server::start(&["--max-uploaded-plugins", "1"]);
+    let (nop, stop) = (std::fs::read(plugin("nop")).unwrap(), std::fs::read(plugin("stop")).unwrap());
+    assert_eq!(put(&s, "nop", &nop, "application/wasm").status, 201);
+    let r = put(&s, "stop", &stop, "application/wasm");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.fault().contains("1 plugin types are uploaded already"), "{}", r.fault());
+    assert_eq!(types(&s), ["nop"]);
+    assert_eq!(put(&s, "nop", &nop, "application/wasm").status, 200, "replacing is not a new type");
+    assert_eq!(s.call("DELETE", "/v1/plugins/nop", &[], None).status, 204);
+    assert_eq!(put(&s, "stop", &stop, "application/wasm").status, 201);
+}
+
+/// Uploads and deletes of one type racing each other: afterwards, and after
+/// a restart, the stored plugin and the active one are the same.
+#[test]
+fn racing_uploads_and_deletes_leave_store_and_registry_agreeing() {
+    let mut s = Server::start(&[]);
+    let nop = std::fs::read(plugin("nop")).unwrap();
+    for round in 0..6 {
+        std::thread::scope(|scope| {
+            for k in 0..4 {
+                let (s, nop) = (&s, &nop);
+                scope.spawn(move || {
+                    for i in 0..4 {
+                        if (k + i + round) % 2 == 0 {
+                            let st = put(s, "nop", nop, "application/wasm").status;
+                            assert!(st == 200 || st == 201, "{st}");
+                        } else {
+                            let st = s.call("DELETE", "/v1/plugins/nop", &[], None).status;
+                            assert!(st == 204 || st == 404, "{st}");
+                        }
+                    }
+                });
+            }
+        });
+        let active = s.get15("/v1/plugins/nop", &[]).status;
+        s = s.restart();
+        assert_eq!(
+            s.get15("/v1/plugins/nop", &[]).status,
+            active,
+            "round {round}: restart changed the answer"
+        );
+    }
+}
