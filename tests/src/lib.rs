@@ -159,7 +159,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `rollback-host serve --listen 127.0.0.1:0 EXTRA` on a fresh
+    /// Starts `rollback-host serve --listen 127.0.0.1:0 EXTRA` (unless EXTRA
+    /// has its own `--listen`) on a fresh
     /// data directory and waits until it says where it listens.
     pub fn start(extra: &[&str]) -> Server {
         Self::start_in(tempfile::tempdir().expect("tempdir"), extra.iter().map(|s| s.to_string()).collect())
@@ -176,8 +177,11 @@ impl Server {
     }
 
     fn start_in(data_dir: tempfile::TempDir, extra: Vec<String>) -> Server {
+        let listen: &[&str] =
+            if extra.iter().any(|a| a == "--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
         let mut child = Command::new(host_bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("serve")
+            .args(listen)
             .args(&extra)
             .env("RUST_LOG", "info")
             .env("ROLLBACK_DATA_DIR", data_dir.path())

@@ -44,7 +44,10 @@ pub(super) fn routes() -> Router<Service> {
         .route("/v1/action_plans/{uuid}/start", post(start))
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/action_plans", tag = "action_plans", operation_id = "action_plan_list",
+    params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::PlanFilter, crate::api::openapi::schemas::WatcherHeaders),
+    responses((status = 200, description = "A page of plans (short form)", body = crate::api::openapi::schemas::ActionPlanCollection)))]
+pub(super) async fn list(
     state: State<Service>,
     params: Params,
     v: Version,
@@ -54,7 +57,10 @@ async fn list(
     list_impl(state, params, v, sd, host, Form::Short, "/v1/action_plans").await
 }
 
-async fn detail(
+#[utoipa::path(get, path = "/v1/action_plans/detail", tag = "action_plans", operation_id = "action_plan_detail",
+    params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::PlanFilter, crate::api::openapi::schemas::WatcherHeaders),
+    responses((status = 200, description = "A page of plans (detail form)", body = crate::api::openapi::schemas::ActionPlanCollection)))]
+pub(super) async fn detail(
     state: State<Service>,
     params: Params,
     v: Version,
@@ -92,7 +98,10 @@ async fn list_impl(
     Ok(Json(collection(rows, &q, "ActionPlan", "action_plans", &host, path, &filters)?))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/v1/action_plans/{uuid}", tag = "action_plans", operation_id = "action_plan_show",
+    params(("uuid" = uuid::Uuid, Path, description = "The plan's uuid"), crate::api::openapi::schemas::WatcherHeaders),
+    responses((status = 200, description = "The plan", body = crate::api::openapi::schemas::ActionPlan)))]
+pub(super) async fn show(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
@@ -104,7 +113,11 @@ async fn show(
     Ok(Json(views::plan(&plan, &host, version, Form::Detail)))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/action_plans", tag = "action_plans", operation_id = "action_plan_create",
+    params(crate::api::openapi::schemas::WatcherHeaders), request_body = crate::plans::NewPlan,
+    responses((status = 201, description = "Stored, RECOMMENDED, with its actions", body = crate::api::openapi::schemas::ActionPlan,
+        headers(("Location" = String, description = "The new plan's URL")))))]
+pub(super) async fn create(
     State(state): State<Service>,
     version: Version,
     HostUrl(host): HostUrl,
@@ -118,7 +131,11 @@ async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
-async fn patch(
+#[utoipa::path(patch, path = "/v1/action_plans/{uuid}", tag = "action_plans", operation_id = "action_plan_update",
+    params(("uuid" = uuid::Uuid, Path, description = "The plan's uuid"), crate::api::openapi::schemas::WatcherHeaders),
+    request_body = Vec<crate::api::openapi::schemas::PatchOperation>,
+    responses((status = 200, description = "The plan after the state change", body = crate::api::openapi::schemas::ActionPlan)))]
+pub(super) async fn patch(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
@@ -143,7 +160,10 @@ async fn patch(
     Ok(Json(views::plan(&plan, &host, version, Form::Detail)))
 }
 
-async fn start(
+#[utoipa::path(post, path = "/v1/action_plans/{uuid}/start", tag = "action_plans", operation_id = "action_plan_start",
+    params(("uuid" = uuid::Uuid, Path, description = "The plan's uuid"), crate::api::openapi::schemas::WatcherHeaders),
+    responses((status = 200, description = "PENDING; the applier runs it", body = crate::api::openapi::schemas::ActionPlan)))]
+pub(super) async fn start(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
@@ -154,7 +174,13 @@ async fn start(
     Ok(Json(views::plan(&plan, &host, version, Form::Detail)))
 }
 
-async fn delete(State(state): State<Service>, PathParam(uuid): PathParam) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/v1/action_plans/{uuid}", tag = "action_plans", operation_id = "action_plan_delete",
+    params(("uuid" = uuid::Uuid, Path, description = "The plan's uuid")),
+    responses((status = 204, description = "Soft-deleted with its actions")))]
+pub(super) async fn delete(
+    State(state): State<Service>,
+    PathParam(uuid): PathParam,
+) -> Result<StatusCode, ApiError> {
     let uuid = parse_uuid("action_plan_uuid", &uuid)?;
     state.plans.delete(uuid).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -39,7 +39,10 @@ pub(super) fn routes() -> Router<Service> {
         .route("/v1/actions/{uuid}", get(show).patch(patch))
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/actions", tag = "actions", operation_id = "action_list",
+    params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::ActionFilter, crate::api::openapi::schemas::WatcherHeaders),
+    responses((status = 200, description = "A page of actions (short form)", body = crate::api::openapi::schemas::ActionCollection)))]
+pub(super) async fn list(
     state: State<Service>,
     params: Params,
     v: Version,
@@ -49,7 +52,10 @@ async fn list(
     list_impl(state, params, v, sd, host, Form::Short, "/v1/actions").await
 }
 
-async fn detail(
+#[utoipa::path(get, path = "/v1/actions/detail", tag = "actions", operation_id = "action_detail",
+    params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::ActionFilter, crate::api::openapi::schemas::WatcherHeaders),
+    responses((status = 200, description = "A page of actions (detail form)", body = crate::api::openapi::schemas::ActionCollection)))]
+pub(super) async fn detail(
     state: State<Service>,
     params: Params,
     v: Version,
@@ -98,7 +104,10 @@ async fn list_impl(
     Ok(Json(collection(rows, &q, "Action", "actions", &host, path, &filters)?))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/v1/actions/{uuid}", tag = "actions", operation_id = "action_show",
+    params(("uuid" = uuid::Uuid, Path, description = "The action's uuid"), crate::api::openapi::schemas::WatcherHeaders),
+    responses((status = 200, description = "The action", body = crate::api::openapi::schemas::Action)))]
+pub(super) async fn show(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
@@ -112,7 +121,11 @@ async fn show(
 
 /// Skips a PENDING action (and may set its `status_message`), while its
 /// plan has not started.
-async fn patch(
+#[utoipa::path(patch, path = "/v1/actions/{uuid}", tag = "actions", operation_id = "action_update",
+    params(("uuid" = uuid::Uuid, Path, description = "The action's uuid"), crate::api::openapi::schemas::WatcherHeaders),
+    request_body = Vec<crate::api::openapi::schemas::PatchOperation>,
+    responses((status = 200, description = "The action after the change (skip)", body = crate::api::openapi::schemas::Action)))]
+pub(super) async fn patch(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,

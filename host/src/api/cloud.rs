@@ -13,13 +13,18 @@ pub(super) fn routes() -> Router<Service> {
     Router::new().route("/v1/cloud", get(show).put(replace))
 }
 
-async fn show(State(state): State<Service>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/cloud", tag = "cloud", operation_id = "cloud_show",
+    responses((status = 200, description = "The simulated cloud's document", body = Object)))]
+pub(super) async fn show(State(state): State<Service>) -> Result<Json<Value>, ApiError> {
     let cloud = state.cloud.clone();
     let now = tokio::task::spawn_blocking(move || cloud.get()).await.map_err(ApiError::internal)??;
     Ok(Json(now))
 }
 
-async fn replace(
+#[utoipa::path(put, path = "/v1/cloud", tag = "cloud", operation_id = "cloud_replace",
+    request_body(content = Object, description = "The new simulated cloud document"),
+    responses((status = 200, description = "The stored document", body = Object)))]
+pub(super) async fn replace(
     State(state): State<Service>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {

@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod guard;
 mod list;
+pub mod openapi;
 mod patch;
 mod plugins;
 mod rollback;
@@ -42,6 +43,7 @@ use axum::{Json, Router};
 pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi::document))
         .merge(root::routes())
         .merge(action_plans::routes())
         .merge(actions::routes())
@@ -67,7 +69,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Liveness: the process answers, the store reads, and the plugins loaded.
-async fn healthz(State(state): State<Service>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/healthz", tag = "meta", operation_id = "healthz",
+    responses((status = 200, description = "Alive: the store reads", body = crate::api::openapi::schemas::Health)))]
+pub(super) async fn healthz(State(state): State<Service>) -> Result<Json<serde_json::Value>, ApiError> {
     state.store_reads().await?;
     Ok(Json(serde_json::json!({
         "status": "ok",

@@ -47,12 +47,20 @@ fn action_type(raw: String) -> Result<String, ApiError> {
     }
 }
 
-async fn list(State(state): State<Service>) -> Json<Value> {
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins", operation_id = "plugin_list",
+    responses((status = 200, description = "The active inverters", body = crate::api::openapi::schemas::PluginList)))]
+pub(super) async fn list(State(state): State<Service>) -> Json<Value> {
     let snapshot = state.registry.snapshot();
     Json(json!({ "plugins": snapshot.values().map(view).collect::<Vec<_>>() }))
 }
 
-async fn show(State(state): State<Service>, PathParam(ty): PathParam) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/plugins/{action_type}", tag = "plugins", operation_id = "plugin_show",
+    params(("action_type" = String, Path, description = "The action type", pattern = "^[a-z][a-z0-9_]{0,63}$")),
+    responses((status = 200, description = "The type's active inverter", body = crate::api::openapi::schemas::Plugin)))]
+pub(super) async fn show(
+    State(state): State<Service>,
+    PathParam(ty): PathParam,
+) -> Result<Json<Value>, ApiError> {
     let ty = action_type(ty)?;
     let snapshot = state.registry.snapshot();
     let active =
@@ -60,7 +68,13 @@ async fn show(State(state): State<Service>, PathParam(ty): PathParam) -> Result<
     Ok(Json(view(active)))
 }
 
-async fn upload(
+#[utoipa::path(put, path = "/v1/plugins/{action_type}", tag = "plugins", operation_id = "plugin_upload",
+    params(("action_type" = String, Path, description = "The action type the component inverts", pattern = "^[a-z][a-z0-9_]{0,63}$")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component's bytes (Content-Type application/wasm or application/octet-stream)"),
+    responses(
+        (status = 200, description = "Replaced an upload", body = crate::api::openapi::schemas::Plugin),
+        (status = 201, description = "Stored and active", body = crate::api::openapi::schemas::Plugin)))]
+pub(super) async fn upload(
     State(state): State<Service>,
     PathParam(ty): PathParam,
     headers: HeaderMap,
@@ -80,7 +94,13 @@ async fn upload(
     Ok((status, Json(view(&active))))
 }
 
-async fn remove(State(state): State<Service>, PathParam(ty): PathParam) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/v1/plugins/{action_type}", tag = "plugins", operation_id = "plugin_remove",
+    params(("action_type" = String, Path, description = "The action type", pattern = "^[a-z][a-z0-9_]{0,63}$")),
+    responses((status = 204, description = "Removed; a file version of the type, if any, is active again")))]
+pub(super) async fn remove(
+    State(state): State<Service>,
+    PathParam(ty): PathParam,
+) -> Result<StatusCode, ApiError> {
     let ty = action_type(ty)?;
     state.remove_plugin(ty).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -16,7 +16,11 @@ pub(super) fn routes() -> Router<Service> {
     Router::new().route("/v1/action_plans/{uuid}/rollback", post(rollback))
 }
 
-async fn rollback(
+#[utoipa::path(post, path = "/v1/action_plans/{uuid}/rollback", tag = "action_plans", operation_id = "action_plan_rollback",
+    params(("uuid" = uuid::Uuid, Path, description = "The plan to roll back"), crate::api::openapi::schemas::WatcherHeaders),
+    request_body(content = Option<crate::rollback::Options>, description = "Optional"),
+    responses((status = 200, description = "The rollback plan with its actions (stored unless dry_run)", body = crate::api::openapi::schemas::ActionPlan)))]
+pub(super) async fn rollback(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,

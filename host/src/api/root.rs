@@ -21,7 +21,9 @@ fn version_entry(host: &str) -> Value {
     })
 }
 
-async fn root(HostUrl(host): HostUrl) -> Json<Value> {
+#[utoipa::path(get, path = "/", tag = "meta", operation_id = "versions",
+    responses((status = 200, description = "The API versions", body = crate::api::openapi::schemas::Versions)))]
+pub(super) async fn root(HostUrl(host): HostUrl) -> Json<Value> {
     Json(json!({
         "default_version": version_entry(&host),
         "description": "rollback-host: a Watcher-compatible service that stores, applies and rolls back action plans.",
@@ -37,7 +39,9 @@ fn collection(host: &str, name: &str) -> Value {
     ])
 }
 
-async fn v1(HostUrl(host): HostUrl) -> Json<Value> {
+#[utoipa::path(get, path = "/v1", tag = "meta", operation_id = "version_v1",
+    responses((status = 200, description = "The v1 document", body = Object)))]
+pub(super) async fn v1(HostUrl(host): HostUrl) -> Json<Value> {
     Json(json!({
         "id": "v1",
         "links": [{"href": format!("{host}/v1/"), "rel": "self"}],

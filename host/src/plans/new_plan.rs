@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub const MAX_PLAN_ACTIONS: usize = 10_000;
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
     /// Optional; a plan may stand alone.
@@ -38,7 +38,7 @@ pub struct NewPlan {
 }
 
 /// One action of the request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAction {
     /// Generated when absent.
@@ -48,6 +48,7 @@ pub struct NewAction {
     pub action_type: String,
     /// Must satisfy the type's schema.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub input_parameters: Map<String, Value>,
     /// Other actions of this request, by uuid or index.
     #[serde(default)]
@@ -58,7 +59,7 @@ pub struct NewAction {
 }
 
 /// A parent, by index into the request's `actions` or by uuid.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ParentRef {
     /// Position in `actions`.
