@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host client-venv bench clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone client-venv bench clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -28,9 +28,10 @@ build: plugins
 run: build
 	$(CARGO) run -p rollback-host -- serve --listen $(LISTEN) --plugins-dir target/plugins --data-dir target/rollback-data
 
-## test: the plugins' native unit tests, then the host's and black-box tests
-##       (the latter drive the real python-watcherclient, installed by client-venv)
-test: build client-venv test-plugins test-host
+## test: the plugins' native unit tests, the host's and black-box tests (they
+##       drive the real python-watcherclient, installed by client-venv),
+##       schemathesis against the OpenAPI document, and the Keystone tests
+test: build client-venv test-plugins test-host test-api test-keystone
 
 ## client-venv: python-watcherclient and openstackclient in target/venv
 client-venv:
@@ -41,6 +42,18 @@ test-plugins:
 
 test-host:
 	$(CARGO) test --workspace
+
+## test-api: schemathesis (PyPI) fuzzes a live server against /openapi.json
+test-api: build
+	bash scripts/schemathesis.sh
+
+## test-keystone: a real Keystone (Debian's package, SQLite) on 127.0.0.1:$(KEYSTONE_PORT),
+##                then the ignored Keystone tests against it; Keystone is stopped after
+KEYSTONE_PORT ?= 35357
+test-keystone: build client-venv
+	bash scripts/keystone.sh start target/keystone $(KEYSTONE_PORT)
+	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test all keystone:: -- --ignored --nocapture --test-threads 3; \
+	  status=$$?; bash scripts/keystone.sh stop target/keystone; exit $$status
 
 ## bench: criterion benchmarks (release build); figures go in BENCHMARKS.md
 bench:

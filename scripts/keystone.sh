@@ -8,12 +8,18 @@
 #   scripts/keystone.sh stop DIR       stop the Keystone started in DIR
 #
 # DIR/env defines KEYSTONE_URL, the service user's credentials, and one user
-# per role (reader, member, admin) plus one with no role on the project.
+# per role (rb-reader, rb-member, rb-admin) plus rb-observer, whose only role
+# no rule names. Tokens live KEYSTONE_TOKEN_LIFETIME seconds (default 45).
 # Debian's interpreter (/usr/bin/python3) runs everything: a python3 found
 # earlier on PATH (pyenv) does not see Debian's keystone modules.
 set -euo pipefail
 PY=/usr/bin/python3
 PASSWORD=rollback-test-secret
+
+# Whether something answers GET $1 (Debian's Python; no curl needed).
+up() {
+    $PY -c "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" "$1" 2>/dev/null
+}
 
 install() {
     if [ -x /usr/bin/keystone-manage ] && [ -x /usr/bin/uwsgi ] \
@@ -42,7 +48,8 @@ log_file = $dir/keystone.log
 connection = sqlite:///$dir/keystone.db
 [token]
 provider = fernet
-expiration = 3600
+# Short, so the tests can watch a token expire.
+expiration = ${KEYSTONE_TOKEN_LIFETIME:-45}
 [fernet_tokens]
 key_repository = $dir/fernet-keys
 [fernet_receipts]
@@ -69,17 +76,21 @@ EOF
             "$dir/keystone.db"
         touch "$dir/bootstrapped"
     fi
+    if up "$url/v3"; then
+        echo "keystone.sh: something already answers on $url; stop it or choose another port" >&2
+        exit 1
+    fi
     OS_KEYSTONE_CONFIG_FILES="$dir/keystone.conf" /usr/bin/uwsgi \
-        --plugins python3 --http-socket "127.0.0.1:$port" \
-        --wsgi-file /usr/bin/keystone-wsgi-public --master --processes 1 --threads 4 \
-        --enable-threads --lazy-apps --die-on-term --buffer-size 65535 \
+        --plugins python3 --http11-socket "127.0.0.1:$port" --add-header "Connection: close" \
+        --wsgi-file /usr/bin/keystone-wsgi-public --master --processes 1 --threads 1 \
+        --lazy-apps --die-on-term --buffer-size 65535 \
         --env "OS_KEYSTONE_CONFIG_FILES=$dir/keystone.conf" \
         --pidfile "$dir/uwsgi.pid" --daemonize "$dir/uwsgi.log"
     for _ in $(seq 1 150); do
-        if curl -fsS "$url/v3" >/dev/null 2>&1; then break; fi
+        if up "$url/v3"; then break; fi
         sleep 0.2
     done
-    curl -fsS "$url/v3" >/dev/null || { tail -30 "$dir/uwsgi.log" >&2; exit 1; }
+    up "$url/v3" || { tail -30 "$dir/uwsgi.log" >&2; exit 1; }
     KEYSTONE_URL=$url PASSWORD=$PASSWORD ENV_FILE="$dir/env" $PY - <<'EOF'
 import json, os, urllib.request, urllib.error
 url = os.environ["KEYSTONE_URL"]; pw = os.environ["PASSWORD"]
@@ -106,17 +117,16 @@ def find(kind, name):
 def ensure(kind, name, body):
     return find(kind, name) or call("POST", f"/v3/{kind}", {kind[:-1]: body}, admin)[1][kind[:-1]]["id"]
 
-roles = {r: ensure("roles", r, {"name": r}) for r in ("reader", "member", "admin", "service")}
+roles = {r: ensure("roles", r, {"name": r}) for r in ("reader", "member", "admin", "service", "observer")}
 project = find("projects", "admin")
 service_project = ensure("projects", "service", {"name": "service", "domain_id": "default"})
 users = {}
+# rb-observer holds a role no rule names: a valid token that may do nothing.
 for user, role, proj in [("rb-reader", "reader", project), ("rb-member", "member", project),
-                         ("rb-admin", "admin", project), ("rb-norole", None, project),
+                         ("rb-admin", "admin", project), ("rb-observer", "observer", project),
                          ("rollback", "service", service_project)]:
     uid = ensure("users", user, {"name": user, "password": pw, "domain_id": "default"})
-    # rb-norole gets a role on the service project only, so it can get a token.
-    target = proj if role else service_project
-    call("PUT", f"/v3/projects/{target}/users/{uid}/roles/{roles[role or 'reader']}", token=admin)
+    call("PUT", f"/v3/projects/{proj}/users/{uid}/roles/{roles[role]}", token=admin)
     if user == "rollback":
         call("PUT", f"/v3/projects/{service_project}/users/{uid}/roles/{roles['admin']}", token=admin)
     users[user] = uid

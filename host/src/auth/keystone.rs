@@ -152,14 +152,12 @@ impl Keystone {
             return Err(KeystoneError::Invalid);
         }
         let service = self.service_token(renew).await?;
-        let answer = self
+        let request = self
             .http
             .get(format!("{}/v3/auth/tokens?nocatalog", self.base))
             .header("X-Auth-Token", service)
-            .header("X-Subject-Token", token)
-            .send()
-            .await
-            .map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
+            .header("X-Subject-Token", token);
+        let answer = send(request).await.map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
         match answer.status().as_u16() {
             200 => {}
             404 => return Err(KeystoneError::Invalid),
@@ -187,11 +185,8 @@ impl Keystone {
                 "name": c.username, "domain": {"id": c.user_domain_id}, "password": c.password}}},
             "scope": {"project": {"name": c.project_name, "domain": {"id": c.project_domain_id}}}
         }});
-        let answer = self
-            .http
-            .post(format!("{}/v3/auth/tokens?nocatalog", self.base))
-            .json(&body)
-            .send()
+        let request = self.http.post(format!("{}/v3/auth/tokens?nocatalog", self.base)).json(&body);
+        let answer = send(request)
             .await
             .map_err(|e| KeystoneError::Unavailable(format!("logging in to {}: {e}", self.base)))?;
         let status = answer.status();
@@ -218,6 +213,31 @@ impl Keystone {
         Ok(token)
     }
 }
+
+/// Sends `request`, trying again (up to [`ATTEMPTS`] in all) when it could
+/// not be sent or no answer came: a kept-alive connection the server has
+/// closed meanwhile fails that way (keystonemiddleware retries too).
+async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+    let mut last = None;
+    for attempt in 0..ATTEMPTS {
+        let Some(r) = request.try_clone() else { break };
+        match r.send().await {
+            Ok(answer) => return Ok(answer),
+            Err(e) if e.is_timeout() => return Err(e),
+            Err(e) => {
+                tracing::debug!(attempt, "Keystone request failed: {e}");
+                last = Some(e);
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => request.send().await,
+    }
+}
+
+/// Tries per Keystone request.
+const ATTEMPTS: usize = 3;
 
 /// Marks "our own token was refused" so `identify` renews it once.
 const SERVICE_TOKEN_REFUSED: &str = "Keystone refused the service's token";

@@ -31,7 +31,7 @@ fn tokens_file() -> tempfile::NamedTempFile {
     f
 }
 
-fn with_token(s: &Server, method: &str, path: &str, token: Option<&str>) -> Resp {
+pub(crate) fn with_token(s: &Server, method: &str, path: &str, token: Option<&str>) -> Resp {
     let mut h = vec![("OpenStack-API-Version", "infra-optim 1.5"), ("Content-Type", "application/json")];
     if let Some(t) = token {
         h.push(("X-Auth-Token", t));
@@ -40,16 +40,26 @@ fn with_token(s: &Server, method: &str, path: &str, token: Option<&str>) -> Resp
     s.call(method, path, &h, body)
 }
 
-/// Default policy: reads for reader/member/admin, everything else admin.
-fn default_allows(rule: &str, role: &str) -> bool {
+/// Default policy: reads for reader/member/admin, everything else admin;
+/// any other role nothing.
+pub(crate) fn default_allows(rule: &str, role: &str) -> bool {
     let read = rule.ends_with(":get") || rule.ends_with(":get_all") || rule.ends_with(":detail");
-    role == "admin" || read
+    role == "admin" || (read && matches!(role, "reader" | "member"))
+}
+
+fn check_matrix(s: &Server, plan: &str, allows: impl Fn(&str, &str) -> bool) -> Vec<String> {
+    check_matrix_with(s, plan, &[("reader", READER), ("member", MEMBER), ("admin", ADMIN)], allows)
 }
 
 /// Every guarded route with every role and with no token: 401 without,
 /// 403 naming the rule when the role is not enough, anything but 401/403
 /// when it is. Returns the matrix as lines.
-fn check_matrix(s: &Server, plan: &str, allows: impl Fn(&str, &str) -> bool) -> Vec<String> {
+pub(crate) fn check_matrix_with(
+    s: &Server,
+    plan: &str,
+    tokens: &[(&str, &str)],
+    allows: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
     let mut lines = Vec::new();
     for (method, route, rule) in RULES {
         let path = route.replace("{uuid}", plan).replace("{action_type}", "no_such_type");
@@ -61,7 +71,7 @@ fn check_matrix(s: &Server, plan: &str, allows: impl Fn(&str, &str) -> bool) -> 
         assert_eq!(bad.status, 401, "{method} {path} with a wrong token");
         let mut row = format!("{:<6} {:<36} {:<22}", method.as_str(), route, rule);
         // Mutating routes last for admin, so reads see the plan first.
-        for (role, token) in [("reader", READER), ("member", MEMBER), ("admin", ADMIN)] {
+        for &(role, token) in tokens {
             let r = with_token(s, method.as_str(), &path, Some(token));
             if allows(rule, role) {
                 assert!(

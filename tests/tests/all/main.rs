@@ -9,6 +9,7 @@ mod applier;
 mod applier_bounds;
 mod auth;
 mod components;
+mod keystone;
 mod openapi;
 mod plugin_check;
 mod plugins_api;
