@@ -32,6 +32,8 @@ use uuid::Uuid;
 /// record's encoding changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Set once the creation-order indexes are complete.
+const ORDER_INDEX_KEY: &[u8] = b"order_index";
 
 /// Jobs that may wait for the committer before callers block.
 const QUEUE_DEPTH: usize = 4096;
@@ -80,6 +82,14 @@ impl Store {
         })?;
         let tables = Tables::open(&db)?;
         check_schema(&db, &tables)?;
+        if tables.meta.get(ORDER_INDEX_KEY)?.is_none() {
+            let n = tables.build_order_indexes()?;
+            tables.meta.insert(ORDER_INDEX_KEY, &[1u8][..])?;
+            db.flush()?;
+            if n > 0 {
+                tracing::info!(entries = n, "built the creation-order indexes of an older store");
+            }
+        }
         let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
 
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
@@ -158,6 +168,61 @@ impl Store {
         let mut all = self.inner.tables.all_actions()?;
         all.sort_by_key(|a| a.id);
         Ok(all)
+    }
+
+    /// Up to `limit` plans in creation order (newest first when
+    /// `descending`), starting after the plan with id `after`, keeping only
+    /// those `keep` accepts. Reads the order index and one record per plan
+    /// looked at, never the whole table.
+    pub fn plans_page(
+        &self,
+        after: Option<u64>,
+        descending: bool,
+        limit: usize,
+        mut keep: impl FnMut(&ActionPlan) -> bool,
+    ) -> Result<Vec<ActionPlan>, StoreError> {
+        let t = &self.inner.tables;
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for uuid in t.in_order(&t.plan_order, after, descending) {
+            if let Some(p) = t.plan(uuid?)? {
+                if keep(&p) {
+                    out.push(p);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Like [`Store::plans_page`], for actions.
+    pub fn actions_page(
+        &self,
+        after: Option<u64>,
+        descending: bool,
+        limit: usize,
+        mut keep: impl FnMut(&Action) -> bool,
+    ) -> Result<Vec<Action>, StoreError> {
+        let t = &self.inner.tables;
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        for uuid in t.in_order(&t.action_order, after, descending) {
+            if let Some(a) = t.action(uuid?)? {
+                if keep(&a) {
+                    out.push(a);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// A named JSON document (e.g. the simulated cloud's state).

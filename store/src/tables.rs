@@ -6,12 +6,17 @@
 //! | `actions`     | action uuid                    | Action (JSON)     |
 //! | `plan_actions`| plan uuid ‖ action uuid        | empty             |
 //! | `audit_plans` | audit uuid ‖ plan uuid         | empty             |
+//! | `plan_order`  | plan id (u64 big-endian)       | plan uuid         |
+//! | `action_order`| action id (u64 big-endian)     | action uuid       |
 //! | `documents`   | a name, e.g. `cloud`           | any JSON document |
 //! | `blobs`       | a name, e.g. `plugin/migrate`  | bytes             |
 //! | `meta`        | `schema_version`               | u32 big-endian    |
 //!
 //! Index entries are written in the same transaction as the records they
-//! index (see [`Tables::apply`]).
+//! index (see [`Tables::apply`]). The two `_order` trees keep creation
+//! order, so a page of a list is read from them without loading every
+//! record; a store written before they existed gets them built once at
+//! open ([`Tables::build_order_indexes`]).
 
 use crate::error::StoreError;
 use crate::model::{Action, ActionPlan};
@@ -28,6 +33,8 @@ pub(crate) enum Write {
     Plan(ActionPlan),
     Action(Action),
     PlanIndex { plan: Uuid, action: Uuid },
+    PlanOrder { id: u64, plan: Uuid },
+    ActionOrder { id: u64, action: Uuid },
     AuditIndex { audit: Uuid, plan: Uuid },
     Document { name: String, value: serde_json::Value },
     Blob { name: String, bytes: Option<Vec<u8>> },
@@ -40,6 +47,8 @@ pub(crate) struct Tables {
     pub(crate) actions: sled::Tree,
     pub(crate) plan_actions: sled::Tree,
     pub(crate) audit_plans: sled::Tree,
+    pub(crate) plan_order: sled::Tree,
+    pub(crate) action_order: sled::Tree,
     pub(crate) documents: sled::Tree,
     pub(crate) blobs: sled::Tree,
     pub(crate) meta: sled::Tree,
@@ -72,6 +81,8 @@ impl Tables {
             actions: db.open_tree("actions")?,
             plan_actions: db.open_tree("plan_actions")?,
             audit_plans: db.open_tree("audit_plans")?,
+            plan_order: db.open_tree("plan_order")?,
+            action_order: db.open_tree("action_order")?,
             documents: db.open_tree("documents")?,
             blobs: db.open_tree("blobs")?,
             meta: db.open_tree("meta")?,
@@ -147,6 +158,48 @@ impl Tables {
             .collect()
     }
 
+    /// Uuids in creation order from an `_order` tree: after `after` (an id,
+    /// exclusive; from the start when `None`), ascending or descending,
+    /// lazily, one index entry read per item.
+    pub(crate) fn in_order<'t>(
+        &'t self,
+        tree: &'t sled::Tree,
+        after: Option<u64>,
+        descending: bool,
+    ) -> Box<dyn Iterator<Item = Result<Uuid, StoreError>> + 't> {
+        let range = match (after, descending) {
+            (None, _) => tree.iter(),
+            (Some(id), false) => tree.range((id.saturating_add(1)).to_be_bytes()..),
+            (Some(id), true) => tree.range(..id.to_be_bytes()),
+        };
+        let decode_entry = move |kv: Result<(sled::IVec, sled::IVec), sled::Error>| {
+            let (_, v) = kv?;
+            self.read(1);
+            Uuid::from_slice(&v)
+                .map_err(|e| StoreError::Corrupt { key: "order index".into(), reason: e.to_string() })
+        };
+        if descending {
+            Box::new(range.rev().map(decode_entry))
+        } else {
+            Box::new(range.map(decode_entry))
+        }
+    }
+
+    /// Fills the `_order` trees from the records (a store from before they
+    /// existed). Returns how many entries were written.
+    pub(crate) fn build_order_indexes(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for p in self.all_plans()? {
+            self.plan_order.insert(p.id.to_be_bytes(), p.uuid.as_bytes())?;
+            n += 1;
+        }
+        for a in self.all_actions()? {
+            self.action_order.insert(a.id.to_be_bytes(), a.uuid.as_bytes())?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// The uuids stored under `prefix` in a pair index.
     fn index(&self, tree: &sled::Tree, prefix: Uuid) -> Result<Vec<Uuid>, StoreError> {
         tree.scan_prefix(prefix.as_bytes())
@@ -172,9 +225,18 @@ impl Tables {
 
     /// Applies `writes` atomically: records and index entries together.
     pub(crate) fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let result: Result<(), TransactionError<()>> =
-            (&self.plans, &self.actions, &self.plan_actions, &self.audit_plans, &self.documents, &self.blobs)
-                .transaction(|(plans, actions, plan_actions, audit_plans, documents, blobs)| {
+        let result: Result<(), TransactionError<()>> = (
+            &self.plans,
+            &self.actions,
+            &self.plan_actions,
+            &self.audit_plans,
+            &self.plan_order,
+            &self.action_order,
+            &self.documents,
+            &self.blobs,
+        )
+            .transaction(
+                |(plans, actions, plan_actions, audit_plans, plan_order, action_order, documents, blobs)| {
                     for w in writes {
                         match w {
                             Write::Plan(p) => {
@@ -189,6 +251,12 @@ impl Tables {
                             Write::AuditIndex { audit, plan } => {
                                 audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
                             }
+                            Write::PlanOrder { id, plan } => {
+                                plan_order.insert(&id.to_be_bytes()[..], plan.as_bytes())?;
+                            }
+                            Write::ActionOrder { id, action } => {
+                                action_order.insert(&id.to_be_bytes()[..], action.as_bytes())?;
+                            }
                             Write::Document { name, value } => {
                                 documents.insert(name.as_bytes(), encode(value))?;
                             }
@@ -201,7 +269,8 @@ impl Tables {
                         }
                     }
                     Ok::<(), ConflictableTransactionError<()>>(())
-                });
+                },
+            );
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Storage(e)) => Err(e.into()),

@@ -87,6 +87,7 @@ impl<'a> Txn<'a> {
         if let Some(audit) = plan.audit_uuid {
             self.writes.push(Write::AuditIndex { audit, plan: plan.uuid });
         }
+        self.writes.push(Write::PlanOrder { id: plan.id, plan: plan.uuid });
         self.stage_plan(plan);
         Ok(())
     }
@@ -99,6 +100,7 @@ impl<'a> Txn<'a> {
         }
         self.plan_required(action.action_plan_uuid)?;
         self.writes.push(Write::PlanIndex { plan: action.action_plan_uuid, action: action.uuid });
+        self.writes.push(Write::ActionOrder { id: action.id, action: action.uuid });
         self.new_actions_of.entry(action.action_plan_uuid).or_default().push(action.uuid);
         self.stage_action(action);
         Ok(())

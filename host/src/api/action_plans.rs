@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
-use super::list::{collection, ListQuery, Row};
+use super::list::{collection, Dir, ListQuery, Row};
 use super::patch;
 use super::version::{Version, MAX};
 use super::views::{self, Form};
@@ -84,7 +84,13 @@ async fn list_impl(
         Some(a) => Some(parse_uuid("audit_uuid", a)?),
         None => None,
     };
-    let plans = state.plans.plans(audit, show_deleted).await?;
+    // Creation order with no filter: one page from the order index.
+    let (plans, q) = if q.sort_key == "id" && audit.is_none() {
+        let page = state.plans.plans_page(q.marker, q.sort_dir == Dir::Desc, q.limit, show_deleted).await?;
+        (page, ListQuery { marker: None, ..q })
+    } else {
+        (state.plans.plans(audit, show_deleted).await?, q)
+    };
     let rows = plans
         .iter()
         .map(|p| Row {

@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
-use super::list::{collection, ListQuery, Row};
+use super::list::{collection, Dir, ListQuery, Row};
 use super::patch;
 use super::version::{Version, MAX};
 use super::views::{self, Form};
@@ -90,7 +90,13 @@ async fn list_impl(
         (None, Some(a)) => ActionsOf::Audit(a),
         (None, None) => ActionsOf::All,
     };
-    let actions = state.plans.actions(of, show_deleted).await?;
+    // Creation order with no filter: one page from the order index.
+    let (actions, q) = if q.sort_key == "id" && matches!(of, ActionsOf::All) {
+        let page = state.plans.actions_page(q.marker, q.sort_dir == Dir::Desc, q.limit, show_deleted).await?;
+        (page, ListQuery { marker: None, ..q })
+    } else {
+        (state.plans.actions(of, show_deleted).await?, q)
+    };
     let rows = actions
         .iter()
         .map(|a| Row {

@@ -92,6 +92,52 @@ impl Plans {
         Ok(plans)
     }
 
+    /// One page of plans in creation order, from the store's order index:
+    /// up to `limit` after the plan `marker` (newest first when
+    /// `descending`), deleted ones only with `show_deleted`. Costs the page,
+    /// not the table.
+    pub async fn plans_page(
+        &self,
+        marker: Option<Uuid>,
+        descending: bool,
+        limit: usize,
+        show_deleted: bool,
+    ) -> Result<Vec<ActionPlan>, PlanError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let after = match marker {
+                Some(m) => {
+                    Some(store.plan(m)?.ok_or(PlanError::NotFound { kind: "ActionPlan", uuid: m })?.id)
+                }
+                None => None,
+            };
+            Ok(store
+                .plans_page(after, descending, limit, |p| show_deleted || p.state != PlanState::Deleted)?)
+        })
+        .await
+    }
+
+    /// Like [`Plans::plans_page`], for actions.
+    pub async fn actions_page(
+        &self,
+        marker: Option<Uuid>,
+        descending: bool,
+        limit: usize,
+        show_deleted: bool,
+    ) -> Result<Vec<Action>, PlanError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let after = match marker {
+                Some(m) => Some(store.action(m)?.ok_or(PlanError::NotFound { kind: "Action", uuid: m })?.id),
+                None => None,
+            };
+            Ok(store.actions_page(after, descending, limit, |a| {
+                show_deleted || a.state != ActionState::Deleted
+            })?)
+        })
+        .await
+    }
+
     /// One action; a deleted one only with `show_deleted`.
     pub async fn action(&self, uuid: Uuid, show_deleted: bool) -> Result<Action, PlanError> {
         let store = self.store.clone();

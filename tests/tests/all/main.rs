@@ -11,6 +11,7 @@ mod auth;
 mod bounds;
 mod components;
 mod keystone;
+mod listing;
 mod openapi;
 mod plugin_check;
 mod plugins_api;
