@@ -54,6 +54,14 @@ pub enum KeystoneError {
     /// Keystone could not be asked, or answered something unexpected.
     #[error("the identity service is unavailable: {0}")]
     Unavailable(String),
+    /// Keystone refused the service's own credentials.
+    #[error("Keystone refused the service's own login as {user:?} (HTTP {status}); check the keystone credentials")]
+    ServiceLogin {
+        /// The service user.
+        user: String,
+        /// Keystone's answer.
+        status: u16,
+    },
 }
 
 /// A Keystone client with a token cache.
@@ -191,10 +199,7 @@ impl Keystone {
             .map_err(|e| KeystoneError::Unavailable(format!("logging in to {}: {e}", self.base)))?;
         let status = answer.status();
         if status.as_u16() != 201 {
-            return Err(KeystoneError::Unavailable(format!(
-                "Keystone refused the service's own login as {:?} (HTTP {status}); check the keystone credentials",
-                c.username
-            )));
+            return Err(KeystoneError::ServiceLogin { user: c.username.clone(), status: status.as_u16() });
         }
         let token = answer
             .headers()

@@ -93,8 +93,8 @@ impl Access {
             Mode::Keystone(k) => match k.identify(token.ok_or(Denied::Unauthenticated)?).await {
                 Ok(identity) => Ok(identity),
                 Err(KeystoneError::Invalid) => Err(Denied::Unauthenticated),
-                Err(KeystoneError::Unavailable(why)) => {
-                    tracing::error!("cannot validate a token: {why}");
+                Err(e) => {
+                    tracing::error!("cannot validate a token: {e}");
                     Err(Denied::Unavailable)
                 }
             },
