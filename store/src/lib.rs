@@ -14,11 +14,13 @@
 mod committer;
 mod error;
 mod model;
+mod sort;
 mod tables;
 mod txn;
 
 pub use error::StoreError;
 pub use model::{Action, ActionPlan, ActionState, PlanState, Timestamp};
+pub use sort::{ACTION_SORT_KEYS, PLAN_SORT_KEYS};
 pub use txn::Txn;
 
 use committer::{Job, Outcome};
@@ -32,8 +34,8 @@ use uuid::Uuid;
 /// record's encoding changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_KEY: &[u8] = b"schema_version";
-/// Set once the creation-order indexes are complete.
-const ORDER_INDEX_KEY: &[u8] = b"order_index";
+/// Set once the sort indexes are complete.
+const SORT_INDEX_KEY: &[u8] = b"sort_index";
 
 /// Jobs that may wait for the committer before callers block.
 const QUEUE_DEPTH: usize = 4096;
@@ -82,12 +84,12 @@ impl Store {
         })?;
         let tables = Tables::open(&db)?;
         check_schema(&db, &tables)?;
-        if tables.meta.get(ORDER_INDEX_KEY)?.is_none() {
-            let n = tables.build_order_indexes()?;
-            tables.meta.insert(ORDER_INDEX_KEY, &[1u8][..])?;
+        if tables.meta.get(SORT_INDEX_KEY)?.is_none() {
+            let n = tables.build_sort_indexes()?;
+            tables.meta.insert(SORT_INDEX_KEY, &[1u8][..])?;
             db.flush()?;
             if n > 0 {
-                tracing::info!(entries = n, "built the creation-order indexes of an older store");
+                tracing::info!(entries = n, "built the sort indexes of an older store");
             }
         }
         let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
@@ -170,23 +172,33 @@ impl Store {
         Ok(all)
     }
 
-    /// Up to `limit` plans in creation order (newest first when
-    /// `descending`), starting after the plan with id `after`, keeping only
-    /// those `keep` accepts. Reads the order index and one record per plan
-    /// looked at, never the whole table.
+    /// Up to `limit` plans in the order of `sort_key` (one of
+    /// [`PLAN_SORT_KEYS`]; equal values in creation order), descending when
+    /// `descending`, starting after the plan `marker`, keeping only those
+    /// `keep` accepts. Reads the sort index and one record per plan looked
+    /// at, never the whole table. An unknown marker is `NotFound`.
     pub fn plans_page(
         &self,
-        after: Option<u64>,
+        sort_key: &str,
+        marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         mut keep: impl FnMut(&ActionPlan) -> bool,
     ) -> Result<Vec<ActionPlan>, StoreError> {
         let t = &self.inner.tables;
+        let field = field_number(PLAN_SORT_KEYS, sort_key)?;
+        let after = match marker {
+            Some(m) => {
+                let p = t.plan(m)?.ok_or(StoreError::NotFound { kind: "ActionPlan", uuid: m })?;
+                Some(sort::plan_key(&p, field as usize))
+            }
+            None => None,
+        };
         let mut out = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
-        for uuid in t.in_order(&t.plan_order, after, descending) {
+        for uuid in t.sorted(&t.plan_sort, field, after, descending) {
             if let Some(p) = t.plan(uuid?)? {
                 if keep(&p) {
                     out.push(p);
@@ -199,20 +211,29 @@ impl Store {
         Ok(out)
     }
 
-    /// Like [`Store::plans_page`], for actions.
+    /// Like [`Store::plans_page`], for actions ([`ACTION_SORT_KEYS`]).
     pub fn actions_page(
         &self,
-        after: Option<u64>,
+        sort_key: &str,
+        marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         mut keep: impl FnMut(&Action) -> bool,
     ) -> Result<Vec<Action>, StoreError> {
         let t = &self.inner.tables;
+        let field = field_number(ACTION_SORT_KEYS, sort_key)?;
+        let after = match marker {
+            Some(m) => {
+                let a = t.action(m)?.ok_or(StoreError::NotFound { kind: "Action", uuid: m })?;
+                Some(sort::action_key(&a, field as usize))
+            }
+            None => None,
+        };
         let mut out = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
-        for uuid in t.in_order(&t.action_order, after, descending) {
+        for uuid in t.sorted(&t.action_sort, field, after, descending) {
             if let Some(a) = t.action(uuid?)? {
                 if keep(&a) {
                     out.push(a);
@@ -254,6 +275,13 @@ impl Store {
         out.sort_by_key(|a| a.id);
         Ok(out)
     }
+}
+
+fn field_number(keys: &[&str], key: &str) -> Result<u8, StoreError> {
+    keys.iter()
+        .position(|k| *k == key)
+        .map(|i| i as u8)
+        .ok_or_else(|| StoreError::Engine(format!("{key} is not a sort key")))
 }
 
 /// Writes the schema version into a new database; refuses a newer one.

@@ -6,17 +6,17 @@
 //! | `actions`     | action uuid                    | Action (JSON)     |
 //! | `plan_actions`| plan uuid ‖ action uuid        | empty             |
 //! | `audit_plans` | audit uuid ‖ plan uuid         | empty             |
-//! | `plan_order`  | plan id (u64 big-endian)       | plan uuid         |
-//! | `action_order`| action id (u64 big-endian)     | action uuid       |
+//! | `plan_sort`   | field ‖ value ‖ id (see `sort`) | plan uuid         |
+//! | `action_sort` | field ‖ value ‖ id             | action uuid       |
 //! | `documents`   | a name, e.g. `cloud`           | any JSON document |
 //! | `blobs`       | a name, e.g. `plugin/migrate`  | bytes             |
 //! | `meta`        | `schema_version`               | u32 big-endian    |
 //!
 //! Index entries are written in the same transaction as the records they
-//! index (see [`Tables::apply`]). The two `_order` trees keep creation
-//! order, so a page of a list is read from them without loading every
-//! record; a store written before they existed gets them built once at
-//! open ([`Tables::build_order_indexes`]).
+//! index (see [`Tables::apply`]). The two `_sort` trees keep every list
+//! order (creation order and each sortable field), so a page of a list is
+//! read from them without loading every record; a store written before
+//! they existed gets them built once at open ([`Tables::build_sort_indexes`]).
 
 use crate::error::StoreError;
 use crate::model::{Action, ActionPlan};
@@ -32,12 +32,29 @@ use uuid::Uuid;
 pub(crate) enum Write {
     Plan(ActionPlan),
     Action(Action),
-    PlanIndex { plan: Uuid, action: Uuid },
-    PlanOrder { id: u64, plan: Uuid },
-    ActionOrder { id: u64, action: Uuid },
-    AuditIndex { audit: Uuid, plan: Uuid },
-    Document { name: String, value: serde_json::Value },
-    Blob { name: String, bytes: Option<Vec<u8>> },
+    PlanIndex {
+        plan: Uuid,
+        action: Uuid,
+    },
+    /// A sort-index entry of a plan (`actions: false`) or action: insert
+    /// with `Some(uuid)`, remove with `None`.
+    Sort {
+        actions: bool,
+        key: Vec<u8>,
+        uuid: Option<Uuid>,
+    },
+    AuditIndex {
+        audit: Uuid,
+        plan: Uuid,
+    },
+    Document {
+        name: String,
+        value: serde_json::Value,
+    },
+    Blob {
+        name: String,
+        bytes: Option<Vec<u8>>,
+    },
 }
 
 /// The open trees.
@@ -47,8 +64,8 @@ pub(crate) struct Tables {
     pub(crate) actions: sled::Tree,
     pub(crate) plan_actions: sled::Tree,
     pub(crate) audit_plans: sled::Tree,
-    pub(crate) plan_order: sled::Tree,
-    pub(crate) action_order: sled::Tree,
+    pub(crate) plan_sort: sled::Tree,
+    pub(crate) action_sort: sled::Tree,
     pub(crate) documents: sled::Tree,
     pub(crate) blobs: sled::Tree,
     pub(crate) meta: sled::Tree,
@@ -81,8 +98,8 @@ impl Tables {
             actions: db.open_tree("actions")?,
             plan_actions: db.open_tree("plan_actions")?,
             audit_plans: db.open_tree("audit_plans")?,
-            plan_order: db.open_tree("plan_order")?,
-            action_order: db.open_tree("action_order")?,
+            plan_sort: db.open_tree("plan_sort")?,
+            action_sort: db.open_tree("action_sort")?,
             documents: db.open_tree("documents")?,
             blobs: db.open_tree("blobs")?,
             meta: db.open_tree("meta")?,
@@ -158,25 +175,32 @@ impl Tables {
             .collect()
     }
 
-    /// Uuids in creation order from an `_order` tree: after `after` (an id,
-    /// exclusive; from the start when `None`), ascending or descending,
-    /// lazily, one index entry read per item.
-    pub(crate) fn in_order<'t>(
+    /// Uuids in the order of sort field `field` from a `_sort` tree:
+    /// strictly after the key `after` (from the start when `None`),
+    /// ascending or descending, lazily, one index entry read per item.
+    pub(crate) fn sorted<'t>(
         &'t self,
         tree: &'t sled::Tree,
-        after: Option<u64>,
+        field: u8,
+        after: Option<Vec<u8>>,
         descending: bool,
     ) -> Box<dyn Iterator<Item = Result<Uuid, StoreError>> + 't> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let low = vec![field];
+        let high = match field.checked_add(1) {
+            Some(next) => Excluded(vec![next]),
+            None => Unbounded,
+        };
         let range = match (after, descending) {
-            (None, _) => tree.iter(),
-            (Some(id), false) => tree.range((id.saturating_add(1)).to_be_bytes()..),
-            (Some(id), true) => tree.range(..id.to_be_bytes()),
+            (None, _) => tree.range::<Vec<u8>, _>((Included(low), high)),
+            (Some(k), false) => tree.range::<Vec<u8>, _>((Excluded(k), high)),
+            (Some(k), true) => tree.range::<Vec<u8>, _>((Included(low), Excluded(k))),
         };
         let decode_entry = move |kv: Result<(sled::IVec, sled::IVec), sled::Error>| {
             let (_, v) = kv?;
             self.read(1);
             Uuid::from_slice(&v)
-                .map_err(|e| StoreError::Corrupt { key: "order index".into(), reason: e.to_string() })
+                .map_err(|e| StoreError::Corrupt { key: "sort index".into(), reason: e.to_string() })
         };
         if descending {
             Box::new(range.rev().map(decode_entry))
@@ -185,17 +209,23 @@ impl Tables {
         }
     }
 
-    /// Fills the `_order` trees from the records (a store from before they
+    /// Fills the `_sort` trees from the records (a store from before they
     /// existed). Returns how many entries were written.
-    pub(crate) fn build_order_indexes(&self) -> Result<usize, StoreError> {
+    pub(crate) fn build_sort_indexes(&self) -> Result<usize, StoreError> {
+        self.plan_sort.clear()?;
+        self.action_sort.clear()?;
         let mut n = 0;
         for p in self.all_plans()? {
-            self.plan_order.insert(p.id.to_be_bytes(), p.uuid.as_bytes())?;
-            n += 1;
+            for f in 0..crate::sort::PLAN_SORT_KEYS.len() {
+                self.plan_sort.insert(crate::sort::plan_key(&p, f), p.uuid.as_bytes())?;
+                n += 1;
+            }
         }
         for a in self.all_actions()? {
-            self.action_order.insert(a.id.to_be_bytes(), a.uuid.as_bytes())?;
-            n += 1;
+            for f in 0..crate::sort::ACTION_SORT_KEYS.len() {
+                self.action_sort.insert(crate::sort::action_key(&a, f), a.uuid.as_bytes())?;
+                n += 1;
+            }
         }
         Ok(n)
     }
@@ -230,13 +260,13 @@ impl Tables {
             &self.actions,
             &self.plan_actions,
             &self.audit_plans,
-            &self.plan_order,
-            &self.action_order,
+            &self.plan_sort,
+            &self.action_sort,
             &self.documents,
             &self.blobs,
         )
             .transaction(
-                |(plans, actions, plan_actions, audit_plans, plan_order, action_order, documents, blobs)| {
+                |(plans, actions, plan_actions, audit_plans, plan_sort, action_sort, documents, blobs)| {
                     for w in writes {
                         match w {
                             Write::Plan(p) => {
@@ -251,11 +281,12 @@ impl Tables {
                             Write::AuditIndex { audit, plan } => {
                                 audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
                             }
-                            Write::PlanOrder { id, plan } => {
-                                plan_order.insert(&id.to_be_bytes()[..], plan.as_bytes())?;
-                            }
-                            Write::ActionOrder { id, action } => {
-                                action_order.insert(&id.to_be_bytes()[..], action.as_bytes())?;
+                            Write::Sort { actions, key, uuid } => {
+                                let tree = if *actions { action_sort } else { plan_sort };
+                                match uuid {
+                                    Some(u) => tree.insert(key.as_slice(), u.as_bytes()).map(drop)?,
+                                    None => tree.remove(key.as_slice()).map(drop)?,
+                                }
                             }
                             Write::Document { name, value } => {
                                 documents.insert(name.as_bytes(), encode(value))?;

@@ -216,19 +216,19 @@ fn pages_come_from_the_order_index_without_reading_every_record() {
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..200).map(|_| create(&store, None, 1).0).collect();
     let before = store.reads();
-    let page = store.plans_page(None, false, 10, |_| true).unwrap();
+    let page = store.plans_page("id", None, false, 10, |_| true).unwrap();
     assert_eq!(page, made[..10]);
     assert!(store.reads() - before <= 20, "{} reads for a 10-plan page", store.reads() - before);
-    let next = store.plans_page(Some(page[9].id), false, 10, |_| true).unwrap();
+    let next = store.plans_page("id", Some(page[9].uuid), false, 10, |_| true).unwrap();
     assert_eq!(next, made[10..20]);
-    let newest = store.plans_page(None, true, 3, |_| true).unwrap();
+    let newest = store.plans_page("id", None, true, 3, |_| true).unwrap();
     assert_eq!(newest.iter().map(|p| p.uuid).collect::<Vec<_>>(), [199, 198, 197].map(|i| made[i].uuid));
-    let before_that = store.plans_page(Some(made[5].id), true, 10, |_| true).unwrap();
+    let before_that = store.plans_page("id", Some(made[5].uuid), true, 10, |_| true).unwrap();
     assert_eq!(before_that.len(), 5);
     let wanted = [3, 50, 120, 199].map(|i| made[i].uuid);
-    let some = store.plans_page(None, false, 3, |p| wanted.contains(&p.uuid)).unwrap();
+    let some = store.plans_page("id", None, false, 3, |p| wanted.contains(&p.uuid)).unwrap();
     assert_eq!(some.iter().map(|p| p.uuid).collect::<Vec<_>>(), wanted[..3]);
-    let actions = store.actions_page(None, false, 5, |_| true).unwrap();
+    let actions = store.actions_page("id", None, false, 5, |_| true).unwrap();
     assert_eq!(
         actions.iter().map(|a| a.action_plan_uuid).collect::<Vec<_>>(),
         made[..5].iter().map(|p| p.uuid).collect::<Vec<_>>()
@@ -242,12 +242,12 @@ fn a_store_from_before_the_order_index_gets_it_at_open() {
         let store = Store::open(dir.path()).unwrap();
         let made = (0..5).map(|_| create(&store, None, 2).0).collect();
         // As an older build left it: records, no order index.
-        store.inner.tables.plan_order.clear().unwrap();
-        store.inner.tables.action_order.clear().unwrap();
-        store.inner.tables.meta.remove(ORDER_INDEX_KEY).unwrap();
+        store.inner.tables.plan_sort.clear().unwrap();
+        store.inner.tables.action_sort.clear().unwrap();
+        store.inner.tables.meta.remove(SORT_INDEX_KEY).unwrap();
         made
     };
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.plans_page(None, false, 100, |_| true).unwrap(), made);
-    assert_eq!(store.actions_page(None, false, 100, |_| true).unwrap().len(), 10);
+    assert_eq!(store.plans_page("id", None, false, 100, |_| true).unwrap(), made);
+    assert_eq!(store.actions_page("id", None, false, 100, |_| true).unwrap().len(), 10);
 }

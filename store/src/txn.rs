@@ -17,6 +17,10 @@ pub struct Txn<'a> {
     db: &'a sled::Db,
     plans: BTreeMap<Uuid, ActionPlan>,
     actions: BTreeMap<Uuid, Action>,
+    /// What each staged record was before this transaction (`None`: new),
+    /// for the sort-index changes.
+    plans_before: BTreeMap<Uuid, Option<ActionPlan>>,
+    actions_before: BTreeMap<Uuid, Option<Action>>,
     new_actions_of: BTreeMap<Uuid, Vec<Uuid>>,
     documents: BTreeMap<String, serde_json::Value>,
     blobs: BTreeMap<String, Option<Vec<u8>>>,
@@ -30,6 +34,8 @@ impl<'a> Txn<'a> {
             db,
             plans: BTreeMap::new(),
             actions: BTreeMap::new(),
+            plans_before: BTreeMap::new(),
+            actions_before: BTreeMap::new(),
             new_actions_of: BTreeMap::new(),
             documents: BTreeMap::new(),
             blobs: BTreeMap::new(),
@@ -87,7 +93,7 @@ impl<'a> Txn<'a> {
         if let Some(audit) = plan.audit_uuid {
             self.writes.push(Write::AuditIndex { audit, plan: plan.uuid });
         }
-        self.writes.push(Write::PlanOrder { id: plan.id, plan: plan.uuid });
+        self.plans_before.entry(plan.uuid).or_insert(None);
         self.stage_plan(plan);
         Ok(())
     }
@@ -100,7 +106,7 @@ impl<'a> Txn<'a> {
         }
         self.plan_required(action.action_plan_uuid)?;
         self.writes.push(Write::PlanIndex { plan: action.action_plan_uuid, action: action.uuid });
-        self.writes.push(Write::ActionOrder { id: action.id, action: action.uuid });
+        self.actions_before.entry(action.uuid).or_insert(None);
         self.new_actions_of.entry(action.action_plan_uuid).or_default().push(action.uuid);
         self.stage_action(action);
         Ok(())
@@ -112,6 +118,10 @@ impl<'a> Txn<'a> {
         if old.audit_uuid != plan.audit_uuid {
             return Err(StoreError::Engine("a plan's audit_uuid cannot change".into()));
         }
+        if old.id != plan.id {
+            return Err(StoreError::Engine("a plan's id cannot change".into()));
+        }
+        self.plans_before.entry(plan.uuid).or_insert(Some(old));
         self.stage_plan(plan);
         Ok(())
     }
@@ -123,6 +133,10 @@ impl<'a> Txn<'a> {
         if old.action_plan_uuid != action.action_plan_uuid {
             return Err(StoreError::Engine("an action's action_plan_uuid cannot change".into()));
         }
+        if old.id != action.id {
+            return Err(StoreError::Engine("an action's id cannot change".into()));
+        }
+        self.actions_before.entry(action.uuid).or_insert(Some(old));
         self.stage_action(action);
         Ok(())
     }
@@ -160,7 +174,20 @@ impl<'a> Txn<'a> {
 
     /// Everything staged, records and index entries, for one transaction.
     pub(crate) fn into_writes(self) -> Vec<Write> {
+        use crate::sort::{action_key, changes, plan_key, ACTION_SORT_KEYS, PLAN_SORT_KEYS};
         let mut writes = self.writes;
+        for (uuid, p) in &self.plans {
+            let before = self.plans_before.get(uuid).and_then(Option::as_ref);
+            for (key, uuid) in changes(before, p, PLAN_SORT_KEYS.len(), plan_key, *uuid) {
+                writes.push(Write::Sort { actions: false, key, uuid });
+            }
+        }
+        for (uuid, a) in &self.actions {
+            let before = self.actions_before.get(uuid).and_then(Option::as_ref);
+            for (key, uuid) in changes(before, a, ACTION_SORT_KEYS.len(), action_key, *uuid) {
+                writes.push(Write::Sort { actions: true, key, uuid });
+            }
+        }
         writes.extend(self.plans.into_values().map(Write::Plan));
         writes.extend(self.actions.into_values().map(Write::Action));
         writes.extend(self.documents.into_iter().map(|(name, value)| Write::Document { name, value }));

@@ -18,22 +18,8 @@ use axum::{Json, Router};
 use rollback_store::PlanState;
 use serde_json::{json, Map, Value};
 
-/// Fields a plan list may be sorted by.
-const SORT_KEYS: &[&str] = &[
-    "id",
-    "uuid",
-    "audit_uuid",
-    "strategy_name",
-    "state",
-    "status_message",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "hostname",
-    "finished_at",
-    "rollback_of",
-    "rolled_back_by",
-];
+/// Fields a list may be sorted by (the store keeps an index for each).
+const SORT_KEYS: &[&str] = rollback_store::PLAN_SORT_KEYS;
 
 pub(super) fn routes() -> Router<Service> {
     Router::new()
@@ -84,9 +70,11 @@ async fn list_impl(
         Some(a) => Some(parse_uuid("audit_uuid", a)?),
         None => None,
     };
-    // Creation order with no filter: one page from the order index.
-    let (plans, q) = if q.sort_key == "id" && audit.is_none() {
-        let page = state.plans.plans_page(q.marker, q.sort_dir == Dir::Desc, q.limit, show_deleted).await?;
+    // No filter: one page from the store's sort index. (A filter reads its
+    // own index, bounded by a plan's or an audit's size, and sorts that.)
+    let (plans, q) = if audit.is_none() {
+        let desc = q.sort_dir == Dir::Desc;
+        let page = state.plans.plans_page(&q.sort_key, q.marker, desc, q.limit, show_deleted).await?;
         (page, ListQuery { marker: None, ..q })
     } else {
         (state.plans.plans(audit, show_deleted).await?, q)

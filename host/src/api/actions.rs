@@ -17,19 +17,8 @@ use rollback_store::ActionState;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-/// Fields an action list may be sorted by.
-const SORT_KEYS: &[&str] = &[
-    "id",
-    "uuid",
-    "action_plan_uuid",
-    "action_type",
-    "state",
-    "description",
-    "status_message",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-];
+/// Fields a list may be sorted by (the store keeps an index for each).
+const SORT_KEYS: &[&str] = rollback_store::ACTION_SORT_KEYS;
 
 pub(super) fn routes() -> Router<Service> {
     Router::new()
@@ -90,9 +79,11 @@ async fn list_impl(
         (None, Some(a)) => ActionsOf::Audit(a),
         (None, None) => ActionsOf::All,
     };
-    // Creation order with no filter: one page from the order index.
-    let (actions, q) = if q.sort_key == "id" && matches!(of, ActionsOf::All) {
-        let page = state.plans.actions_page(q.marker, q.sort_dir == Dir::Desc, q.limit, show_deleted).await?;
+    // No filter: one page from the store's sort index. (A filter reads its
+    // own index, bounded by a plan's or an audit's size, and sorts that.)
+    let (actions, q) = if matches!(of, ActionsOf::All) {
+        let desc = q.sort_dir == Dir::Desc;
+        let page = state.plans.actions_page(&q.sort_key, q.marker, desc, q.limit, show_deleted).await?;
         (page, ListQuery { marker: None, ..q })
     } else {
         (state.plans.actions(of, show_deleted).await?, q)

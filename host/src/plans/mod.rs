@@ -92,27 +92,22 @@ impl Plans {
         Ok(plans)
     }
 
-    /// One page of plans in creation order, from the store's order index:
-    /// up to `limit` after the plan `marker` (newest first when
-    /// `descending`), deleted ones only with `show_deleted`. Costs the page,
-    /// not the table.
+    /// One page of plans from the store's sort index: up to `limit` in the
+    /// order of `sort_key` (a [`rollback_store::PLAN_SORT_KEYS`] name;
+    /// ties in creation order), after the plan `marker`, deleted ones only
+    /// with `show_deleted`. Costs the page, not the table.
     pub async fn plans_page(
         &self,
+        sort_key: &str,
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         show_deleted: bool,
     ) -> Result<Vec<ActionPlan>, PlanError> {
-        let store = self.store.clone();
+        let (store, key) = (self.store.clone(), sort_key.to_string());
         blocking(move || {
-            let after = match marker {
-                Some(m) => {
-                    Some(store.plan(m)?.ok_or(PlanError::NotFound { kind: "ActionPlan", uuid: m })?.id)
-                }
-                None => None,
-            };
-            Ok(store
-                .plans_page(after, descending, limit, |p| show_deleted || p.state != PlanState::Deleted)?)
+            let keep = |p: &ActionPlan| show_deleted || p.state != PlanState::Deleted;
+            Ok(store.plans_page(&key, marker, descending, limit, keep)?)
         })
         .await
     }
@@ -120,20 +115,16 @@ impl Plans {
     /// Like [`Plans::plans_page`], for actions.
     pub async fn actions_page(
         &self,
+        sort_key: &str,
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         show_deleted: bool,
     ) -> Result<Vec<Action>, PlanError> {
-        let store = self.store.clone();
+        let (store, key) = (self.store.clone(), sort_key.to_string());
         blocking(move || {
-            let after = match marker {
-                Some(m) => Some(store.action(m)?.ok_or(PlanError::NotFound { kind: "Action", uuid: m })?.id),
-                None => None,
-            };
-            Ok(store.actions_page(after, descending, limit, |a| {
-                show_deleted || a.state != ActionState::Deleted
-            })?)
+            let keep = |a: &Action| show_deleted || a.state != ActionState::Deleted;
+            Ok(store.actions_page(&key, marker, descending, limit, keep)?)
         })
         .await
     }
