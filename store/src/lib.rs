@@ -198,9 +198,11 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
-        for uuid in t.sorted(&t.plan_sort, field, after, descending) {
-            if let Some(p) = t.plan(uuid?)? {
-                if keep(&p) {
+        for entry in t.sorted(&t.plan_sort, field, after, descending) {
+            let (key, uuid) = entry?;
+            if let Some(p) = t.plan(uuid)? {
+                // An entry whose record has another key now is stale: skip.
+                if key == sort::plan_key(&p, field as usize) && keep(&p) {
                     out.push(p);
                     if out.len() >= limit {
                         break;
@@ -233,9 +235,10 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
-        for uuid in t.sorted(&t.action_sort, field, after, descending) {
-            if let Some(a) = t.action(uuid?)? {
-                if keep(&a) {
+        for entry in t.sorted(&t.action_sort, field, after, descending) {
+            let (key, uuid) = entry?;
+            if let Some(a) = t.action(uuid)? {
+                if key == sort::action_key(&a, field as usize) && keep(&a) {
                     out.push(a);
                     if out.len() >= limit {
                         break;

@@ -9,6 +9,12 @@
 //! uuids as their 16 bytes (the order of their hyphenated text), times as
 //! nanoseconds with the sign bit flipped. Equal values fall back to
 //! creation order (the id), as the API's sort does.
+//!
+//! Entries are written outside the records' transaction (new ones before
+//! it, removed ones after it; see `Tables::apply`), so an entry may name a
+//! record that is not there or now has another key. Readers recompute the
+//! record's key and skip such an entry: a record is listed once, at its
+//! committed position.
 
 use crate::model::{Action, ActionPlan, Timestamp};
 use uuid::Uuid;

@@ -175,7 +175,7 @@ impl Tables {
             .collect()
     }
 
-    /// Uuids in the order of sort field `field` from a `_sort` tree:
+    /// Entries (key, uuid) in the order of sort field `field` from a `_sort` tree:
     /// strictly after the key `after` (from the start when `None`),
     /// ascending or descending, lazily, one index entry read per item.
     pub(crate) fn sorted<'t>(
@@ -184,7 +184,7 @@ impl Tables {
         field: u8,
         after: Option<Vec<u8>>,
         descending: bool,
-    ) -> Box<dyn Iterator<Item = Result<Uuid, StoreError>> + 't> {
+    ) -> Box<dyn Iterator<Item = Result<(sled::IVec, Uuid), StoreError>> + 't> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
         let low = vec![field];
         let high = match field.checked_add(1) {
@@ -197,15 +197,24 @@ impl Tables {
             (Some(k), true) => tree.range::<Vec<u8>, _>((Included(low), Excluded(k))),
         };
         let decode_entry = move |kv: Result<(sled::IVec, sled::IVec), sled::Error>| {
-            let (_, v) = kv?;
+            let (k, v) = kv?;
             self.read(1);
-            Uuid::from_slice(&v)
-                .map_err(|e| StoreError::Corrupt { key: "sort index".into(), reason: e.to_string() })
+            let uuid = Uuid::from_slice(&v)
+                .map_err(|e| StoreError::Corrupt { key: "sort index".into(), reason: e.to_string() })?;
+            Ok((k, uuid))
         };
         if descending {
             Box::new(range.rev().map(decode_entry))
         } else {
             Box::new(range.map(decode_entry))
+        }
+    }
+
+    fn sort_tree(&self, actions: bool) -> &sled::Tree {
+        if actions {
+            &self.action_sort
+        } else {
+            &self.plan_sort
         }
     }
 
@@ -255,18 +264,21 @@ impl Tables {
 
     /// Applies `writes` atomically: records and index entries together.
     pub(crate) fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let result: Result<(), TransactionError<()>> = (
-            &self.plans,
-            &self.actions,
-            &self.plan_actions,
-            &self.audit_plans,
-            &self.plan_sort,
-            &self.action_sort,
-            &self.documents,
-            &self.blobs,
-        )
-            .transaction(
-                |(plans, actions, plan_actions, audit_plans, plan_sort, action_sort, documents, blobs)| {
+        // New sort-index entries go in before the transaction and old ones
+        // come out after it, outside it: a transaction holds every node
+        // version it creates until it ends (~4 KiB per entry, 0.4 GiB for
+        // a 10,000-action plan), and readers check each entry against its
+        // record anyway (`sort` module), so an entry whose record does not
+        // (yet, or any more) have that key is skipped. sled's log is
+        // ordered: a durable transaction implies durable entries before it.
+        for w in writes {
+            if let Write::Sort { actions, key, uuid: Some(u) } = w {
+                self.sort_tree(*actions).insert(key.as_slice(), u.as_bytes())?;
+            }
+        }
+        let result: Result<(), TransactionError<()>> =
+            (&self.plans, &self.actions, &self.plan_actions, &self.audit_plans, &self.documents, &self.blobs)
+                .transaction(|(plans, actions, plan_actions, audit_plans, documents, blobs)| {
                     for w in writes {
                         match w {
                             Write::Plan(p) => {
@@ -281,13 +293,7 @@ impl Tables {
                             Write::AuditIndex { audit, plan } => {
                                 audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
                             }
-                            Write::Sort { actions, key, uuid } => {
-                                let tree = if *actions { action_sort } else { plan_sort };
-                                match uuid {
-                                    Some(u) => tree.insert(key.as_slice(), u.as_bytes()).map(drop)?,
-                                    None => tree.remove(key.as_slice()).map(drop)?,
-                                }
-                            }
+                            Write::Sort { .. } => {}
                             Write::Document { name, value } => {
                                 documents.insert(name.as_bytes(), encode(value))?;
                             }
@@ -300,10 +306,16 @@ impl Tables {
                         }
                     }
                     Ok::<(), ConflictableTransactionError<()>>(())
-                },
-            );
+                });
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                for w in writes {
+                    if let Write::Sort { actions, key, uuid: None } = w {
+                        self.sort_tree(*actions).remove(key.as_slice())?;
+                    }
+                }
+                Ok(())
+            }
             Err(TransactionError::Storage(e)) => Err(e.into()),
             Err(TransactionError::Abort(())) => Err(StoreError::Engine("transaction aborted".into())),
         }

@@ -251,3 +251,24 @@ fn a_store_from_before_the_order_index_gets_it_at_open() {
     assert_eq!(store.plans_page("id", None, false, 100, |_| true).unwrap(), made);
     assert_eq!(store.actions_page("id", None, false, 100, |_| true).unwrap().len(), 10);
 }
+
+/// Sort entries are written outside the records' transaction (before it,
+/// and removals after it), so a crash can leave an entry whose record has
+/// another key, or no record: readers skip such entries.
+#[test]
+fn stale_sort_entries_are_skipped_not_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let made: Vec<ActionPlan> = (0..4).map(|_| create(&store, None, 0).0).collect();
+    let state = PLAN_SORT_KEYS.iter().position(|k| *k == "state").unwrap();
+    let t = &store.inner.tables;
+    // An entry from an update that never committed: plan 0 as if FAILED.
+    let mut failed = made[0].clone();
+    failed.state = PlanState::Failed;
+    t.plan_sort.insert(sort::plan_key(&failed, state), made[0].uuid.as_bytes()).unwrap();
+    // An entry whose record never committed.
+    let ghost = ActionPlan { id: 999_999, ..plan(None) };
+    t.plan_sort.insert(sort::plan_key(&ghost, state), ghost.uuid.as_bytes()).unwrap();
+    let listed = store.plans_page("state", None, false, 100, |_| true).unwrap();
+    assert_eq!(listed, made, "each plan once, at its real key");
+}
