@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Times one page of a list against the size of the collection, black box.
+
+Starts the given binary on a fresh data directory, creates N plans of one
+`nop` action each (8 client threads), then times 50 sequential requests for
+each list URL and prints the median per URL. With the sort indexes, the
+time of a page does not grow with N.
+
+    python3 scripts/bench-list.py --bin target/release/rollback-host --plans 10000
+"""
+import argparse
+import http.client
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+URLS = [
+    "/v1/action_plans?limit=50",
+    "/v1/action_plans?limit=50&sort_key=state&sort_dir=desc",
+    "/v1/actions?limit=50",
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="target/release/rollback-host")
+    ap.add_argument("--plans", type=int, default=10000)
+    args = ap.parse_args()
+    data = tempfile.mkdtemp(prefix="bench-list-")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+
+        def create(count):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            body = json.dumps({"actions": [{"action_type": "nop", "input_parameters": {"message": "x"}}]})
+            for _ in range(count):
+                c.request("POST", "/v1/action_plans", body=body, headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                assert r.status == 201, r.status
+
+        threads = [threading.Thread(target=create, args=(args.plans // 8,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for url in URLS:
+            times = []
+            for _ in range(50):
+                t = time.perf_counter()
+                c.request("GET", url)
+                r = c.getresponse()
+                r.read()
+                assert r.status == 200, r.status
+                times.append((time.perf_counter() - t) * 1000)
+            print(f"plans={args.plans:<7} {url:<58} median={statistics.median(times):8.2f} ms", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
