@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the HTTP service.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Work with plugin components offline.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -42,7 +42,7 @@ pub fn init_tracing() {
 /// Runs the chosen command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::TokenHash => {
             let mut token = String::new();
