@@ -6,12 +6,23 @@
 //! each job (its own sled transaction, so one refused job does not sink the
 //! others), then calls `flush()` once and `sync_data()` on the database file
 //! once, and only then answers each waiting caller (group commit).
+//!
+//! Fail-stop: when the flush or the fsync fails, the waiting callers get
+//! [`StoreError::Poisoned`], and so does every later write, without being
+//! run; the store reports itself unhealthy ([`crate::Store::health`]) so the
+//! service can exit and restart from what is durable (after a failed
+//! fsync the kernel may have dropped the dirty pages, and a later fsync
+//! would report success for data that is gone). A job that panics fails
+//! alone: its caller gets [`StoreError::JobPanicked`], nothing it staged is
+//! written, and the thread goes on.
 
 use crate::error::StoreError;
 use crate::tables::{Tables, Write};
 use crate::txn::Txn;
 use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, OnceLock};
 
 /// The most jobs folded into one flush.
 const MAX_BATCH: usize = 1024;
@@ -25,11 +36,26 @@ pub(crate) struct Outcome {
     pub(crate) answer: Answer,
 }
 
-/// A unit of work: stages writes in a [`Txn`].
-pub(crate) type Job = Box<dyn FnOnce(&mut Txn<'_>) -> Outcome + Send>;
+/// A unit of work: stages writes in a [`Txn`]. `fail` answers its caller
+/// when the job cannot run or panicked.
+pub(crate) struct Job {
+    pub(crate) run: Box<dyn FnOnce(&mut Txn<'_>) -> Outcome + Send>,
+    pub(crate) fail: Answer,
+}
+
+/// Set once a commit failed to reach the disk: the reason.
+pub(crate) type Poison = Arc<OnceLock<String>>;
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
 
 /// Runs until every sender is dropped.
-pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>) {
+pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>, poison: Poison) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -39,35 +65,63 @@ pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>)
             }
         }
         let mut waiting = Vec::with_capacity(batch.len());
-        for job in batch {
-            let mut txn = Txn::new(&tables, &db);
-            let Outcome { commit, answer } = job(&mut txn);
-            let writes: Vec<Write> = if commit { txn.into_writes() } else { Vec::new() };
+        for Job { run, fail } in batch {
+            if let Some(why) = poison.get() {
+                fail(Err(StoreError::Poisoned(why.clone())));
+                continue;
+            }
+            let staged = catch_unwind(AssertUnwindSafe(|| {
+                let mut txn = Txn::new(&tables, &db);
+                let Outcome { commit, answer } = run(&mut txn);
+                let writes: Vec<Write> = if commit { txn.into_writes() } else { Vec::new() };
+                (writes, answer)
+            }));
+            let (writes, answer) = match staged {
+                Ok(staged) => staged,
+                Err(panic) => {
+                    let why = panic_message(panic.as_ref());
+                    tracing::error!("a store write panicked and was dropped: {why}");
+                    fail(Err(StoreError::JobPanicked(why)));
+                    continue;
+                }
+            };
             if writes.is_empty() {
                 // Nothing to make durable (a refused or read-only job).
                 answer(Ok(()));
                 continue;
             }
-            match tables.apply(&writes) {
-                Ok(()) => waiting.push(answer),
-                Err(e) => answer(Err(e)),
+            match catch_unwind(AssertUnwindSafe(|| tables.apply(&writes))) {
+                Ok(Ok(())) => waiting.push(answer),
+                Ok(Err(e)) => answer(Err(e)),
+                Err(panic) => answer(Err(StoreError::JobPanicked(panic_message(panic.as_ref())))),
             }
         }
         if waiting.is_empty() {
             continue;
         }
-        let durable = db.flush().map_err(StoreError::from).and_then(|_| Ok(file.sync_data()?));
-        match durable {
+        match sync(&db, &file) {
             Ok(()) => waiting.into_iter().for_each(|a| a(Ok(()))),
             Err(e) => {
-                tracing::error!("commit failed to reach the disk: {e}");
-                let msg = e.to_string();
-                waiting
-                    .into_iter()
-                    .for_each(|a| a(Err(StoreError::Engine(format!("commit not durable: {msg}")))));
+                let why = e.to_string();
+                tracing::error!("a commit failed to reach the disk: {why}; the store takes no more writes");
+                let _ = poison.set(why.clone());
+                waiting.into_iter().for_each(|a| a(Err(StoreError::Poisoned(why.clone()))));
             }
         }
     }
-    let _ = db.flush();
-    let _ = file.sync_data();
+    if poison.get().is_none() {
+        let _ = db.flush();
+        let _ = file.sync_data();
+    }
+}
+
+/// sled's flush, then an fsync of its file. The `store::sync` failpoint
+/// (tests only) makes it fail.
+fn sync(db: &sled::Db, file: &File) -> Result<(), StoreError> {
+    fail::fail_point!("store::sync", |why| Err(StoreError::Io(std::io::Error::other(
+        why.unwrap_or_else(|| "injected fsync failure".into())
+    ))));
+    db.flush()?;
+    file.sync_data()?;
+    Ok(())
 }

@@ -60,6 +60,18 @@ pub enum StoreError {
     /// The committer thread is gone (the store is shutting down).
     #[error("the store is closed")]
     Closed,
+
+    /// A flush or fsync failed: what was written may not be on the disk,
+    /// and the kernel may already have dropped the pages, so no later
+    /// fsync can be trusted to cover them. The store takes no more writes;
+    /// the process should exit and restart from what is durable.
+    #[error("the store stopped taking writes: a commit failed to reach the disk ({0}); restart the service")]
+    Poisoned(String),
+
+    /// The write's own closure panicked; nothing of it was written, and
+    /// the store goes on serving other writes.
+    #[error("the write failed unexpectedly (it panicked) and was not stored: {0}")]
+    JobPanicked(String),
 }
 
 impl From<sled::Error> for StoreError {

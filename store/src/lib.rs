@@ -23,7 +23,7 @@ pub use model::{Action, ActionPlan, ActionState, PlanState, Timestamp};
 pub use sort::{ACTION_SORT_KEYS, PLAN_SORT_KEYS};
 pub use txn::Txn;
 
-use committer::{Job, Outcome};
+use committer::{Job, Outcome, Poison};
 use std::path::Path;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -49,6 +49,7 @@ pub struct Store {
 
 struct Inner {
     tables: Tables,
+    poison: Poison,
     jobs: Mutex<Option<SyncSender<Job>>>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -95,15 +96,17 @@ impl Store {
         let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
 
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
+        let poison = Poison::default();
         let committer = {
-            let (db, tables) = (db.clone(), tables.clone());
+            let (db, tables, poison) = (db.clone(), tables.clone(), Arc::clone(&poison));
             std::thread::Builder::new()
                 .name("store-committer".into())
-                .spawn(move || committer::run(db, tables, file, rx))?
+                .spawn(move || committer::run(db, tables, file, rx, poison))?
         };
         Ok(Store {
             inner: Arc::new(Inner {
                 tables,
+                poison,
                 jobs: Mutex::new(Some(tx)),
                 committer: Mutex::new(Some(committer)),
             }),
@@ -127,8 +130,12 @@ impl Store {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        if let Some(why) = self.inner.poison.get() {
+            return Err(E::from(StoreError::Poisoned(why.clone())));
+        }
         let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<R, E>>(1);
-        let job: Job = Box::new(move |txn| {
+        let fail_tx = reply_tx.clone();
+        let run: Box<dyn FnOnce(&mut Txn<'_>) -> Outcome + Send> = Box::new(move |txn| {
             let outcome = f(txn);
             let commit = outcome.is_ok();
             Outcome {
@@ -143,23 +150,59 @@ impl Store {
                 }),
             }
         });
+        let job = Job {
+            run,
+            fail: Box::new(move |result| {
+                if let Err(e) = result {
+                    let _ = fail_tx.send(Err(E::from(e)));
+                }
+            }),
+        };
         let sender = self.inner.jobs.lock().ok().and_then(|j| j.clone()).ok_or(StoreError::Closed)?;
         sender.send(job).map_err(|_| StoreError::Closed)?;
         reply_rx.recv().map_err(|_| StoreError::Closed)?
     }
 
+    /// Whether the store can still make writes durable: `Poisoned` once a
+    /// flush or fsync failed (then the process should exit; see the
+    /// committer), `Closed` if the committer is gone.
+    pub fn health(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.inner.poison.get() {
+            return Err(StoreError::Poisoned(why.clone()));
+        }
+        let alive =
+            self.inner.committer.lock().ok().is_some_and(|h| h.as_ref().is_some_and(|h| !h.is_finished()));
+        if alive {
+            Ok(())
+        } else {
+            Err(StoreError::Closed)
+        }
+    }
+
+    /// Reads stop too once a commit failed: what the store holds in memory
+    /// may then include writes that never reached the disk.
+    fn readable(&self) -> Result<(), StoreError> {
+        match self.inner.poison.get() {
+            Some(why) => Err(StoreError::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// One plan.
     pub fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
+        self.readable()?;
         self.inner.tables.plan(uuid)
     }
 
     /// One action.
     pub fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
+        self.readable()?;
         self.inner.tables.action(uuid)
     }
 
     /// Every plan, deleted ones included, in creation order.
     pub fn plans(&self) -> Result<Vec<ActionPlan>, StoreError> {
+        self.readable()?;
         let mut all = self.inner.tables.all_plans()?;
         all.sort_by_key(|p| p.id);
         Ok(all)
@@ -167,6 +210,7 @@ impl Store {
 
     /// Every action, deleted ones included, in creation order.
     pub fn actions(&self) -> Result<Vec<Action>, StoreError> {
+        self.readable()?;
         let mut all = self.inner.tables.all_actions()?;
         all.sort_by_key(|a| a.id);
         Ok(all)
@@ -185,6 +229,7 @@ impl Store {
         limit: usize,
         mut keep: impl FnMut(&ActionPlan) -> bool,
     ) -> Result<Vec<ActionPlan>, StoreError> {
+        self.readable()?;
         let t = &self.inner.tables;
         let field = field_number(PLAN_SORT_KEYS, sort_key)?;
         let after = match marker {
@@ -222,6 +267,7 @@ impl Store {
         limit: usize,
         mut keep: impl FnMut(&Action) -> bool,
     ) -> Result<Vec<Action>, StoreError> {
+        self.readable()?;
         let t = &self.inner.tables;
         let field = field_number(ACTION_SORT_KEYS, sort_key)?;
         let after = match marker {
@@ -251,16 +297,19 @@ impl Store {
 
     /// A named JSON document (e.g. the simulated cloud's state).
     pub fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.readable()?;
         self.inner.tables.document(name)
     }
 
     /// Every blob whose name starts with `prefix`, by name.
     pub fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.readable()?;
         self.inner.tables.blobs(prefix)
     }
 
     /// The plans of an audit, in creation order (via the audit index).
     pub fn plans_of_audit(&self, audit: Uuid) -> Result<Vec<ActionPlan>, StoreError> {
+        self.readable()?;
         let mut out = Vec::new();
         for uuid in self.inner.tables.plan_uuids_of_audit(audit)? {
             out.extend(self.plan(uuid)?);
@@ -271,6 +320,7 @@ impl Store {
 
     /// The actions of a plan, in creation order (via the plan index).
     pub fn actions_of(&self, plan: Uuid) -> Result<Vec<Action>, StoreError> {
+        self.readable()?;
         let mut out = Vec::new();
         for uuid in self.inner.tables.action_uuids_of(plan)? {
             out.extend(self.action(uuid)?);

@@ -25,6 +25,21 @@ fn action(plan: Uuid, parents: Vec<Uuid>) -> Action {
     )
 }
 
+/// Opens a store just closed in this process. sled's own background
+/// thread may hold the directory's lock for a moment after the last
+/// handle is dropped, so a `Locked` is retried for up to two seconds.
+fn reopen(path: &std::path::Path) -> Result<Store, StoreError> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match Store::open(path) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Stores a plan with `n` chained actions; returns what was stored.
 fn create(store: &Store, audit: Option<Uuid>, n: usize) -> (ActionPlan, Vec<Action>) {
     let mut p = plan(audit);
@@ -67,7 +82,7 @@ fn acknowledged_writes_survive_a_reopen_unchanged() {
         let store = Store::open(dir.path()).unwrap();
         create(&store, Some(Uuid::new_v4()), 4)
     };
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path()).unwrap();
     assert_eq!(store.plan(p.uuid).unwrap().unwrap(), p);
     assert_eq!(store.actions_of(p.uuid).unwrap(), actions);
     let (q, _) = create(&store, None, 1);
@@ -142,7 +157,7 @@ fn a_newer_schema_is_refused() {
         let store = Store::open(dir.path()).unwrap();
         store.inner.tables.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
     }
-    let err = Store::open(dir.path()).err().expect("refused");
+    let err = reopen(dir.path()).err().expect("refused");
     assert!(
         matches!(err, StoreError::SchemaTooNew { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
         "{err}"
@@ -181,7 +196,7 @@ fn documents_are_written_with_records_and_survive_a_reopen() {
         });
         assert!(refused.is_err());
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path()).unwrap();
     assert_eq!(store.document("cloud").unwrap().unwrap(), json!({"hosts": ["c1"]}));
 }
 
@@ -205,7 +220,7 @@ fn blobs_are_stored_replaced_and_removed_durably() {
             })
             .unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path()).unwrap();
     assert_eq!(store.blobs("plugin/").unwrap(), vec![("plugin/a".to_string(), vec![9])]);
     assert!(store.blobs("other/").unwrap().is_empty());
 }
@@ -247,7 +262,7 @@ fn a_store_from_before_the_order_index_gets_it_at_open() {
         store.inner.tables.meta.remove(SORT_INDEX_KEY).unwrap();
         made
     };
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path()).unwrap();
     assert_eq!(store.plans_page("id", None, false, 100, |_| true).unwrap(), made);
     assert_eq!(store.actions_page("id", None, false, 100, |_| true).unwrap().len(), 10);
 }
@@ -271,4 +286,16 @@ fn stale_sort_entries_are_skipped_not_listed() {
     t.plan_sort.insert(sort::plan_key(&ghost, state), ghost.uuid.as_bytes()).unwrap();
     let listed = store.plans_page("state", None, false, 100, |_| true).unwrap();
     assert_eq!(listed, made, "each plan once, at its real key");
+}
+
+/// A write whose closure panics fails alone; the committer goes on.
+#[test]
+fn a_panicking_write_fails_alone_and_the_store_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = store.write(|_txn| -> Result<(), StoreError> { panic!("boom in a job") }).unwrap_err();
+    assert!(matches!(&err, StoreError::JobPanicked(m) if m.contains("boom in a job")), "{err}");
+    let (p, _) = create(&store, None, 2);
+    assert_eq!(store.plan(p.uuid).unwrap().unwrap(), p);
+    store.health().unwrap();
 }

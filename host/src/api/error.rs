@@ -74,6 +74,13 @@ impl From<StoreError> for ApiError {
             StoreError::Exists { kind, uuid } => {
                 ApiError::conflict(format!("{kind} with UUID {uuid} already exists."))
             }
+            StoreError::Poisoned(_) | StoreError::Closed => {
+                tracing::error!("store unavailable: {e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The store cannot make writes durable; the service is stopping. Nothing was changed.",
+                )
+            }
             other => ApiError::internal(other),
         }
     }

@@ -141,7 +141,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tracing::info!(address = %listener.local_addr()?, "rollback-host listening");
-        api::serve(listener, service, access, &args.bounds, shutdown_signal()).await.context("serving HTTP")
+        // Fail-stop: a store that cannot make writes durable stops the service.
+        let (stopped_tx, mut stopped_rx) = tokio::sync::oneshot::channel();
+        let watched = service.clone();
+        let stop = async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                e = watched.store_stopped() => {
+                    tracing::error!("stopping: {e}");
+                    let _ = stopped_tx.send(e);
+                }
+            }
+        };
+        api::serve(listener, service, access, &args.bounds, stop).await.context("serving HTTP")?;
+        match stopped_rx.try_recv() {
+            Ok(e) => Err(anyhow::Error::new(e).context("the store stopped taking writes")),
+            Err(_) => Ok(()),
+        }
     })
 }
 

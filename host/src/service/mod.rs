@@ -115,9 +115,23 @@ impl Service {
         recover(&self.applier)
     }
 
-    /// Whether the store answers a read (for `/healthz`).
+    /// Whether the store can commit and answers a read (for `/healthz`).
     pub async fn store_reads(&self) -> Result<(), PlanError> {
+        self.store.health()?;
         let store = self.store.clone();
         crate::plans::blocking(move || Ok(store.plan(uuid::Uuid::nil()).map(drop)?)).await
+    }
+
+    /// Resolves, with the reason, once the store stops taking writes (a
+    /// commit failed to reach the disk, or the committer is gone). The
+    /// binary then stops serving and exits non-zero, so that a supervisor
+    /// restarts it from what is durable.
+    pub async fn store_stopped(&self) -> rollback_store::StoreError {
+        loop {
+            if let Err(e) = self.store.health() {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
