@@ -13,6 +13,7 @@ use crate::plans::PlanError;
 use chrono::Utc;
 use rollback_store::{Action, ActionState, Store};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Moves `action` to `to` durably (the in-memory copy follows).
 fn record(
@@ -55,19 +56,78 @@ pub(super) fn begin(store: &Store, driver: &dyn CloudDriver, action: &mut Action
 }
 
 /// Second half: the driver acts and the result is recorded. Never panics.
-pub(super) fn finish(store: &Store, driver: &dyn CloudDriver, action: &mut Action, started: Started) {
+/// A driver whose cloud lives in the store ([`CloudDriver::in_store`])
+/// acts inside the transaction that records the result: both are durable,
+/// or neither.
+pub(super) fn finish(store: &Store, driver: &Arc<dyn CloudDriver>, action: &mut Action, started: Started) {
     guarded(store, action, |action| {
         let Started { pre_state, note, operation } = started;
-        let (to, message, result) = match driver.apply(action, &pre_state, &operation) {
-            Ok(Ok(result)) => (ActionState::Succeeded, note, Some(result)),
-            Ok(Err(reason)) => {
-                tracing::warn!(action = %action.uuid, "FAILED: {reason}");
-                (ActionState::Failed, Some(reason), None)
+        if !driver.in_store() {
+            let (to, message, result) = outcome(action, driver.apply(action, &pre_state, &operation), note);
+            return record(store, action, ActionTrigger::Finish, to, message, None, result);
+        }
+        let (d, mut next) = (Arc::clone(driver), action.clone());
+        let together = store.write(move |txn| {
+            // A driver error may leave a change staged: returning an error
+            // abandons the whole transaction (the failure is recorded
+            // below, alone).
+            let applied = d.apply_in(txn, &next, &pre_state, &operation).map_err(Abandoned::Driver)?;
+            let (to, message, result) = outcome(&next, Ok(applied), note);
+            if result.is_some() {
+                next.result = result;
             }
-            Err(e) => (ActionState::Failed, Some(e.to_string()), None),
-        };
-        record(store, action, ActionTrigger::Finish, to, message, None, result)
+            move_action(txn, &mut next, ActionTrigger::Finish, to, message, Utc::now())?;
+            Ok::<_, Abandoned>(next)
+        });
+        match together {
+            Ok(written) => {
+                *action = written;
+                Ok(())
+            }
+            Err(Abandoned::Driver(e)) => {
+                let why = e.to_string();
+                tracing::warn!(action = %action.uuid, "FAILED: {why}");
+                record(store, action, ActionTrigger::Finish, ActionState::Failed, Some(why), None, None)
+            }
+            Err(Abandoned::Plan(e)) => Err(e),
+        }
     });
+}
+
+/// Why the transaction of a change and its record was abandoned.
+enum Abandoned {
+    /// The driver failed (a change may have been staged).
+    Driver(crate::cloud::DriverError),
+    /// The store or the transition table refused.
+    Plan(PlanError),
+}
+
+impl From<PlanError> for Abandoned {
+    fn from(e: PlanError) -> Self {
+        Abandoned::Plan(e)
+    }
+}
+
+impl From<rollback_store::StoreError> for Abandoned {
+    fn from(e: rollback_store::StoreError) -> Self {
+        Abandoned::Plan(e.into())
+    }
+}
+
+/// The final state, message and result of what the driver answered.
+fn outcome(
+    action: &Action,
+    applied: Result<Result<Value, String>, crate::cloud::DriverError>,
+    note: Option<String>,
+) -> (ActionState, Option<String>, Option<Value>) {
+    match applied {
+        Ok(Ok(result)) => (ActionState::Succeeded, note, Some(result)),
+        Ok(Err(reason)) => {
+            tracing::warn!(action = %action.uuid, "FAILED: {reason}");
+            (ActionState::Failed, Some(reason), None)
+        }
+        Err(e) => (ActionState::Failed, Some(e.to_string()), None),
+    }
 }
 
 /// Runs `f`; a panic in it (the driver's) or a store error ends the action

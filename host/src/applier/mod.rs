@@ -121,7 +121,7 @@ async fn run_action(inner: Arc<Inner>, i: usize, mut action: Action) -> (usize, 
     }
     let (store, driver) = (inner.store.clone(), Arc::clone(&inner.driver));
     let finished = tokio::task::spawn_blocking(move || {
-        execute::finish(&store, driver.as_ref(), &mut action, started);
+        execute::finish(&store, &driver, &mut action, started);
         action
     })
     .await;

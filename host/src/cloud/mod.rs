@@ -13,7 +13,7 @@
 pub mod simulated;
 
 use crate::action_types::Operation;
-use rollback_store::Action;
+use rollback_store::{Action, Txn};
 use serde_json::Value;
 
 /// What `prepare` decided.
@@ -62,6 +62,28 @@ pub trait CloudDriver: Send + Sync + 'static {
     /// (the simulated `sleep`). Most operations: none.
     fn wait(&self, _operation: &Operation) -> Option<std::time::Duration> {
         None
+    }
+
+    /// Whether this driver keeps the cloud's state in the store. Then the
+    /// applier calls [`CloudDriver::apply_in`] inside the transaction that
+    /// records the action's result, so the change and its record are
+    /// durable together or not at all (a crash cannot leave a change that
+    /// no rollback knows about). Drivers acting on a real cloud cannot, and
+    /// use [`CloudDriver::apply`].
+    fn in_store(&self) -> bool {
+        false
+    }
+
+    /// Like [`CloudDriver::apply`], staging the change in `txn` (only
+    /// called when [`CloudDriver::in_store`]). A refusal stages nothing.
+    fn apply_in(
+        &self,
+        _txn: &mut Txn<'_>,
+        _action: &Action,
+        _pre_state: &Value,
+        _operation: &Operation,
+    ) -> Result<Result<Value, String>, DriverError> {
+        Err(DriverError("this driver does not act inside a store transaction".into()))
     }
 
     /// Performs the action. `pre_state` and `operation` are what `prepare`

@@ -11,7 +11,7 @@ pub use model::{Cloud, ComputeService, Flavor, Instance, Node, PowerState, Servi
 
 use super::{CloudDriver, DriverError, Prepared};
 use crate::action_types::Operation;
-use rollback_store::{Action, Store, StoreError};
+use rollback_store::{Action, Store, StoreError, Txn};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -131,8 +131,13 @@ impl CloudDriver for Simulated {
         }
     }
 
-    fn apply(
+    fn in_store(&self) -> bool {
+        true
+    }
+
+    fn apply_in(
         &self,
+        txn: &mut Txn<'_>,
         action: &Action,
         pre_state: &Value,
         operation: &Operation,
@@ -149,23 +154,30 @@ impl CloudDriver for Simulated {
             }
             Operation::Custom(_) => Ok(executors::apply(&mut Cloud::default(), operation, pre_state)),
             _ => {
-                let (op, pre) = (operation.clone(), pre_state.clone());
-                self.store.write(move |txn| {
-                    let mut cloud = decode(txn.document(DOCUMENT))?;
-                    match executors::apply(&mut cloud, &op, &pre) {
-                        Ok(result) => {
-                            txn.put_document(
-                                DOCUMENT,
-                                serde_json::to_value(&cloud).expect("cloud serializes"),
-                            );
-                            Ok(Ok(result))
-                        }
-                        // Nothing staged: the refusal writes nothing.
-                        Err(reason) => Ok(Err(reason)),
+                let mut cloud = decode(txn.document(DOCUMENT))?;
+                match executors::apply(&mut cloud, operation, pre_state) {
+                    Ok(result) => {
+                        txn.put_document(DOCUMENT, serde_json::to_value(&cloud).expect("cloud serializes"));
+                        fail::fail_point!("simulated::changed", |_| Err(DriverError(
+                            "injected failure after the cloud change was staged".into()
+                        )));
+                        Ok(Ok(result))
                     }
-                })
+                    // Nothing staged: the refusal writes nothing.
+                    Err(reason) => Ok(Err(reason)),
+                }
             }
         }
+    }
+
+    fn apply(
+        &self,
+        action: &Action,
+        pre_state: &Value,
+        operation: &Operation,
+    ) -> Result<Result<Value, String>, DriverError> {
+        let (action, pre, op, me) = (action.clone(), pre_state.clone(), operation.clone(), self.clone());
+        self.store.write(move |txn| me.apply_in(txn, &action, &pre, &op))
     }
 }
 
