@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone client-venv bench clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-durability client-venv bench clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -31,7 +31,7 @@ run: build
 ## test: the plugins' native unit tests, the host's and black-box tests (they
 ##       drive the real python-watcherclient, installed by client-venv),
 ##       schemathesis against the OpenAPI document, and the Keystone tests
-test: build client-venv test-plugins test-host test-api test-keystone
+test: build client-venv test-plugins test-host test-api test-keystone test-durability
 
 ## client-venv: python-watcherclient and openstackclient in target/venv
 client-venv:
@@ -46,6 +46,11 @@ test-host:
 ## test-api: schemathesis (PyPI) fuzzes a live server against /openapi.json
 test-api: build
 	bash scripts/schemathesis.sh
+
+## test-durability: the server under strace; every 2xx write answer comes after
+##                  the fsyncs of what it wrote (scripts/strace-durability.py)
+test-durability: build
+	python3 scripts/strace-durability.py target/debug/rollback-host
 
 ## test-keystone: a real Keystone (Debian's package, SQLite) on 127.0.0.1:$(KEYSTONE_PORT),
 ##                then the ignored Keystone tests against it; Keystone is stopped after

@@ -55,7 +55,14 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs until every sender is dropped.
-pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>, poison: Poison) {
+pub(crate) fn run(
+    db: sled::Db,
+    tables: Tables,
+    file: File,
+    jobs: Receiver<Job>,
+    poison: Poison,
+    mut blobs: BlobDir,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -99,7 +106,7 @@ pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>,
         if waiting.is_empty() {
             continue;
         }
-        match sync(&db, &file) {
+        match sync(&db, &file, &mut blobs) {
             Ok(()) => waiting.into_iter().for_each(|a| a(Ok(()))),
             Err(e) => {
                 let why = e.to_string();
@@ -115,13 +122,62 @@ pub(crate) fn run(db: sled::Db, tables: Tables, file: File, jobs: Receiver<Job>,
     }
 }
 
-/// sled's flush, then an fsync of its file. The `store::sync` failpoint
-/// (tests only) makes it fail.
-fn sync(db: &sled::Db, file: &File) -> Result<(), StoreError> {
+/// sled's flush (writes, no fsync), then an fsync of every blob file sled
+/// wrote since the last commit and of their directory, then an fsync of
+/// the log file — in that order, so a durable log never points at a blob
+/// that is not. The `store::sync` failpoint (tests only) makes it fail.
+fn sync(db: &sled::Db, file: &File, blobs: &mut BlobDir) -> Result<(), StoreError> {
     fail::fail_point!("store::sync", |why| Err(StoreError::Io(std::io::Error::other(
         why.unwrap_or_else(|| "injected fsync failure".into())
     ))));
     db.flush()?;
+    blobs.sync_new()?;
     file.sync_data()?;
     Ok(())
+}
+
+/// sled writes any value (or node) larger than a quarter of its segment
+/// size to a file of its own under `blobs/`, with `write_all` and no fsync
+/// (sled 0.34.7, `pagecache/blob_io.rs`), and its flush does not sync them
+/// either. This keeps track of which of those files are already synced.
+pub(crate) struct BlobDir {
+    dir: std::path::PathBuf,
+    synced: std::collections::HashSet<std::ffi::OsString>,
+}
+
+impl BlobDir {
+    /// The blob files of the store in `data_dir`, all to be synced once.
+    pub(crate) fn new(data_dir: &std::path::Path) -> Self {
+        BlobDir { dir: data_dir.join("blobs"), synced: Default::default() }
+    }
+
+    /// fsyncs every blob file not synced yet, then the directory if any was.
+    pub(crate) fn sync_new(&mut self) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut present = std::collections::HashSet::new();
+        let mut new = 0;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !self.synced.contains(&name) {
+                match File::open(entry.path()) {
+                    Ok(f) => f.sync_all()?,
+                    // Collected by sled meanwhile: nothing to sync.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                new += 1;
+            }
+            present.insert(name);
+        }
+        if new > 0 {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        self.synced = present;
+        Ok(())
+    }
 }

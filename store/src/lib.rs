@@ -94,6 +94,11 @@ impl Store {
             }
         }
         let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
+        // sled creates `conf`, `db` and `blobs/` without syncing them or
+        // the directory: make what it created at open durable now.
+        sync_created(&path)?;
+        let mut blobs = committer::BlobDir::new(&path);
+        blobs.sync_new()?;
 
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
         let poison = Poison::default();
@@ -101,7 +106,7 @@ impl Store {
             let (db, tables, poison) = (db.clone(), tables.clone(), Arc::clone(&poison));
             std::thread::Builder::new()
                 .name("store-committer".into())
-                .spawn(move || committer::run(db, tables, file, rx, poison))?
+                .spawn(move || committer::run(db, tables, file, rx, poison, blobs))?
         };
         Ok(Store {
             inner: Arc::new(Inner {
@@ -328,6 +333,26 @@ impl Store {
         out.sort_by_key(|a| a.id);
         Ok(out)
     }
+}
+
+/// fsyncs the files sled creates at open and the directories holding them.
+fn sync_created(path: &Path) -> Result<(), StoreError> {
+    for name in ["conf", "db"] {
+        let f = path.join(name);
+        if f.exists() {
+            std::fs::File::open(&f)?.sync_all()?;
+        }
+    }
+    let blobs = path.join("blobs");
+    if blobs.is_dir() {
+        std::fs::File::open(&blobs)?.sync_all()?;
+    }
+    std::fs::File::open(path)?.sync_all()?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // The data directory itself may be new.
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn field_number(keys: &[&str], key: &str) -> Result<u8, StoreError> {

@@ -79,8 +79,18 @@ impl Cache {
         // component's own bytes.
         let component = unsafe { Component::deserialize(engine, &compiled) }
             .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
-        let tmp = self.dir.join(format!(".{sha256}.{}.tmp", std::process::id()));
-        let written = std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &path));
+        // A name no other load (in this process or another) uses, and the
+        // artifact synced before it is renamed in place and the rename synced.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.dir.join(format!(".{sha256}.{}.{n}.tmp", std::process::id()));
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &compiled)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&self.dir)?.sync_all()
+        })();
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             tracing::warn!(file = %path.display(), "cannot write the compile cache: {e}");
