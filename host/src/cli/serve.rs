@@ -81,17 +81,18 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let access = args.auth.access(&args.listen)?;
+    let store = Store::open(&args.data_dir)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    tracing::info!(data_dir = %args.data_dir.display(), "store open");
     let cache_dir = args.compile_cache.clone().unwrap_or_else(|| args.data_dir.join("compile-cache"));
-    let runtime =
-        Runtime::with_cache(args.limits.clone(), &cache_dir).context("starting the plugin runtime")?;
+    let cache_key = compile_cache_key(&store).context("reading the compile cache's key")?;
+    let runtime = Runtime::with_cache(args.limits.clone(), &cache_dir, cache_key)
+        .context("starting the plugin runtime")?;
     let mut pins: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (ty, digest) in &args.pins {
         pins.entry(ty.clone()).or_default().push(digest.clone());
     }
-    let registry = Registry::new(runtime, pins);
-    let store = Store::open(&args.data_dir)
-        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
-    tracing::info!(data_dir = %args.data_dir.display(), "store open");
+    let registry = Registry::new(runtime.clone(), pins);
     let options = Options {
         rollback_window: std::time::Duration::from_secs(args.rollback_window),
         applier_concurrency: args.applier_concurrency,
@@ -122,6 +123,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     service.restore_uploads().context("reading uploaded plugins")?;
     if let Some(dir) = &args.plugins_dir {
         registry.watch(dir.clone(), WATCH_EVERY).context("starting the plugins directory watch")?;
+    }
+    // Compiled code of plugins no longer active goes.
+    let active = registry.snapshot().values().map(|a| a.plugin.sha256().to_string()).collect();
+    let evicted = runtime.evict_cache_except(&active);
+    if evicted > 0 {
+        tracing::info!(evicted, "compile cache: removed entries of plugins no longer loaded");
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -160,6 +167,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     })
 }
+
+/// The key that authenticates the compile cache's files, kept in the store
+/// (created once, 32 random bytes).
+fn compile_cache_key(store: &Store) -> Result<[u8; 32], rollback_store::StoreError> {
+    let decode =
+        |v: &serde_json::Value| -> Option<[u8; 32]> { hex::decode(v.as_str()?).ok()?.try_into().ok() };
+    if let Some(key) = store.document(CACHE_KEY_DOC)?.as_ref().and_then(decode) {
+        return Ok(key);
+    }
+    let mut fresh = [0u8; 32];
+    fresh[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    fresh[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    store.write(move |txn| {
+        // Another start may have made one meanwhile: keep the first.
+        if let Some(key) = txn.document(CACHE_KEY_DOC)?.as_ref().and_then(decode) {
+            return Ok(key);
+        }
+        txn.put_document(CACHE_KEY_DOC, serde_json::Value::String(hex::encode(fresh)));
+        Ok(fresh)
+    })
+}
+
+const CACHE_KEY_DOC: &str = "compile_cache_key";
 
 /// Parses `TYPE=SHA256`.
 fn parse_pin(s: &str) -> Result<(String, String), String> {

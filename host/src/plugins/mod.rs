@@ -96,12 +96,20 @@ impl Runtime {
     }
 
     /// Like [`Runtime::new`], caching compiled components in `dir` so that
-    /// later starts skip compilation (see the `cache` module for the rules).
-    pub fn with_cache(limits: Limits, dir: &std::path::Path) -> Result<Self, PluginError> {
-        Self::build(limits, Some(dir))
+    /// later starts skip compilation. `key` authenticates the cache's files
+    /// (keep it out of `dir`; the service keeps it in its store); see the
+    /// `cache` module for the rules.
+    pub fn with_cache(limits: Limits, dir: &std::path::Path, key: [u8; 32]) -> Result<Self, PluginError> {
+        Self::build(limits, Some((dir, key)))
     }
 
-    fn build(limits: Limits, cache_dir: Option<&std::path::Path>) -> Result<Self, PluginError> {
+    /// Removes compile-cache entries of components other than `keep`
+    /// (their sha256 digests). Returns how many were removed.
+    pub fn evict_cache_except(&self, keep: &std::collections::HashSet<String>) -> usize {
+        self.inner.cache.as_ref().map_or(0, |c| c.evict_except(keep))
+    }
+
+    fn build(limits: Limits, cache_dir: Option<(&std::path::Path, [u8; 32])>) -> Result<Self, PluginError> {
         let config_err = |e: wasmtime::Error| PluginError::Config(format!("{e:?}"));
         let mut pool = PoolingAllocationConfig::default();
         let slots = limits.pool_size.max(1);
@@ -126,8 +134,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         call::add_imports(&mut linker).map_err(config_err)?;
         let cache = match cache_dir {
-            Some(dir) => Some(
-                cache::Cache::open(dir, &engine)
+            Some((dir, key)) => Some(
+                cache::Cache::open(dir, &engine, key)
                     .map_err(|e| PluginError::Config(format!("compile cache {}: {e}", dir.display())))?,
             ),
             None => None,
@@ -152,11 +160,12 @@ impl Runtime {
         let shared = &self.inner;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let compiling = shared.compiling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let component = match &shared.cache {
+        let (component, artifact) = match &shared.cache {
             Some(cache) => cache.component(&shared.engine, &sha256, bytes)?,
-            None => {
-                Component::new(&shared.engine, bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?
-            }
+            None => (
+                Component::new(&shared.engine, bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?,
+                None,
+            ),
         };
         drop(compiling);
         let contract_version = shape::check(&shared.engine, &component)?;
@@ -178,6 +187,10 @@ impl Runtime {
                     reason: format!("parameters schema: {e}"),
                 }
             })?;
+        // Every check passed: only now may the artifact be cached.
+        if let (Some(cache), Some(artifact)) = (&shared.cache, artifact) {
+            cache.store(&sha256, &artifact);
+        }
         Ok(LoadedPlugin {
             runtime: self.clone(),
             pre,

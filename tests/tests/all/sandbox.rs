@@ -150,6 +150,9 @@ fn cli_process_survives_hostile_guests_and_exits_with_the_reason() {
     }
 }
 
+/// The compile cache's key (the service keeps its own in the store).
+const KEY: [u8; 32] = [7; 32];
+
 #[test]
 fn a_compile_cache_hit_behaves_exactly_like_a_miss() {
     let cache = tempfile::tempdir().unwrap();
@@ -167,8 +170,10 @@ fn a_compile_cache_hit_behaves_exactly_like_a_miss() {
         .unwrap()
     };
 
-    let miss =
-        Runtime::with_cache(Limits::default(), cache.path()).unwrap().load(&bytes, "migrate.wasm").unwrap();
+    let miss = Runtime::with_cache(Limits::default(), cache.path(), KEY)
+        .unwrap()
+        .load(&bytes, "migrate.wasm")
+        .unwrap();
     let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(entries.len(), 1, "one compiled entry: {entries:?}");
     let entry = entries[0].clone();
@@ -176,8 +181,10 @@ fn a_compile_cache_hit_behaves_exactly_like_a_miss() {
     let written = std::fs::metadata(&entry).unwrap().modified().unwrap();
 
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let hit =
-        Runtime::with_cache(Limits::default(), cache.path()).unwrap().load(&bytes, "migrate.wasm").unwrap();
+    let hit = Runtime::with_cache(Limits::default(), cache.path(), KEY)
+        .unwrap()
+        .load(&bytes, "migrate.wasm")
+        .unwrap();
     assert_eq!(
         std::fs::metadata(&entry).unwrap().modified().unwrap(),
         written,
@@ -189,8 +196,10 @@ fn a_compile_cache_hit_behaves_exactly_like_a_miss() {
 
     // A damaged entry is a miss: recompiled, rewritten, same behaviour.
     std::fs::write(&entry, b"not a compiled component").unwrap();
-    let again =
-        Runtime::with_cache(Limits::default(), cache.path()).unwrap().load(&bytes, "migrate.wasm").unwrap();
+    let again = Runtime::with_cache(Limits::default(), cache.path(), KEY)
+        .unwrap()
+        .load(&bytes, "migrate.wasm")
+        .unwrap();
     assert_eq!(run(&again), run(&miss));
     assert!(std::fs::metadata(&entry).unwrap().len() > 1000, "the entry was rewritten");
 }
@@ -203,4 +212,67 @@ fn a_plugin_whose_schema_does_not_compile_is_refused_at_load_with_the_reason() {
     assert!(matches!(err, PluginError::BadMetadata { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("parameters schema") && msg.contains("no-such-type"), "{msg}");
+}
+
+/// One plugin's compiled artifact planted under another's name, or a file
+/// written without the key, is never run: the component is compiled from
+/// its own bytes and keeps its own metadata.
+#[test]
+fn a_planted_compile_cache_entry_is_not_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let (a, b) = (std::fs::read(plugin("nop")).unwrap(), std::fs::read(plugin("stop")).unwrap());
+    let runtime = Runtime::with_cache(Limits::default(), cache.path(), KEY).unwrap();
+    let (pa, pb) = (runtime.load(&a, "nop.wasm").unwrap(), runtime.load(&b, "stop.wasm").unwrap());
+    let entry = |sha: &str| {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(sha))
+            .unwrap()
+    };
+    // A's entry copied over B's.
+    std::fs::copy(entry(pa.sha256()), entry(pb.sha256())).unwrap();
+    let fresh = Runtime::with_cache(Limits::default(), cache.path(), KEY).unwrap();
+    let loaded = fresh.load(&b, "stop.wasm").unwrap();
+    assert_eq!(loaded.metadata().action_type, "stop", "B runs B's code");
+    assert_eq!(loaded.metadata(), pb.metadata());
+
+    // A valid artifact of A, tagged with another key, under B's name.
+    let other = tempfile::tempdir().unwrap();
+    let foreign = Runtime::with_cache(Limits::default(), other.path(), [9; 32]).unwrap();
+    let pa2 = foreign.load(&a, "nop.wasm").unwrap();
+    let planted = std::fs::read_dir(other.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(pa2.sha256()));
+    std::fs::copy(planted.unwrap(), entry(pb.sha256())).unwrap();
+    let loaded =
+        Runtime::with_cache(Limits::default(), cache.path(), KEY).unwrap().load(&b, "stop.wasm").unwrap();
+    assert_eq!(loaded.metadata().action_type, "stop");
+}
+
+#[test]
+fn a_compile_cache_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = Runtime::with_cache(Limits::default(), cache.path(), KEY).err().expect("refused").to_string();
+    assert!(err.contains("world-writable"), "{err}");
+}
+
+#[test]
+fn only_entries_of_active_plugins_stay_in_the_compile_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::with_cache(Limits::default(), cache.path(), KEY).unwrap();
+    let nop = runtime.load(&std::fs::read(plugin("nop")).unwrap(), "nop.wasm").unwrap();
+    runtime.load(&std::fs::read(plugin("stop")).unwrap(), "stop.wasm").unwrap();
+    std::fs::write(cache.path().join(".leftover.1.tmp"), b"x").unwrap();
+    let keep = std::iter::once(nop.sha256().to_string()).collect();
+    assert_eq!(runtime.evict_cache_except(&keep), 2, "stop's entry and the temporary file");
+    let left: Vec<String> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].starts_with(nop.sha256()));
 }
