@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-durability client-venv bench clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-durability test-crash client-venv bench clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -31,7 +31,7 @@ run: build
 ## test: the plugins' native unit tests, the host's and black-box tests (they
 ##       drive the real python-watcherclient, installed by client-venv),
 ##       schemathesis against the OpenAPI document, and the Keystone tests
-test: build client-venv test-plugins test-host test-api test-keystone test-durability
+test: build client-venv test-plugins test-host test-api test-keystone test-durability test-crash
 
 ## client-venv: python-watcherclient and openstackclient in target/venv
 client-venv:
@@ -51,6 +51,11 @@ test-api: build
 ##                  the fsyncs of what it wrote (scripts/strace-durability.py)
 test-durability: build
 	python3 scripts/strace-durability.py target/debug/rollback-host
+
+## test-crash: 20 kill -9s at random moments under concurrent writes; after each
+##             restart nothing acknowledged is lost or changed (scripts/crash-loop.py)
+test-crash: build
+	python3 scripts/crash-loop.py target/debug/rollback-host --kills 20
 
 ## test-keystone: a real Keystone (Debian's package, SQLite) on 127.0.0.1:$(KEYSTONE_PORT),
 ##                then the ignored Keystone tests against it; Keystone is stopped after
