@@ -36,6 +36,11 @@ pub(super) async fn rollback(
     let mut body = views::plan_with_actions(&planned.plan, &planned.actions, &host, version);
     body["not_inverted"] =
         planned.not_inverted.iter().map(|(u, t)| json!({"uuid": u, "action_type": t})).collect();
+    body["unknown"] = planned
+        .unknown
+        .iter()
+        .map(|(u, t, why)| json!({"uuid": u, "action_type": t, "reason": why}))
+        .collect();
     body["dry_run"] = json!(options.dry_run);
     Ok(Json(body))
 }

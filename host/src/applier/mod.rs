@@ -99,6 +99,10 @@ impl Applier {
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
+
+    pub(crate) fn driver(&self) -> &dyn CloudDriver {
+        self.inner.driver.as_ref()
+    }
 }
 
 /// One action: [`execute::begin`] on a blocking thread, the driver's wait

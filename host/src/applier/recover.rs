@@ -2,16 +2,20 @@
 //!
 //! Decision: a plan still PENDING (its start was acknowledged but no action
 //! ran) is **resumed**. A plan ONGOING or CANCELLING is **not** resumed:
-//! an action that was ONGOING may or may not have changed the cloud, and
-//! re-running it (a second migrate, say) is unsafe. So it is interrupted
-//! ([`lifecycle::interrupt`]): its ONGOING actions end FAILED and its
-//! PENDING actions CANCELLED, each with a message saying why, and the plan
-//! ends FAILED (CANCELLED if it was being cancelled). What SUCCEEDED keeps
-//! its pre-state and result, so the plan can still be rolled back.
+//! re-running an action that was ONGOING (a second migrate, say) is unsafe.
+//! Instead each ONGOING action is **reconciled**: the driver observes
+//! whether its change happened ([`crate::cloud::CloudDriver::observe`]) and the action is
+//! recorded SUCCEEDED with the observed result (so a rollback undoes it),
+//! FAILED, or FAILED as unknown with the reason (a rollback lists it). The
+//! plan's PENDING actions end CANCELLED and the plan FAILED (CANCELLED if it
+//! was being cancelled) — [`lifecycle::interrupt`]. What SUCCEEDED keeps its
+//! pre-state and result, so the plan can still be rolled back.
 
 use super::Applier;
+use crate::cloud::Observed;
 use crate::plans::{lifecycle, PlanError};
-use rollback_store::PlanState;
+use rollback_store::{ActionState, PlanState};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// What [`recover`] did.
@@ -36,7 +40,17 @@ pub fn recover(applier: &Applier) -> Result<Recovery, PlanError> {
             }
             PlanState::Ongoing | PlanState::Cancelling => {
                 let uuid = plan.uuid;
-                store.write(move |txn| lifecycle::interrupt(txn, uuid))?;
+                // Observe outside the transaction: a driver may ask the cloud.
+                let observed: HashMap<Uuid, Observed> = store
+                    .actions_of(uuid)?
+                    .into_iter()
+                    .filter(|a| a.state == ActionState::Ongoing)
+                    .map(|a| (a.uuid, applier.driver().observe(&a)))
+                    .collect();
+                for (action, seen) in &observed {
+                    tracing::warn!(%action, ?seen, "interrupted action reconciled");
+                }
+                store.write(move |txn| lifecycle::interrupt(txn, uuid, &observed))?;
                 report.interrupted.push(uuid);
             }
             _ => {}

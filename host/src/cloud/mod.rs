@@ -45,6 +45,20 @@ pub enum Prepared {
     },
 }
 
+/// What a driver found when asked, after a restart, whether an action that
+/// was running (ONGOING) when the service stopped made its change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed {
+    /// It did; the result as observed. The action is recorded SUCCEEDED,
+    /// so a rollback undoes it.
+    Happened(Value),
+    /// Nothing changed: the action is recorded FAILED.
+    NotHappened,
+    /// The driver cannot tell (and why): the action is recorded FAILED with
+    /// that reason, and a rollback of its plan lists it as unknown.
+    Unknown(String),
+}
+
 /// An error of the driver itself (not of the action): the store failed,
 /// the cloud API is unreachable, ...
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +76,14 @@ pub trait CloudDriver: Send + Sync + 'static {
     /// (the simulated `sleep`). Most operations: none.
     fn wait(&self, _operation: &Operation) -> Option<std::time::Duration> {
         None
+    }
+
+    /// After a restart: whether `action`, interrupted while ONGOING (its
+    /// pre-state recorded, its result not), made its change. Drivers that
+    /// can look at the resource should compare it with the pre-state and
+    /// the operation's target; the default cannot tell.
+    fn observe(&self, _action: &Action) -> Observed {
+        Observed::Unknown("the cloud driver cannot observe whether an interrupted action happened".into())
     }
 
     /// Whether this driver keeps the cloud's state in the store. Then the

@@ -9,6 +9,7 @@
 //! the table is refused with Watcher's message for its cause.
 
 use super::PlanError;
+use crate::cloud::Observed;
 use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, StoreError, Timestamp, Txn};
 use uuid::Uuid;
@@ -87,6 +88,7 @@ pub const ACTION_TRANSITIONS: &[(ActionTrigger, ActionState, ActionState)] = &[
     (ActionTrigger::Refuse, A::Pending, A::Failed),
     (ActionTrigger::Cancel, A::Pending, A::Cancelled),
     (ActionTrigger::Interrupt, A::Ongoing, A::Failed),
+    (ActionTrigger::Interrupt, A::Ongoing, A::Succeeded),
     (ActionTrigger::Interrupt, A::Pending, A::Cancelled),
     // A deleted plan's actions, whatever they reached (its plan is not running).
     (ActionTrigger::Delete, A::Pending, A::Deleted),
@@ -400,30 +402,53 @@ pub fn settle(txn: &mut Txn<'_>, uuid: Uuid, outcome: Outcome) -> Result<ActionP
 pub fn interrupted_message(in_flight: usize, not_started: usize) -> String {
     format!(
         "Interrupted: rollback-host stopped while this plan was running; {in_flight} action(s) in progress \
-         were marked FAILED (the cloud may or may not reflect them) and {not_started} not yet started were \
-         marked CANCELLED."
+         were settled by what the cloud driver observed (see each action) and {not_started} not yet started \
+         were marked CANCELLED."
     )
 }
 
-/// A restart found `uuid` running: its ONGOING actions end FAILED, its
-/// PENDING ones CANCELLED, and the plan FAILED (CANCELLED if it was being
-/// cancelled) with a message saying so.
-pub fn interrupt(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+/// How a FAILED action's message starts when, after a restart, the driver
+/// could not tell whether it made its change (a rollback lists these).
+pub const UNKNOWN_PREFIX: &str = "Interrupted, outcome unknown:";
+
+/// A restart found `uuid` running. Its ONGOING actions are settled by what
+/// the driver `observed` of each: SUCCEEDED with the observed result when
+/// the change happened (so a rollback undoes it), FAILED when nothing
+/// changed, FAILED with [`UNKNOWN_PREFIX`] and the reason when the driver
+/// cannot tell (or was not asked). Its PENDING actions end CANCELLED, and
+/// the plan FAILED (CANCELLED if it was being cancelled) with a message
+/// saying so.
+pub fn interrupt(
+    txn: &mut Txn<'_>,
+    uuid: Uuid,
+    observed: &std::collections::HashMap<Uuid, Observed>,
+) -> Result<ActionPlan, PlanError> {
     let now = Utc::now();
     let (mut in_flight, mut not_started) = (0, 0);
     for mut a in txn.actions_of(uuid)? {
         let (to, message) = match a.state {
             A::Ongoing => {
                 in_flight += 1;
-                (A::Failed, "Interrupted: rollback-host stopped while this action was running; the cloud may or may not reflect it.")
+                match observed.get(&a.uuid) {
+                    Some(Observed::Happened(result)) => {
+                        a.result = Some(result.clone());
+                        (A::Succeeded, "Interrupted by a stop; after the restart the cloud driver observed that the change happened.".to_string())
+                    }
+                    Some(Observed::NotHappened) => (
+                        A::Failed,
+                        "Interrupted by a stop; after the restart the cloud driver observed that nothing changed.".to_string(),
+                    ),
+                    Some(Observed::Unknown(why)) => (A::Failed, format!("{UNKNOWN_PREFIX} {why}")),
+                    None => (A::Failed, format!("{UNKNOWN_PREFIX} the cloud driver was not asked")),
+                }
             }
             A::Pending => {
                 not_started += 1;
-                (A::Cancelled, "Interrupted: rollback-host stopped before this action ran.")
+                (A::Cancelled, "Interrupted: rollback-host stopped before this action ran.".to_string())
             }
             _ => continue,
         };
-        move_action(txn, &mut a, ActionTrigger::Interrupt, to, Some(message.into()), now)?;
+        move_action(txn, &mut a, ActionTrigger::Interrupt, to, Some(message), now)?;
     }
     let mut plan = txn.plan_required(uuid)?;
     let to = if plan.state == P::Cancelling { P::Cancelled } else { P::Failed };

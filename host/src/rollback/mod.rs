@@ -48,6 +48,10 @@ pub struct Planned {
     /// SUCCEEDED actions left out because their type has no inverter
     /// (`allow_partial`): (uuid, action type).
     pub not_inverted: Vec<(Uuid, String)>,
+    /// Actions interrupted by a stop whose outcome the driver could not
+    /// observe, so they may or may not need undoing: (uuid, action type,
+    /// reason). Not inverted.
+    pub unknown: Vec<(Uuid, String, String)>,
 }
 
 /// Why a rollback was refused.
@@ -213,6 +217,17 @@ impl Planner<'_> {
             .map(|a| (a.uuid, a.action_type.clone()))
             .collect();
 
+        // Interrupted actions whose outcome nobody could observe.
+        let unknown: Vec<(Uuid, String, String)> = actions
+            .iter()
+            .filter(|a| a.state == ActionState::Failed)
+            .filter_map(|a| {
+                let m = a.status_message.as_deref()?;
+                m.starts_with(lifecycle::UNKNOWN_PREFIX)
+                    .then(|| (a.uuid, a.action_type.clone(), m.to_string()))
+            })
+            .collect();
+
         // Ask each inverter, within the size cap and the deadline.
         let empty = Value::Object(Map::new());
         let mut inverses = Vec::with_capacity(actions.len());
@@ -330,9 +345,9 @@ impl Planner<'_> {
             )
         };
         if options.dry_run {
-            return Ok(Planned { plan, actions: new_actions, not_inverted });
+            return Ok(Planned { plan, actions: new_actions, not_inverted, unknown });
         }
-        self.store_linked(uuid, plan, new_actions, not_inverted)
+        self.store_linked(uuid, plan, new_actions, not_inverted, unknown)
     }
 
     /// Stores the new plan and links the original, in one transaction that
@@ -343,6 +358,7 @@ impl Planner<'_> {
         mut plan: ActionPlan,
         mut actions: Vec<Action>,
         not_inverted: Vec<(Uuid, String)>,
+        unknown: Vec<(Uuid, String, String)>,
     ) -> Result<Planned, RollbackError> {
         let window = self.limits.window;
         let (plan, actions) = self.store.write(move |txn| {
@@ -358,6 +374,6 @@ impl Planner<'_> {
             Ok::<_, RollbackError>((plan, actions))
         })?;
         tracing::info!(original = %original, rollback = %plan.uuid, actions = actions.len(), "rollback plan stored");
-        Ok(Planned { plan, actions, not_inverted })
+        Ok(Planned { plan, actions, not_inverted, unknown })
     }
 }

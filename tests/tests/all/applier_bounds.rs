@@ -173,3 +173,84 @@ fn executing_10000_actions_costs_a_constant_number_of_store_reads_per_action() {
         assert!(reads <= READS_PER_ACTION * N as u64 + 10, "{shape}: {reads} reads for {N} actions");
     }
 }
+
+/// A driver acting on a cloud outside the store, which can look at a
+/// resource after a restart: the action's parameters say what it will see.
+struct Observing;
+
+impl CloudDriver for Observing {
+    fn prepare(&self, action: &Action) -> Result<Prepared, DriverError> {
+        Ok(Prepared::Run {
+            pre_state: json!({}),
+            note: None,
+            operation: Operation::Custom(action.action_type.clone()),
+        })
+    }
+
+    fn apply(&self, _: &Action, _: &Value, _: &Operation) -> Result<Result<Value, String>, DriverError> {
+        Ok(Ok(json!({})))
+    }
+
+    fn observe(&self, action: &Action) -> rollback_host::cloud::Observed {
+        use rollback_host::cloud::Observed;
+        match action.input_parameters.get("message").and_then(Value::as_str) {
+            Some("happened") => Observed::Happened(json!({"observed": true})),
+            Some("nothing") => Observed::NotHappened,
+            _ => Observed::Unknown("the resource API did not answer".into()),
+        }
+    }
+}
+
+/// A restart reconciles interrupted actions by observing them: one that
+/// happened is SUCCEEDED with the observed result (so a rollback inverts
+/// it), one that did not FAILED, and one nobody can tell about FAILED and
+/// listed as unknown in the rollback's answer.
+#[test]
+fn a_restart_reconciles_interrupted_actions_by_observing_them() {
+    let dir = rollback_tests::tmpfs_dir();
+    let store = Store::open(dir.path()).unwrap();
+    let (plan, ids) = store_plan(
+        &store,
+        PlanState::Ongoing,
+        vec![
+            ("nop", json!({"message": "happened"}), vec![]),
+            ("nop", json!({"message": "nothing"}), vec![]),
+            ("nop", json!({"message": "no idea"}), vec![]),
+            ("nop", json!({"message": "later"}), vec![0]),
+        ],
+    );
+    let running = ids[..3].to_vec();
+    store
+        .write(move |txn| {
+            for u in running {
+                let a = txn.action(u)?.unwrap();
+                txn.update_action(Action { state: ActionState::Ongoing, pre_state: Some(json!({})), ..a })?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let applier = Applier::new(store.clone(), Arc::new(Observing), 4, 8);
+    let report = rt.block_on(async { rollback_host::applier::recover(&applier) }).unwrap();
+    assert_eq!(report.interrupted, [plan]);
+    let a: Vec<Action> = ids.iter().map(|u| store.action(*u).unwrap().unwrap()).collect();
+    let states: Vec<_> = a.iter().map(|a| a.state).collect();
+    assert_eq!(
+        states,
+        [ActionState::Succeeded, ActionState::Failed, ActionState::Failed, ActionState::Cancelled]
+    );
+    assert_eq!(a[0].result, Some(json!({"observed": true})));
+
+    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
+    registry.scan(&rollback_tests::repo_root().join("target/plugins"));
+    let planner = rollback_host::rollback::Planner {
+        store: &store,
+        plugins: &registry.snapshot(),
+        limits: rollback_host::rollback::RollbackLimits::default(),
+    };
+    let options = rollback_host::rollback::Options { dry_run: true, ..Default::default() };
+    let planned = planner.rollback(plan, options).unwrap();
+    assert_eq!(planned.unknown.len(), 1, "{:?}", planned.unknown);
+    assert_eq!(planned.unknown[0].0, ids[2]);
+    assert!(planned.unknown[0].2.contains("did not answer"), "{}", planned.unknown[0].2);
+}

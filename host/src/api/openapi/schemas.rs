@@ -65,6 +65,9 @@ pub struct ActionPlan {
     actions: Option<Vec<Action>>,
     /// Rollback answers: executed actions left out (`allow_partial`).
     not_inverted: Option<Vec<NotInverted>>,
+    /// Rollback answers: actions interrupted by a stop whose outcome could
+    /// not be observed (they may or may not need undoing; not inverted).
+    unknown: Option<Vec<UnknownOutcome>>,
     /// Rollback answers: whether nothing was stored.
     dry_run: Option<bool>,
 }
@@ -129,6 +132,17 @@ pub struct NotInverted {
     uuid: Uuid,
     /// Its type (no inverter is loaded for it).
     action_type: String,
+}
+
+/// An interrupted action whose outcome is unknown.
+#[derive(ToSchema)]
+pub struct UnknownOutcome {
+    /// The action.
+    uuid: Uuid,
+    /// Its type.
+    action_type: String,
+    /// Why the driver could not tell.
+    reason: String,
 }
 
 /// One JSON Patch operation (RFC 6902); Watcher accepts `replace` of

@@ -135,6 +135,12 @@ impl CloudDriver for Simulated {
         true
     }
 
+    /// An action's change and its result commit together (`apply_in`), so
+    /// an action still ONGOING changed nothing.
+    fn observe(&self, _action: &Action) -> super::Observed {
+        super::Observed::NotHappened
+    }
+
     fn apply_in(
         &self,
         txn: &mut Txn<'_>,

@@ -69,7 +69,10 @@ fn action_allowed(trigger: ActionTrigger, from: ActionState, to: ActionState) ->
         ActionTrigger::Finish => matches!((from, to), (Ongoing, Succeeded) | (Ongoing, Failed)),
         ActionTrigger::Refuse => matches!((from, to), (Pending, Skipped) | (Pending, Failed)),
         ActionTrigger::Cancel => (from, to) == (Pending, Cancelled),
-        ActionTrigger::Interrupt => matches!((from, to), (Ongoing, Failed) | (Pending, Cancelled)),
+        // After a restart an ONGOING action is settled by what the driver observed.
+        ActionTrigger::Interrupt => {
+            matches!((from, to), (Ongoing, Failed) | (Ongoing, Succeeded) | (Pending, Cancelled))
+        }
         ActionTrigger::Delete => {
             to == Deleted && matches!(from, Pending | Succeeded | Failed | Skipped | Cancelled)
         }
@@ -184,10 +187,42 @@ mod in_a_store {
                 move_action(txn, &mut a, ActionTrigger::Run, ActionState::Ongoing, None, Utc::now())
             })
             .unwrap();
-        let plan = store.write(move |txn| interrupt(txn, uuid)).unwrap();
+        let plan = store.write(move |txn| interrupt(txn, uuid, &Default::default())).unwrap();
         assert_eq!(plan.state, PlanState::Failed);
         assert_eq!(plan.status_message.as_deref(), Some(interrupted_message(1, 1).as_str()));
         let states: Vec<ActionState> = store.actions_of(uuid).unwrap().iter().map(|a| a.state).collect();
         assert_eq!(states, vec![ActionState::Failed, ActionState::Cancelled]);
+    }
+
+    #[test]
+    fn interrupted_actions_are_settled_by_what_the_driver_observed() {
+        let (_d, store, uuid) = store_with_plan(PlanState::Ongoing, 4);
+        let all = store.actions_of(uuid).unwrap();
+        let running: Vec<_> = all[..3].to_vec();
+        store
+            .write(move |txn| {
+                for mut a in running {
+                    move_action(txn, &mut a, ActionTrigger::Run, ActionState::Ongoing, None, Utc::now())?;
+                }
+                Ok::<_, PlanError>(())
+            })
+            .unwrap();
+        let observed: std::collections::HashMap<_, _> = [
+            (all[0].uuid, Observed::Happened(serde_json::json!({"host": "c2"}))),
+            (all[1].uuid, Observed::NotHappened),
+            (all[2].uuid, Observed::Unknown("the API timed out".into())),
+        ]
+        .into();
+        store.write(move |txn| interrupt(txn, uuid, &observed)).unwrap();
+        let after = store.actions_of(uuid).unwrap();
+        let states: Vec<_> = after.iter().map(|a| a.state).collect();
+        assert_eq!(
+            states,
+            [ActionState::Succeeded, ActionState::Failed, ActionState::Failed, ActionState::Cancelled]
+        );
+        assert_eq!(after[0].result, Some(serde_json::json!({"host": "c2"})), "the observed result");
+        assert!(after[1].status_message.as_deref().unwrap().contains("nothing changed"));
+        let unknown = after[2].status_message.as_deref().unwrap();
+        assert!(unknown.starts_with(UNKNOWN_PREFIX) && unknown.contains("timed out"), "{unknown}");
     }
 }
