@@ -41,6 +41,7 @@ test-plugins:
 	$(CARGO) test --manifest-path plugins/Cargo.toml --workspace
 
 test-host:
+	$(CARGO) build -p rollback-host --features failpoints --bin rollback-host-failpoints
 	$(CARGO) test --workspace
 
 ## test-api: schemathesis (PyPI) fuzzes a live server against /openapi.json

@@ -10,6 +10,7 @@ mod applier_bounds;
 mod auth;
 mod bounds;
 mod components;
+mod fail_stop;
 mod keystone;
 mod listing;
 mod openapi;
