@@ -9,7 +9,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    cli::init_tracing();
+    cli::init_tracing(&args);
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

@@ -2,7 +2,7 @@
 //! only: each handler parses the request, calls one operation of the
 //! [`Service`] (mostly [`crate::plans::Plans`]), and renders the answer.
 //!
-//! Every request passes the bounds (`serve`: in-flight cap, deadline), the
+//! Every request gets a request id (`request_id`), then passes the bounds (`serve`: in-flight cap, deadline), the
 //! `Host` check, microversion negotiation (`version`), a 1 MiB body limit,
 //! a panic guard, and after routing the policy check (`guard`); every error
 //! is an [`ApiError`] in Watcher's body.
@@ -19,6 +19,7 @@ mod list;
 pub mod openapi;
 mod patch;
 mod plugins;
+mod request_id;
 mod rollback;
 mod root;
 mod serve;
@@ -60,7 +61,13 @@ pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
         .layer(axum::middleware::from_fn_with_state(access, guard::hosts))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(serve::RequestBounds::new(bounds), serve::bound))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id::HEADER.clone()))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            request_id::HEADER.clone(),
+            request_id::MakeReqId,
+        ))
+        .layer(axum::middleware::from_fn(request_id::drop_malformed))
         .with_state(state)
 }
 

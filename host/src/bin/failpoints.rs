@@ -13,7 +13,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    cli::init_tracing();
+    cli::init_tracing(&args);
     let _failpoints = fail::FailScenario::setup();
     match cli::run(args) {
         Ok(code) => code,

@@ -11,8 +11,22 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "rollback-host", version, about)]
 pub struct Cli {
+    /// Log lines as text (for people) or one JSON object per line (for log
+    /// collectors). Either way every line of a request carries its id.
+    #[arg(long, global = true, env = "ROLLBACK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,15 +42,15 @@ enum Command {
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).
-pub fn init_tracing() {
+pub fn init_tracing(cli: &Cli) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+    }
 }
 
 /// Runs the chosen command.

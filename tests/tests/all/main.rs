@@ -16,6 +16,7 @@ mod listing;
 mod openapi;
 mod plugin_check;
 mod plugins_api;
+mod request_ids;
 mod rollback;
 mod rollback_props;
 mod sandbox;
