@@ -5,16 +5,6 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
-    cli::init_tracing(&args);
-    match cli::run(args) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    cli::main()
 }

@@ -232,35 +232,11 @@ impl Store {
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
-        mut keep: impl FnMut(&ActionPlan) -> bool,
+        keep: impl FnMut(&ActionPlan) -> bool,
     ) -> Result<Vec<ActionPlan>, StoreError> {
-        self.readable()?;
         let t = &self.inner.tables;
-        let field = field_number(PLAN_SORT_KEYS, sort_key)?;
-        let after = match marker {
-            Some(m) => {
-                let p = t.plan(m)?.ok_or(StoreError::NotFound { kind: "ActionPlan", uuid: m })?;
-                Some(sort::plan_key(&p, field as usize))
-            }
-            None => None,
-        };
-        let mut out = Vec::new();
-        if limit == 0 {
-            return Ok(out);
-        }
-        for entry in t.sorted(&t.plan_sort, field, after, descending) {
-            let (key, uuid) = entry?;
-            if let Some(p) = t.plan(uuid)? {
-                // An entry whose record has another key now is stale: skip.
-                if key == sort::plan_key(&p, field as usize) && keep(&p) {
-                    out.push(p);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(out)
+        let index = SortIndex { tree: &t.plan_sort, keys: PLAN_SORT_KEYS, kind: "ActionPlan" };
+        self.page(index, sort_key, marker, descending, limit, |u| t.plan(u), sort::plan_key, keep)
     }
 
     /// Like [`Store::plans_page`], for actions ([`ACTION_SORT_KEYS`]).
@@ -270,27 +246,46 @@ impl Store {
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
-        mut keep: impl FnMut(&Action) -> bool,
+        keep: impl FnMut(&Action) -> bool,
     ) -> Result<Vec<Action>, StoreError> {
-        self.readable()?;
         let t = &self.inner.tables;
-        let field = field_number(ACTION_SORT_KEYS, sort_key)?;
+        let index = SortIndex { tree: &t.action_sort, keys: ACTION_SORT_KEYS, kind: "Action" };
+        self.page(index, sort_key, marker, descending, limit, |u| t.action(u), sort::action_key, keep)
+    }
+
+    /// One page from a sort index: `load` reads a record, `key_of` computes
+    /// its key under a field (an entry whose record now has another key is
+    /// stale, and skipped).
+    #[allow(clippy::too_many_arguments)]
+    fn page<T>(
+        &self,
+        index: SortIndex<'_>,
+        sort_key: &str,
+        marker: Option<Uuid>,
+        descending: bool,
+        limit: usize,
+        load: impl Fn(Uuid) -> Result<Option<T>, StoreError>,
+        key_of: fn(&T, usize) -> Vec<u8>,
+        mut keep: impl FnMut(&T) -> bool,
+    ) -> Result<Vec<T>, StoreError> {
+        self.readable()?;
+        let field = field_number(index.keys, sort_key)?;
         let after = match marker {
-            Some(m) => {
-                let a = t.action(m)?.ok_or(StoreError::NotFound { kind: "Action", uuid: m })?;
-                Some(sort::action_key(&a, field as usize))
-            }
+            Some(m) => Some(key_of(
+                &load(m)?.ok_or(StoreError::NotFound { kind: index.kind, uuid: m })?,
+                field as usize,
+            )),
             None => None,
         };
         let mut out = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
-        for entry in t.sorted(&t.action_sort, field, after, descending) {
+        for entry in self.inner.tables.sorted(index.tree, field, after, descending) {
             let (key, uuid) = entry?;
-            if let Some(a) = t.action(uuid)? {
-                if key == sort::action_key(&a, field as usize) && keep(&a) {
-                    out.push(a);
+            if let Some(record) = load(uuid)? {
+                if key == key_of(&record, field as usize) && keep(&record) {
+                    out.push(record);
                     if out.len() >= limit {
                         break;
                     }
@@ -353,6 +348,14 @@ fn sync_created(path: &Path) -> Result<(), StoreError> {
         std::fs::File::open(parent)?.sync_all()?;
     }
     Ok(())
+}
+
+/// A sort-index tree, the fields it orders by, and its records' kind (for
+/// an unknown marker's error).
+struct SortIndex<'a> {
+    tree: &'a sled::Tree,
+    keys: &'a [&'a str],
+    kind: &'static str,
 }
 
 fn field_number(keys: &[&str], key: &str) -> Result<u8, StoreError> {

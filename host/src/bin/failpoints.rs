@@ -9,17 +9,7 @@
 #[path = "../cli/mod.rs"]
 mod cli;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
-    cli::init_tracing(&args);
     let _failpoints = fail::FailScenario::setup();
-    match cli::run(args) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    cli::main()
 }

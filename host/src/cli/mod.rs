@@ -41,6 +41,20 @@ enum Command {
     TokenHash,
 }
 
+/// The binaries' `main`: parse the command line, set up logging, run the
+/// command; an error becomes one `error: …` line and a failure exit.
+pub fn main() -> ExitCode {
+    let args = Cli::parse();
+    init_tracing(&args);
+    match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).
 pub fn init_tracing(cli: &Cli) {
     use std::io::IsTerminal;
