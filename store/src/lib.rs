@@ -48,6 +48,7 @@ pub struct Store {
 }
 
 struct Inner {
+    db: sled::Db,
     tables: Tables,
     poison: Poison,
     jobs: Mutex<Option<SyncSender<Job>>>,
@@ -110,6 +111,7 @@ impl Store {
         };
         Ok(Store {
             inner: Arc::new(Inner {
+                db,
                 tables,
                 poison,
                 jobs: Mutex::new(Some(tx)),
@@ -191,6 +193,11 @@ impl Store {
             Some(why) => Err(StoreError::Poisoned(why.clone())),
             None => Ok(()),
         }
+    }
+
+    /// Bytes the store's files take on disk (sled's own count).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.size_on_disk()?)
     }
 
     /// One plan.

@@ -162,6 +162,10 @@ pub struct Action {
     /// (a JSON object); the applier skips it when the resource differs.
     #[serde(default)]
     pub expected_state: Option<Value>,
+    /// For a rollback action: the action of the original plan it undoes
+    /// (several inverse actions may undo one action).
+    #[serde(default)]
+    pub inverse_of: Option<Uuid>,
 }
 
 impl ActionPlan {
@@ -219,6 +223,7 @@ impl Action {
             pre_state: None,
             result: None,
             expected_state: None,
+            inverse_of: None,
         }
     }
 }

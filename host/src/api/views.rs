@@ -91,6 +91,7 @@ pub fn action(a: &Action, host: &str, version: Version, form: Form) -> Value {
     m.insert("pre_state".into(), a.pre_state.clone().unwrap_or(Value::Null));
     m.insert("result".into(), a.result.clone().unwrap_or(Value::Null));
     m.insert("expected_state".into(), a.expected_state.clone().unwrap_or(Value::Null));
+    m.insert("inverse_of".into(), json!(a.inverse_of));
     if form == Form::Short {
         keep(&mut m, &["uuid", "parents", "state", "action_plan_uuid", "action_type"]);
     }

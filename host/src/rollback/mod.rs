@@ -322,6 +322,7 @@ impl Planner<'_> {
                     },
                     expected_state: (!inv.expected_state.is_empty())
                         .then(|| Value::Object(inv.expected_state.clone())),
+                    inverse_of: Some(from.uuid),
                     ..Action::new(
                         uuids[k],
                         new_uuid,

@@ -103,6 +103,8 @@ pub struct Action {
     result: Option<Value>,
     /// For a rollback action: what the resource must look like to run it.
     expected_state: Option<Value>,
+    /// For a rollback action: the original action it undoes.
+    inverse_of: Option<Uuid>,
     /// `self` and `bookmark`.
     links: Vec<Link>,
 }
