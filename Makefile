@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-durability test-crash client-venv bench clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-ui test-durability test-crash client-venv bench clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -31,7 +31,7 @@ run: build
 ## test: the plugins' native unit tests, the host's and black-box tests (they
 ##       drive the real python-watcherclient, installed by client-venv),
 ##       schemathesis against the OpenAPI document, and the Keystone tests
-test: build client-venv test-plugins test-host test-api test-keystone test-durability test-crash
+test: build client-venv test-plugins test-host test-api test-keystone test-ui test-durability test-crash
 
 ## client-venv: python-watcherclient and openstackclient in target/venv
 client-venv:
@@ -65,6 +65,13 @@ test-keystone: build client-venv
 	bash scripts/keystone.sh start target/keystone $(KEYSTONE_PORT)
 	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test all keystone:: -- --ignored --nocapture --test-threads 3; \
 	  status=$$?; bash scripts/keystone.sh stop target/keystone; exit $$status
+
+## test-ui: headless Chromium (Debian's package, installed by scripts/browser.sh)
+##          loads GET /ui against a server with a rolled-back plan; the
+##          screenshot is kept in target/test-output/ui.png
+test-ui: build
+	bash scripts/browser.sh install
+	ROLLBACK_CHROMIUM=$$(bash scripts/browser.sh path) $(CARGO) test -p rollback-tests --test all browser:: -- --ignored --nocapture
 
 ## bench: criterion benchmarks (release build); figures go in BENCHMARKS.md
 bench:

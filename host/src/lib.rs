@@ -18,6 +18,8 @@ pub mod api;
 pub mod applier;
 pub mod auth;
 pub mod cloud;
+pub mod graph;
+pub mod metrics;
 pub mod plans;
 pub mod plugins;
 pub mod rollback;

@@ -148,7 +148,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ShowDeleted {
     }
 }
 
-/// `http://HOST` as the client addressed us, for `links`.
+/// `SCHEME://HOST` as the client addressed us, for `links`: from a
+/// trusted proxy's `X-Forwarded-*` (see `forwarded`), else `http://` and
+/// the `Host` header.
 pub struct HostUrl(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for HostUrl {
@@ -159,9 +161,12 @@ impl<S: Send + Sync> FromRequestParts<S> for HostUrl {
             .headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
-            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c)))
+            .filter(|h| super::forwarded::valid_host(h))
             .unwrap_or("localhost");
-        Ok(HostUrl(format!("http://{host}")))
+        Ok(match parts.extensions.get::<super::forwarded::Origin>() {
+            Some(o) => HostUrl(format!("{}://{}", o.scheme, o.host.as_deref().unwrap_or(host))),
+            None => HostUrl(format!("http://{host}")),
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! The API's gate: who may call which route. Every route's policy rule is
 //! in [`RULES`], the one table; a route missing from it is refused (fail
-//! closed). `GET /`, `/v1` and `/healthz` stay open.
+//! closed). The routes in [`OPEN`] stay open.
 //!
 //! [`hosts`] runs before routing: with `--auth none` it answers 400 to a
 //! `Host` that is not loopback or configured (DNS rebinding) and 403 to a
@@ -17,7 +17,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Routes anyone may call.
-pub const OPEN: &[&str] = &["/", "/v1", "/v1/", "/healthz", "/openapi.json"];
+/// (`/ui` is a static page: the data it shows comes from guarded routes.)
+pub const OPEN: &[&str] =
+    &["/", "/v1", "/v1/", "/healthz", "/openapi.json", "/metrics", "/ui", "/ui/app.js", "/ui/style.css"];
 
 /// (method, route, rule): the policy rule of every guarded route.
 pub const RULES: &[(Method, &str, &str)] = &[
@@ -31,6 +33,7 @@ pub const RULES: &[(Method, &str, &str)] = &[
     (Method::DELETE, "/v1/action_plans/{uuid}", "action_plan:delete"),
     (Method::POST, "/v1/action_plans/{uuid}/start", "action_plan:start"),
     (Method::POST, "/v1/action_plans/{uuid}/rollback", "action_plan:rollback"),
+    (Method::GET, "/v1/action_plans/{uuid}/graph", "action_plan:get"),
     (Method::GET, "/v1/actions", "action:get_all"),
     (Method::GET, "/v1/actions/", "action:get_all"),
     (Method::GET, "/v1/actions/detail", "action:detail"),

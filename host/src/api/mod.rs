@@ -7,15 +7,21 @@
 //! a panic guard, and after routing the policy check (`guard`); every error
 //! is an [`ApiError`] in Watcher's body.
 //! Resources: `root` (version documents), `action_plans`, `actions`,
-//! `rollback`, `plugins`, `cloud` (the simulated cloud) and `GET /healthz`.
+//! `rollback`, `graph` (a plan's picture), `plugins`, `cloud` (the
+//! simulated cloud), `GET /healthz`, `GET /metrics` (`metrics`) and the
+//! read-only web page `GET /ui` (`ui`). `forwarded` believes a trusted
+//! proxy's `X-Forwarded-*` headers.
 
 mod action_plans;
 mod actions;
 mod cloud;
 mod error;
 mod extract;
+mod forwarded;
+mod graph;
 mod guard;
 mod list;
+mod metrics;
 pub mod openapi;
 mod patch;
 mod plugins;
@@ -23,6 +29,7 @@ mod request_id;
 mod rollback;
 mod root;
 mod serve;
+mod ui;
 mod version;
 mod views;
 
@@ -45,6 +52,9 @@ pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi::document))
+        .route("/metrics", get(metrics::metrics))
+        .merge(ui::routes())
+        .merge(graph::routes())
         .merge(root::routes())
         .merge(action_plans::routes())
         .merge(actions::routes())
@@ -53,6 +63,7 @@ pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
         .merge(plugins::routes())
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
         .route_layer(axum::middleware::from_fn_with_state(access.clone(), guard::authorize))
+        .route_layer(axum::middleware::from_fn(metrics::mark_route))
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
         })
@@ -61,6 +72,11 @@ pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
         .layer(axum::middleware::from_fn_with_state(access, guard::hosts))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(serve::RequestBounds::new(bounds), serve::bound))
+        .layer(axum::middleware::from_fn_with_state(
+            forwarded::TrustedProxies::new(&bounds.trusted_proxies),
+            forwarded::forwarded,
+        ))
+        .layer(axum::middleware::from_fn(metrics::count))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_id::span))
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id::HEADER.clone()))
         .layer(tower_http::request_id::SetRequestIdLayer::new(

@@ -5,6 +5,7 @@ use super::error::ApiError;
 use super::extract::{body_bytes, parse_json, parse_uuid, HostUrl, PathParam};
 use super::version::Version;
 use super::views;
+use crate::metrics::METRICS;
 use crate::rollback::Options;
 use crate::service::Service;
 use axum::extract::{Request, State};
@@ -32,7 +33,17 @@ pub(super) async fn rollback(
         Some(bytes) => parse_json(&bytes)?,
         None => Options::default(),
     };
-    let planned = state.plans.rollback(uuid, options).await?;
+    let planned = match state.plans.rollback(uuid, options).await {
+        Ok(planned) => {
+            METRICS.rollback(if options.dry_run { "dry_run" } else { "created" });
+            planned
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            METRICS.rollback(if e.status.is_client_error() { "refused" } else { "error" });
+            return Err(e);
+        }
+    };
     let mut body = views::plan_with_actions(&planned.plan, &planned.actions, &host, version);
     body["not_inverted"] =
         planned.not_inverted.iter().map(|(u, t)| json!({"uuid": u, "action_type": t})).collect();

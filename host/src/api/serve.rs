@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// How much of the server one client, and all of them, may hold.
+/// How much of the server one client, and all of them, may hold (and
+/// which proxies in front of it are believed).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Bounds {
     /// Seconds a client has to send a request's headers (also the longest
@@ -33,11 +34,22 @@ pub struct Bounds {
     /// Requests being served at once at most; more get 503 at once.
     #[arg(long, env = "ROLLBACK_MAX_REQUESTS", default_value_t = 256)]
     pub max_requests: usize,
+    /// Reverse proxies (addresses or CIDR networks, repeatable) whose
+    /// `X-Forwarded-Proto`/`X-Forwarded-Host` name the URLs in answers.
+    #[arg(long = "trusted-proxy", env = "ROLLBACK_TRUSTED_PROXIES", value_delimiter = ',',
+        value_parser = super::forwarded::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Bounds {
     fn default() -> Self {
-        Bounds { header_timeout_s: 10, request_timeout_s: 60, max_connections: 1024, max_requests: 256 }
+        Bounds {
+            header_timeout_s: 10,
+            request_timeout_s: 60,
+            max_connections: 1024,
+            max_requests: 256,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -97,7 +109,7 @@ pub async fn serve(
             p = connections.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -110,7 +122,15 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        // Every request of the connection carries its peer address.
+        let app = tower::util::MapRequest::new(
+            app.clone(),
+            move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(super::forwarded::Peer(peer));
+                req
+            },
+        );
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;

@@ -52,7 +52,16 @@ pub(super) struct Started {
 /// FAILED here, or is recorded ONGOING with its pre-state and returned as
 /// [`Started`]. Never panics (see [`guarded`]).
 pub(super) fn begin(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Option<Started> {
-    guarded(store, action, |action| steps(store, driver, action)).flatten()
+    let started = guarded(store, action, |action| steps(store, driver, action)).flatten();
+    if started.is_none() {
+        counted(action);
+    }
+    started
+}
+
+/// Counts an action that reached its final state (see `crate::metrics`).
+fn counted(action: &Action) {
+    crate::metrics::METRICS.action_finished(&action.action_type, action.state.as_str());
 }
 
 /// Second half: the driver acts and the result is recorded. Never panics.
@@ -92,6 +101,7 @@ pub(super) fn finish(store: &Store, driver: &Arc<dyn CloudDriver>, action: &mut 
             Err(Abandoned::Plan(e)) => Err(e),
         }
     });
+    counted(action);
 }
 
 /// Why the transaction of a change and its record was abandoned.

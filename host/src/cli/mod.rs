@@ -1,6 +1,21 @@
-//! Command-line interface: `serve`, `plugin check` and `token-hash`.
+//! Command-line interface. `serve` runs the service (`serve`, `config`,
+//! `access`); `plan`, `action`, `plugin`, `cloud` are the client (`client`
+//! talks HTTP to a running service; `plugin check|invert` work offline);
+//! `completions` and `man` are generated from these definitions.
+
+/// `println!` that does not panic when stdout is closed (`... | head`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
 
 mod access;
+mod action;
+mod client;
+mod config;
+mod plan;
 mod plugin;
 mod serve;
 
@@ -33,9 +48,22 @@ pub enum LogFormat {
 enum Command {
     /// Start the HTTP service.
     Serve(Box<serve::ServeArgs>),
-    /// Work with plugin components offline.
+    /// Action plans: list, show, create, start, cancel, delete, roll back, draw.
+    Plan(plan::PlanArgs),
+    /// The actions of a plan.
+    Action(action::ActionArgs),
+    /// Plugins: check and try them offline; list, add, remove on the service.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// The simulated cloud the service acts on.
+    Cloud(action::CloudArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of rollback-host and its commands.
+    Man,
     /// Print the sha256 of a token read from standard input, for the
     /// `--auth tokens` file (the file never holds the token itself).
     TokenHash,
@@ -44,7 +72,13 @@ enum Command {
 /// The binaries' `main`: parse the command line, set up logging, run the
 /// command; an error becomes one `error: …` line and a failure exit.
 pub fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args = match parse() {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     init_tracing(&args);
     match run(args) {
         Ok(code) => code,
@@ -53,6 +87,21 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, over the configuration file's defaults when `serve`
+/// is given one. Usage errors exit as clap's do (status 2).
+fn parse() -> Result<Cli, config::ConfigError> {
+    use clap::{CommandFactory, FromArgMatches};
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = Cli::command();
+    if argv.iter().any(|a| a == "serve") {
+        if let Some(file) = config::path_from(&argv) {
+            cmd = config::apply(cmd, &file)?;
+        }
+    }
+    let matches = cmd.get_matches_from(argv);
+    Ok(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info`).
@@ -72,6 +121,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Plan(args) => Ok(remote(plan::run(args))),
+        Command::Action(args) => Ok(remote(action::run(args))),
+        Command::Cloud(args) => Ok(remote(action::run_cloud(args))),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "rollback-host", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            man(Cli::command())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::TokenHash => {
             let mut token = String::new();
             std::io::stdin().read_line(&mut token)?;
@@ -81,4 +143,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A remote command's outcome: its error as one `error: …` line (the
+/// service's faultstring) and the documented exit code.
+fn remote(result: Result<ExitCode, client::ClientError>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// The man page of the command and, after it, of every subcommand.
+fn man(cmd: clap::Command) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("rollback-host-{}", sub.get_name());
+        let sub = sub.clone().name(name.clone()).bin_name(name);
+        clap_mangen::Man::new(sub).render(&mut out)?;
+    }
+    Ok(())
 }

@@ -1,14 +1,9 @@
-//! `rollback-host plugin ...`: offline work on plugin components.
+//! `rollback-host plugin ...`: offline work on plugin components (`check`,
+//! `invert`) and the service's plugins over the API (`list`, `add`,
+//! `remove`).
 
+use super::client::{print_json, table, Client, ClientError, Connection};
 use anyhow::Context;
-
-/// `println!` that does not panic when stdout is closed (`... | head`).
-macro_rules! out {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($t)*);
-    }};
-}
 use rollback_host::plugins::{Executed, Limits, LoadedPlugin, Runtime};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -39,13 +34,101 @@ pub enum PluginCommand {
         #[command(flatten)]
         limits: Limits,
     },
+    /// List the service's active plugins.
+    List {
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Upload a component to the service (it is checked there as at start).
+    Add {
+        /// The component file.
+        file: PathBuf,
+        /// Its action type (default: the file name without `.wasm`).
+        #[arg(long = "type")]
+        action_type: Option<String>,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Remove an uploaded plugin from the service.
+    Remove {
+        /// The action type.
+        action_type: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
 }
 
 pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Check { file, json, limits } => check(file, json, limits),
         PluginCommand::Invert { file, action, limits } => invert(file, action, limits),
+        PluginCommand::List { conn } => Ok(super::remote(list(&conn))),
+        PluginCommand::Add { file, action_type, conn } => Ok(super::remote(add(&conn, &file, action_type))),
+        PluginCommand::Remove { action_type, conn } => Ok(super::remote(remove(&conn, &action_type))),
     }
+}
+
+fn list(conn: &Connection) -> Result<ExitCode, ClientError> {
+    let c = Client::connect(conn)?;
+    let answer = c.get("/v1/plugins")?;
+    if c.json {
+        print_json(&answer);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = table::new(&["Action type", "Version", "SHA-256", "Source", "Description"]);
+    for p in answer["plugins"].as_array().into_iter().flatten() {
+        t.add_row(vec![
+            table::cell(&p["action_type"]),
+            table::cell(&p["plugin_version"]),
+            p["sha256"].as_str().unwrap_or("").chars().take(12).collect(),
+            table::cell(&p["source"]["kind"]),
+            table::cell(&p["description"]),
+        ]);
+    }
+    out!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn add(
+    conn: &Connection,
+    file: &std::path::Path,
+    action_type: Option<String>,
+) -> Result<ExitCode, ClientError> {
+    let ty = match action_type {
+        Some(t) => t,
+        None => file.file_stem().and_then(|s| s.to_str()).map(str::to_string).ok_or_else(|| {
+            ClientError::Usage(format!("give --type: {} names no action type", file.display()))
+        })?,
+    };
+    if !rollback_host::plugins::valid_action_type(&ty) {
+        return Err(ClientError::Usage(format!("{ty:?} is not a valid action type (use --type)")));
+    }
+    let bytes = super::client::read_input(file)?;
+    let c = Client::connect(conn)?;
+    let answer = c.put_bytes(&format!("/v1/plugins/{ty}"), bytes, "application/wasm")?;
+    if c.json {
+        print_json(&answer);
+    } else {
+        out!(
+            "{}",
+            table::fields(
+                &answer,
+                &["action_type", "plugin_version", "contract_version", "sha256", "size", "description"]
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove(conn: &Connection, ty: &str) -> Result<ExitCode, ClientError> {
+    let c = Client::connect(conn)?;
+    c.send_json(reqwest::Method::DELETE, &format!("/v1/plugins/{ty}"), None)?;
+    if c.json {
+        print_json(&serde_json::json!({"removed": ty}));
+    } else {
+        out!("Removed the uploaded plugin for {ty}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads and loads a component, printing the refusal when there is one.

@@ -12,6 +12,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// TOML file of defaults for these flags (keys are the long flag names);
+    /// environment variables and flags override it.
+    #[arg(long, env = "ROLLBACK_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// Address and port to listen on.
     #[arg(long, env = "ROLLBACK_LISTEN", default_value = "127.0.0.1:9322")]
     listen: SocketAddr,

@@ -113,6 +113,7 @@ impl Cache {
                     match unsafe { Component::deserialize(engine, artifact) } {
                         Ok(c) => {
                             tracing::debug!(sha256, "compile cache hit");
+                            crate::metrics::METRICS.compile_cache(true);
                             return Ok((c, None));
                         }
                         Err(e) => {
@@ -126,6 +127,7 @@ impl Cache {
                 ),
             }
         }
+        crate::metrics::METRICS.compile_cache(false);
         let compiled =
             engine.precompile_component(bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
         // SAFETY: `compiled` was produced just now by this engine from the

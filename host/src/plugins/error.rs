@@ -146,3 +146,20 @@ pub enum PluginError {
     #[error("plugin runtime configuration: {0}")]
     Config(String),
 }
+
+impl PluginError {
+    /// For a call the sandbox stopped or whose output it rejected, the
+    /// cause as a metrics label (`deadline`, `memory`, `trap`,
+    /// `instantiate`, `output`); `None` for a refusal the plugin chose
+    /// and for load-time errors.
+    pub fn sandbox_cause(&self) -> Option<&'static str> {
+        match self {
+            PluginError::Deadline { .. } => Some("deadline"),
+            PluginError::MemoryLimit { .. } => Some("memory"),
+            PluginError::Trap { .. } => Some("trap"),
+            PluginError::Instantiate { .. } => Some("instantiate"),
+            PluginError::OutputTooLarge { .. } | PluginError::BadOutput { .. } => Some("output"),
+            _ => None,
+        }
+    }
+}

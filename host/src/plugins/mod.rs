@@ -233,6 +233,14 @@ impl LoadedPlugin {
     /// sandboxed instance; blocks the calling thread for at most the deadline
     /// (plus instantiation), so call it from a blocking-friendly thread.
     pub fn invert(&self, action: Executed<'_>) -> Result<Vec<Inverse>, PluginError> {
+        let started = std::time::Instant::now();
+        let answer = self.invert_timed(action);
+        let trap = answer.as_ref().err().and_then(PluginError::sandbox_cause);
+        crate::metrics::METRICS.invert(&self.metadata.action_type, started.elapsed().as_secs_f64(), trap);
+        answer
+    }
+
+    fn invert_timed(&self, action: Executed<'_>) -> Result<Vec<Inverse>, PluginError> {
         let shared = &self.runtime.inner;
         let plugin = self.metadata.action_type.as_str();
         let arg = bindings::ExecutedAction {

@@ -1,0 +1,91 @@
+//! `GET /v1/action_plans/{uuid}/graph`: a picture of a plan (see
+//! [`crate::graph`]). SVG by default, `?format=dot` for Graphviz text.
+//! A rollback plan is drawn beside the plan it undoes, and so is a plan
+//! that was rolled back; `?dry_run=true` draws any other plan beside the
+//! rollback it would get now (nothing stored).
+
+use super::error::ApiError;
+use super::extract::{parse_uuid, Params, PathParam};
+use crate::graph::{GraphError, Picture};
+use crate::plans::ActionsOf;
+use crate::rollback::Options;
+use crate::service::Service;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rollback_store::{Action, ActionPlan};
+
+pub(super) fn routes() -> Router<Service> {
+    Router::new().route("/v1/action_plans/{uuid}/graph", get(graph))
+}
+
+#[utoipa::path(get, path = "/v1/action_plans/{uuid}/graph", tag = "action_plans", operation_id = "action_plan_graph",
+    params(("uuid" = uuid::Uuid, Path, description = "The plan to draw"),
+        ("format" = Option<String>, Query, description = "`svg` (default) or `dot`"),
+        ("dry_run" = Option<bool>, Query, description = "Draw beside the rollback this plan would get now")),
+    responses((status = 200, description = "The picture: SVG, or DOT with format=dot",
+        content((String = "image/svg+xml"), (String = "text/vnd.graphviz")))))]
+pub(super) async fn graph(
+    State(state): State<Service>,
+    PathParam(uuid): PathParam,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let uuid = parse_uuid("action_plan_uuid", &uuid)?;
+    let dot = match params.get("format").unwrap_or("svg") {
+        "svg" => false,
+        "dot" => true,
+        other => {
+            return Err(ApiError::bad_request(format!("Invalid format {other:?}: expected svg or dot.")))
+        }
+    };
+    let dry_run = match params.get("dry_run").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => false,
+        Some("true" | "1" | "yes") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("Invalid dry_run {other:?}: expected true or false.")))
+        }
+    };
+    let plan = state.plans.plan(uuid, false).await?;
+    let load = |uuid| {
+        let state = state.clone();
+        async move {
+            let plan = state.plans.plan(uuid, true).await?;
+            let actions = state.plans.actions(ActionsOf::Plan(uuid), true).await?;
+            Ok::<(ActionPlan, Vec<Action>), ApiError>((plan, actions))
+        }
+    };
+    // (original, inverse, dry run)
+    let (original, inverse, dry) = if let Some(of) = plan.rollback_of {
+        (load(of).await?, Some(load(uuid).await?), false)
+    } else if let Some(by) = plan.rolled_back_by {
+        (load(uuid).await?, Some(load(by).await?), false)
+    } else if dry_run {
+        let planned = state
+            .plans
+            .rollback(uuid, Options { dry_run: true, allow_partial: true, auto_start: false })
+            .await?;
+        (load(uuid).await?, Some((planned.plan, planned.actions)), true)
+    } else {
+        (load(uuid).await?, None, false)
+    };
+    let render = move || {
+        let picture = Picture {
+            original: (&original.0, &original.1),
+            inverse: inverse.as_ref().map(|(p, a)| (p, a.as_slice())),
+            dry_run: dry,
+        };
+        if dot {
+            Ok((crate::graph::dot(&picture), "text/vnd.graphviz; charset=utf-8"))
+        } else {
+            crate::graph::svg(&picture).map(|s| (s, "image/svg+xml"))
+        }
+    };
+    match tokio::task::spawn_blocking(render).await {
+        Ok(Ok((body, ty))) => Ok(([(header::CONTENT_TYPE, ty)], body).into_response()),
+        Ok(Err(e @ GraphError::TooLarge(_))) => Err(ApiError::bad_request(e.to_string())),
+        Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
+        Err(e) => Err(ApiError::internal(format!("drawing the plan failed: {e}"))),
+    }
+}

@@ -1,0 +1,102 @@
+//! `--wait`: follow a plan until it settles, with a progress bar of
+//! actions done out of total, the action in progress, and each SKIPPED or
+//! FAILED action's reason printed as it happens. Without a terminal on
+//! stderr the bar is hidden and the reasons are plain lines.
+
+use super::{Client, ClientError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// Plan states that end a plan.
+const FINAL: &[&str] = &["SUCCEEDED", "FAILED", "CANCELLED", "SUPERSEDED", "DELETED"];
+/// Action states that end an action.
+const DONE: &[&str] = &["SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED", "DELETED"];
+
+/// Follows plan `uuid` until it reaches a final state; returns the plan.
+pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if tty { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} actions  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let say = |line: String| {
+        if tty {
+            bar.println(line);
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    let mut reported: HashSet<String> = HashSet::new();
+    let mut last_current = String::new();
+    loop {
+        let plan = client.get(&format!("/v1/action_plans/{uuid}"))?;
+        let actions = client.collect(
+            &format!("/v1/actions/detail?action_plan_uuid={uuid}&limit=1000"),
+            "actions",
+            usize::MAX,
+        )?;
+        bar.set_length(actions.len() as u64);
+        let done = actions.iter().filter(|a| DONE.iter().any(|s| a["state"] == *s)).count();
+        bar.set_position(done as u64);
+        for a in &actions {
+            let state = a["state"].as_str().unwrap_or("");
+            let id = a["uuid"].as_str().unwrap_or("").to_string();
+            if matches!(state, "SKIPPED" | "FAILED") && reported.insert(id.clone()) {
+                let why = a["status_message"].as_str().unwrap_or("no reason given");
+                say(format!(
+                    "{state} {} {} ({}): {why}",
+                    a["action_type"].as_str().unwrap_or(""),
+                    super::table::target(a),
+                    short(&id)
+                ));
+            }
+        }
+        let current: Vec<String> = actions
+            .iter()
+            .filter(|a| a["state"] == "ONGOING")
+            .map(|a| format!("{} {}", a["action_type"].as_str().unwrap_or(""), super::table::target(a)))
+            .collect();
+        let msg = if current.is_empty() {
+            plan["state"].as_str().unwrap_or("").to_string()
+        } else {
+            current.join(", ")
+        };
+        if !tty && !current.is_empty() && msg != last_current {
+            eprintln!("running: {msg}");
+        }
+        last_current = msg.clone();
+        bar.set_message(msg);
+        let state = plan["state"].as_str().unwrap_or("");
+        if FINAL.contains(&state) {
+            bar.finish_and_clear();
+            let count = |s: &str| actions.iter().filter(|a| a["state"] == s).count();
+            eprintln!(
+                "action plan {uuid} {state} in {:.1} s: {} succeeded, {} skipped, {} failed, {} cancelled",
+                started.elapsed().as_secs_f64(),
+                count("SUCCEEDED"),
+                count("SKIPPED"),
+                count("FAILED"),
+                count("CANCELLED"),
+            );
+            if let Some(m) = plan["status_message"].as_str().filter(|m| !m.is_empty()) {
+                eprintln!("  {m}");
+            }
+            return Ok(plan);
+        }
+        bar.tick();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The first 8 characters of a uuid.
+pub fn short(uuid: &str) -> &str {
+    uuid.get(..8).unwrap_or(uuid)
+}
