@@ -73,6 +73,6 @@ if [ "${GUEST_ROUTE:-}" != debian ] && rustup_route; then
 elif debian_route; then
     log "using Debian's rustc-web with -Zbuild-std"
 else
-    log "no route to a $target toolchain worked; see README, \"Writing a plugin\""
+    log "no route to a $target toolchain worked; see docs/writing-an-inverter.md, \"Building outside this repository\""
     exit 1
 fi

@@ -20,7 +20,7 @@ pub enum PluginError {
     /// A core module, not a component.
     #[error(
         "this is a core WebAssembly module, not a component; build the plugin with \
-         wasm-component-ld (see README, \"Writing a plugin\")"
+         wasm-component-ld (see docs/writing-an-inverter.md, \"Building outside this repository\")"
     )]
     CoreModule,
 
