@@ -76,6 +76,7 @@ test-ui: build
 ## bench: criterion benchmarks (release build); figures go in BENCHMARKS.md
 bench:
 	$(CARGO) bench -p rollback-store --bench commit
+	$(CARGO) bench -p rollback-host --bench graph
 
 clean:
 	$(CARGO) clean

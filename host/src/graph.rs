@@ -156,8 +156,19 @@ pub fn dot(p: &Picture<'_>) -> String {
 }
 
 /// The picture as SVG, laid out left to right: the original plan, then its
-/// inverse, dashed blue links between an action and its inverses.
+/// inverse, dashed blue links between an action and its inverses. Edge
+/// crossings are minimised up to [`OPTIMIZE_UP_TO`] actions; beyond, the
+/// optimiser's cost grows too fast (see BENCHMARKS.md) and is skipped.
 pub fn svg(p: &Picture<'_>) -> Result<String, GraphError> {
+    let n = p.original.1.len() + p.inverse.map_or(0, |(_, a)| a.len());
+    svg_with(p, n <= OPTIMIZE_UP_TO)
+}
+
+/// Most actions whose picture gets edge crossings minimised.
+pub const OPTIMIZE_UP_TO: usize = 60;
+
+/// [`svg`] with the crossing optimiser on or off (for benchmarks).
+pub fn svg_with(p: &Picture<'_>, optimize: bool) -> Result<String, GraphError> {
     use layout::backends::svg::SVGWriter;
     use layout::core::base::Orientation;
     use layout::core::color::Color;
@@ -225,7 +236,7 @@ pub fn svg(p: &Picture<'_>) -> Result<String, GraphError> {
             vg.add_edge(arrow, handles[&from.uuid], handles[&to.uuid]);
         }
         let mut svg = SVGWriter::new();
-        vg.do_it(false, false, false, &mut svg);
+        vg.do_it(false, !optimize, false, &mut svg);
         svg.finalize()
     });
     let text = drawn.map_err(|e| {

@@ -17,6 +17,9 @@ use axum::routing::get;
 use axum::Router;
 use rollback_store::{Action, ActionPlan};
 
+/// Pictures being laid out at once, at most.
+static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 pub(super) fn routes() -> Router<Service> {
     Router::new().route("/v1/action_plans/{uuid}/graph", get(graph))
 }
@@ -81,6 +84,14 @@ pub(super) async fn graph(
         } else {
             crate::graph::svg(&picture).map(|s| (s, "image/svg+xml"))
         }
+    };
+    // Layout is CPU-bound and cannot be interrupted once started: only a
+    // few at a time, the others are told to come back.
+    let Ok(_drawing) = DRAWING.try_acquire() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "Too many plans are being drawn at once; try again shortly.",
+        ));
     };
     match tokio::task::spawn_blocking(render).await {
         Ok(Ok((body, ty))) => Ok(([(header::CONTENT_TYPE, ty)], body).into_response()),

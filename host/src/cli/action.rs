@@ -17,12 +17,15 @@ pub struct ActionArgs {
 enum ActionCommand {
     /// List the actions of a plan.
     List {
-        /// The plan.
+        /// The plan's UUID.
         #[arg(long)]
         plan: String,
     },
     /// Show one action with its pre-state and result.
-    Show { uuid: String },
+    Show {
+        /// The action's UUID.
+        uuid: String,
+    },
 }
 
 pub fn run(args: ActionArgs) -> Result<ExitCode, ClientError> {

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 
 /// Undo OpenStack Watcher action plans with sandboxed Wasm inverters.
 #[derive(Debug, Parser)]
-#[command(name = "rollback-host", version, about)]
+#[command(name = "rollback-host", version, about, after_long_help = EXIT_CODES)]
 pub struct Cli {
     /// Log lines as text (for people) or one JSON object per line (for log
     /// collectors). Either way every line of a request carries its id.
@@ -34,6 +34,14 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The client commands' exit codes (also in docs/user-guide.md).
+const EXIT_CODES: &str = "Exit codes of the client commands:
+  0  done (with --wait: the plan SUCCEEDED)
+  1  the service refused or failed the request (its faultstring is printed)
+  2  usage: a bad flag or argument, an unreadable or non-JSON input file
+  3  --wait: the plan ended FAILED or CANCELLED
+  4  the service or Keystone could not be reached, or refused the credentials";
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

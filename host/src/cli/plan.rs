@@ -24,7 +24,10 @@ enum PlanCommand {
         limit: usize,
     },
     /// Show a plan and its actions.
-    Show { uuid: String },
+    Show {
+        /// The plan's UUID.
+        uuid: String,
+    },
     /// Create a plan from a JSON file (`-` for stdin): `{"actions": [...]}`
     /// with each action's `action_type`, `input_parameters` and `parents`
     /// (indices of earlier actions).
@@ -34,17 +37,25 @@ enum PlanCommand {
     },
     /// Start a RECOMMENDED plan.
     Start {
+        /// The plan's UUID.
         uuid: String,
         /// Follow it until it ends; exit 3 unless it SUCCEEDED.
         #[arg(long)]
         wait: bool,
     },
     /// Cancel a plan (a running one stops after its actions in flight).
-    Cancel { uuid: String },
+    Cancel {
+        /// The plan's UUID.
+        uuid: String,
+    },
     /// Delete a plan that is not running.
-    Delete { uuid: String },
+    Delete {
+        /// The plan's UUID.
+        uuid: String,
+    },
     /// Plan the rollback of a finished plan: a new plan whose actions undo it.
     Rollback {
+        /// The plan's UUID.
         uuid: String,
         /// Show the rollback plan; store nothing.
         #[arg(long, conflicts_with_all = ["start", "wait"])]
@@ -61,6 +72,7 @@ enum PlanCommand {
     },
     /// Draw a plan (beside its rollback, if any) as SVG or DOT.
     Graph {
+        /// The plan's UUID.
         uuid: String,
         /// Write here instead of standard output.
         #[arg(short = 'o', long = "output", value_name = "FILE")]

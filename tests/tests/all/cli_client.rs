@@ -132,6 +132,7 @@ fn server_errors_print_the_faultstring_and_exit_1() {
     assert_eq!(out.code, Some(1), "{out:?}");
     let line = out.stderr.lines().find(|l| l.starts_with("error: ")).expect("one error line");
     assert!(line.contains(&plan) && line.contains("RECOMMENDED") && !line.contains("faultstring"), "{line}");
+    assert!(line.contains("(HTTP 400, request req-"), "the request id leads to the service's log: {line}");
     // Unknown plan: 404's faultstring.
     let out = cli(&s, &["plan", "show", "4cbc4ede-0d25-481b-b86e-998dbbd4f8bf"]);
     assert_eq!(out.code, Some(1), "{out:?}");

@@ -191,6 +191,11 @@ fn the_watcher_cli_lists_and_starts_plans_through_keystone() {
     let listed: Value = serde_json::from_str(&out).unwrap();
     assert!(listed.as_array().unwrap().iter().any(|p| p["UUID"] == plan.as_str()), "{out}");
 
+    // Our CLI finds the service in the same catalog when no --url is given.
+    let out = our_cli(&k, "rb-reader", &k.password, &["plan", "list", "--json"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains(&plan), "{}", out.stdout);
+
     let (code, _, err) = watcher("rb-reader", &["actionplan", "start", &plan]);
     assert_ne!(code, Some(0));
     assert!(err.contains("Policy doesn't allow action_plan:start to be performed."), "{err}");
@@ -207,4 +212,86 @@ fn the_watcher_cli_lists_and_starts_plans_through_keystone() {
         assert!(Instant::now() < until, "{p}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `rollback-host ARGS` logging in as `user` from `OS_*` variables, the
+/// way an `openrc` file sets them.
+fn our_cli(k: &Keystone, user: &str, password: &str, args: &[&str]) -> rollback_tests::Output {
+    let out = Command::new(rollback_tests::host_bin())
+        .args(args)
+        .env("OS_AUTH_URL", format!("{}/v3", k.url))
+        .env("OS_USERNAME", user)
+        .env("OS_PASSWORD", password)
+        .env("OS_PROJECT_NAME", "admin")
+        .env("OS_USER_DOMAIN_ID", "default")
+        .env("OS_PROJECT_DOMAIN_ID", "default")
+        .env_remove("OS_TOKEN")
+        .env_remove("OS_CLOUD")
+        .env_remove("ROLLBACK_URL")
+        .output()
+        .unwrap();
+    rollback_tests::Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Our CLI logs in like the `openstack` CLI: `OS_*` variables or a
+/// clouds.yaml cloud, then the policy applies to what it asks.
+#[test]
+#[ignore = "needs a real Keystone: make test-keystone"]
+fn the_cli_logs_in_with_os_variables_or_clouds_yaml() {
+    let k = keystone();
+    let s = server(&k, 60);
+    let (admin, _) = token(&k, "rb-admin");
+    let h = [("X-Auth-Token", admin.as_str()), ("Content-Type", "application/json")];
+    let body =
+        json!({"actions": [{"action_type": "nop", "input_parameters": {"message": "hi"}}]}).to_string();
+    let plan = s.call("POST", "/v1/action_plans", &h, Some(body.as_bytes())).json()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = our_cli(&k, "rb-reader", &k.password, &["plan", "list", "--json", "--url", &s.base]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        listed["action_plans"].as_array().unwrap().iter().any(|p| p["uuid"] == plan.as_str()),
+        "{listed}"
+    );
+
+    let out = our_cli(&k, "rb-reader", &k.password, &["plan", "start", &plan, "--url", &s.base]);
+    assert_eq!(out.code, Some(1), "a reader may not start: {out:?}");
+    assert!(out.stderr.contains("Policy doesn't allow action_plan:start to be performed."), "{}", out.stderr);
+
+    let out = our_cli(&k, "rb-admin", &k.password, &["plan", "start", &plan, "--wait", "--url", &s.base]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+
+    let out = our_cli(&k, "rb-reader", "wrong-password", &["plan", "list", "--url", &s.base]);
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert!(out.stderr.contains("Keystone refused the login"), "{}", out.stderr);
+
+    // The same login from a clouds.yaml cloud.
+    let dir = tempfile::tempdir().unwrap();
+    let clouds = dir.path().join("clouds.yaml");
+    std::fs::write(
+        &clouds,
+        format!(
+            "clouds:\n  test:\n    auth:\n      auth_url: {}\n      username: rb-reader\n      password: {}\n      \
+             project_name: admin\n      user_domain_name: Default\n      project_domain_id: default\n",
+            k.url, k.password
+        ),
+    )
+    .unwrap();
+    let out = Command::new(rollback_tests::host_bin())
+        .args(["plan", "show", &plan, "--json", "--os-cloud", "test", "--url", &s.base])
+        .env("OS_CLIENT_CONFIG_FILE", &clouds)
+        .env_remove("OS_AUTH_URL")
+        .env_remove("OS_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["state"], "SUCCEEDED");
 }

@@ -46,9 +46,10 @@ pub struct Connection {
 /// Why a remote command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The service answered with an error (its faultstring).
-    #[error("{message} (HTTP {status})")]
-    Server { status: u16, message: String },
+    /// The service answered with an error (its faultstring, and the
+    /// request id to find it in the service's log).
+    #[error("{message} (HTTP {status}{})", request_id.as_deref().map(|r| format!(", request {r}")).unwrap_or_default())]
+    Server { status: u16, message: String, request_id: Option<String> },
     /// Nothing answered at the URL.
     #[error("cannot reach {url}: {cause}")]
     Unreachable { url: String, cause: String },
@@ -136,8 +137,10 @@ impl Client {
             return Ok(resp);
         }
         let status = resp.status();
+        let request_id =
+            resp.headers().get("x-openstack-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = resp.text().unwrap_or_default();
-        Err(ClientError::Server { status: status.as_u16(), message: faultstring(status, &body) })
+        Err(ClientError::Server { status: status.as_u16(), message: faultstring(status, &body), request_id })
     }
 
     fn json_of(resp: Response) -> Result<Value, ClientError> {
