@@ -40,6 +40,11 @@ const WASM32_MAX_MEMORY: usize = 1 << 32;
 /// Bytes of each table slot kept resident between instances (a plugin's
 /// tables are small: function references of one component).
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+/// Bytes of each memory slot kept resident between instances (what a
+/// plugin usually touches: its 1 MiB stack and a small heap). Pages beyond
+/// are returned to the system, so idle slots hold at most this much each
+/// (64 slots: 128 MiB) whatever a memory-hungry plugin touched.
+const KEEP_RESIDENT: usize = 2 << 20;
 /// Bytes of each memory slot kept resident where PAGEMAP_SCAN is missing
 /// (wasmtime then zeroes them with memset after every instance).
 const KEEP_RESIDENT_WITHOUT_PAGEMAP: usize = 64 << 10;
@@ -130,12 +135,13 @@ impl Runtime {
             // Reset a slot's memory in place when an instance ends (only the
             // pages it dirtied, found with Linux's PAGEMAP_SCAN, back to their
             // initial contents) instead of unmapping it: the next instance
-            // in that slot takes no page faults and no TLB shootdown. Without
+            // in that slot takes no page faults and no TLB shootdown (up to
+            // KEEP_RESIDENT; the rest is decommitted). Without
             // PAGEMAP_SCAN (Linux < 6.7) wasmtime memsets the kept bytes
             // blindly, so only a little is kept there.
             .pagemap_scan(Enabled::Auto)
             .linear_memory_keep_resident(if PoolingAllocationConfig::is_pagemap_scan_available() {
-                limits.memory_bytes()
+                KEEP_RESIDENT.min(limits.memory_bytes())
             } else {
                 KEEP_RESIDENT_WITHOUT_PAGEMAP
             })
