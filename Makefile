@@ -73,10 +73,17 @@ test-ui: build
 	bash scripts/browser.sh install
 	ROLLBACK_CHROMIUM=$$(bash scripts/browser.sh path) $(CARGO) test -p rollback-tests --test all browser:: -- --ignored --nocapture
 
-## bench: criterion benchmarks (release build); figures go in BENCHMARKS.md
-bench:
+## bench: the criterion benchmarks (store writes, one invert wasm beside native,
+##        drawing a plan) and the black-box ones on the release binary (start-up
+##        cold and warm, executing and rolling back a 4,000-action plan);
+##        figures and how to read them in BENCHMARKS.md
+bench: plugins
 	$(CARGO) bench -p rollback-store --bench commit
+	$(CARGO) bench -p rollback-host --bench invert
 	$(CARGO) bench -p rollback-host --bench graph
+	$(CARGO) build --release -p rollback-host
+	python3 scripts/bench-startup.py --bin target/release/rollback-host --plugins target/plugins --runs 7
+	python3 scripts/bench-execute.py --bin target/release/rollback-host --actions 4000 --kind migrate --rollback
 
 clean:
 	$(CARGO) clean

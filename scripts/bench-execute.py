@@ -12,6 +12,12 @@ and the server's peak RSS. The server is stopped before it exits.
 
 Shapes: `wide` (no parents: all actions are ready at once), `chain` (each
 action waits for the one before it).
+
+`--kind migrate` makes the plan one instance migrated back and forth
+between two hosts (a chain: each move needs the one before), whose
+inverses are real; with `--rollback` the plan's rollback is then timed
+twice, as a dry run and stored (issue 13, P3), and the rollback plan's
+size printed.
 """
 import argparse
 import json
@@ -22,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 
@@ -36,8 +43,11 @@ def call(base, method, path, body=None, timeout=600):
     req = urllib.request.Request(base + path, data=data, method=method)
     if data is not None:
         req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read() or b"null")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        sys.exit(f"bench-execute: {method} {path}: {e.code} {e.read().decode(errors='replace')[:500]}")
 
 
 def peak_rss_mib(pid):
@@ -58,6 +68,9 @@ def main():
     ap.add_argument("--shape", choices=["wide", "chain"], default="wide")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--data-parent", default=None, help="where the data dir goes (default: system temp)")
+    ap.add_argument("--kind", choices=["nop", "migrate"], default="nop")
+    ap.add_argument("--plugins", default="target/plugins", help="the inverters (for --rollback)")
+    ap.add_argument("--rollback", action="store_true", help="then time its rollback (dry run, then stored)")
     args = ap.parse_args()
 
     data = tempfile.mkdtemp(prefix="bench-execute-", dir=args.data_parent)
@@ -65,7 +78,8 @@ def main():
     base = f"http://127.0.0.1:{port}"
     log = open(os.path.join(data, "server.log"), "w")
     server = subprocess.Popen(
-        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(data, "db")],
+        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(data, "db")]
+        + (["--plugins-dir", args.plugins] if os.path.isdir(args.plugins) else []),
         stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"},
     )
     try:
@@ -79,12 +93,20 @@ def main():
                     sys.exit("bench-execute: the server did not start; see " + log.name)
                 time.sleep(0.05)
         actions = []
+        hosts = ["compute-1", "compute-2"]
         for i in range(args.actions):
-            a = {"action_type": "nop", "input_parameters": {"message": f"n{i}"}}
-            if args.shape == "chain" and i > 0:
+            if args.kind == "migrate":
+                a = {"action_type": "migrate", "input_parameters": {
+                    "resource_id": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01", "migration_type": "live",
+                    "source_node": hosts[i % 2], "destination_node": hosts[(i + 1) % 2]}}
+            else:
+                a = {"action_type": "nop", "input_parameters": {"message": f"n{i}"}}
+            if (args.shape == "chain" or args.kind == "migrate") and i > 0:
                 a["parents"] = [i - 1]
             actions.append(a)
+        c0 = time.monotonic()
         plan = call(base, "POST", "/v1/action_plans", {"actions": actions})["uuid"]
+        created = time.monotonic() - c0
         t0 = time.monotonic()
         call(base, "POST", f"/v1/action_plans/{plan}/start")
         state = "PENDING"
@@ -96,9 +118,16 @@ def main():
         elapsed = time.monotonic() - t0
         rss = peak_rss_mib(server.pid)
         print(
-            f"actions={args.actions} shape={args.shape} state={state} seconds={elapsed:.2f} "
-            f"ms_per_action={1000 * elapsed / args.actions:.2f} peak_rss_mib={rss:.0f}"
+            f"actions={args.actions} kind={args.kind} shape={args.shape} state={state} create_s={created:.2f} "
+            f"seconds={elapsed:.2f} ms_per_action={1000 * elapsed / args.actions:.2f} peak_rss_mib={rss:.0f}"
         )
+        if args.rollback:
+            for name, body in (("dry_run", {"dry_run": True}), ("stored", {})):
+                r0 = time.monotonic()
+                rb = call(base, "POST", f"/v1/action_plans/{plan}/rollback", body)
+                took = time.monotonic() - r0
+                print(f"rollback={name} inverse_actions={len(rb['actions'])} ms={1000 * took:.0f} "
+                      f"peak_rss_mib={peak_rss_mib(server.pid):.0f}")
     finally:
         server.terminate()
         try:
