@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-ui test-durability test-crash client-venv bench clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-ui test-durability test-crash client-venv bench bench-load clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -84,6 +84,14 @@ bench: plugins
 	$(CARGO) build --release -p rollback-host
 	python3 scripts/bench-startup.py --bin target/release/rollback-host --plugins target/plugins --runs 7
 	python3 scripts/bench-execute.py --bin target/release/rollback-host --actions 4000 --kind migrate --rollback
+	$(MAKE) bench-load
+
+## bench-load: wrk at /healthz and at the rollback endpoint in the same run (release
+##             server, 12,000 executed plans), both rates and their ratio
+bench-load: plugins
+	$(CARGO) build --release -p rollback-host
+	bash scripts/wrk.sh install
+	python3 scripts/bench-load.py --bin target/release/rollback-host --plugins target/plugins --plans 12000 --seconds 4
 
 clean:
 	$(CARGO) clean

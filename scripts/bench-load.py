@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The rollback endpoint under load (issue 13, P2), beside GET /healthz in
+the same run, black box with wrk.
+
+Starts the release server on a fresh data directory with the built-in
+plugins, creates and executes P plans of 10 `nop` actions (8 client
+threads), then drives wrk (T threads, C connections, D seconds) first at
+/healthz, then at POST /v1/action_plans/{uuid}/rollback with a different
+executed plan per request (every answer durable: a stored rollback plan).
+Prints both rates, the rollback's latency percentiles, the ratio, and the
+count of non-2xx answers (there must be none: P must exceed what D seconds
+can use).
+
+    python3 scripts/bench-load.py --bin target/release/rollback-host --plans 12000
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read() or b"null")
+
+
+def wrk(args, url, script=None, env=None):
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, env={**os.environ, **(env or {})}).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rate, pct, int(bad.group(1)) if bad else 0, out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", default="target/release/rollback-host")
+    ap.add_argument("--plugins", default="target/plugins")
+    ap.add_argument("--plans", type=int, default=12000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--perf", metavar="FILE", help="perf record the server during the rollback run into FILE")
+    args = ap.parse_args()
+    data = tempfile.mkdtemp(prefix="bench-load-")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(os.path.join(data, "server.log"), "w")
+    server = subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
+                               os.path.join(data, "db"), "--plugins-dir", args.plugins,
+                               "--max-running-plans", "64"],
+                              stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
+    try:
+        for _ in range(300):
+            try:
+                call(base, "GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        plan = {"actions": [{"action_type": "nop", "input_parameters": {"message": f"n{i}"}} for i in range(10)]}
+        uuids, lock = [], threading.Lock()
+
+        def seed(n):
+            for _ in range(n):
+                u = call(base, "POST", "/v1/action_plans", plan)["uuid"]
+                call(base, "POST", f"/v1/action_plans/{u}/start")
+                with lock:
+                    uuids.append(u)
+
+        t0 = time.monotonic()
+        workers = [threading.Thread(target=seed, args=(args.plans // 8,)) for _ in range(8)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        for u in uuids:
+            while call(base, "GET", f"/v1/action_plans/{u}")["state"] in ("PENDING", "ONGOING"):
+                time.sleep(0.05)
+        print(f"seeded {len(uuids)} executed 10-action plans in {time.monotonic() - t0:.1f} s", flush=True)
+        plans_file = os.path.join(data, "plans.txt")
+        with open(plans_file, "w") as f:
+            f.write("\n".join(uuids) + "\n")
+
+        h_rate, h_pct, h_bad, _ = wrk(args, base + "/healthz")
+        perf = None
+        if args.perf:
+            perf = subprocess.Popen(["perf", "record", "-g", "-p", str(server.pid), "-o", args.perf],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r_rate, r_pct, r_bad, out = wrk(args, base, os.path.join(HERE, "wrk", "rollback.lua"),
+                                        {"PLANS": plans_file, "THREADS": str(args.threads)})
+        if perf:
+            perf.send_signal(2)
+            perf.wait()
+        print(f"healthz:  {h_rate:,.0f} req/s  p50 {h_pct.get('50')} p99 {h_pct.get('99')}  non-2xx {h_bad}")
+        print(f"rollback: {r_rate:,.0f} req/s  p50 {r_pct.get('50')} p99 {r_pct.get('99')}  non-2xx {r_bad}")
+        print(f"ratio rollback/healthz: {100 * r_rate / h_rate:.1f} %")
+        if r_bad:
+            print(out, file=sys.stderr)
+            sys.exit("bench-load: some rollbacks were refused (seed more plans with --plans)")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
