@@ -64,6 +64,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--dry-run", action="store_true",
+                    help="ask for dry runs instead (nothing stored: the cost without the durable write)")
     ap.add_argument("--perf", metavar="FILE", help="perf record the server during the rollback run into FILE")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="bench-load-")
@@ -108,10 +110,11 @@ def main():
         h_rate, h_pct, h_bad, _ = wrk(args, base + "/healthz")
         perf = None
         if args.perf:
-            perf = subprocess.Popen(["perf", "record", "-g", "-p", str(server.pid), "-o", args.perf],
+            perf = subprocess.Popen(["perf", "record", "-p", str(server.pid), "-o", args.perf],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         r_rate, r_pct, r_bad, out = wrk(args, base, os.path.join(HERE, "wrk", "rollback.lua"),
-                                        {"PLANS": plans_file, "THREADS": str(args.threads)})
+                                        {"PLANS": plans_file, "THREADS": str(args.threads),
+                                         "BODY": '{"dry_run": true}' if args.dry_run else "{}"})
         if perf:
             perf.send_signal(2)
             perf.wait()

@@ -14,6 +14,7 @@ function init(args)
   end
   stride = tonumber(os.getenv("THREADS"))
   idx = id
+  body = os.getenv("BODY") or "{}"
 end
 
 function request()
@@ -24,5 +25,5 @@ function request()
     u = uuids[1]
   end
   idx = idx + stride
-  return wrk.format("POST", "/v1/action_plans/" .. u .. "/rollback", {["Content-Type"] = "application/json"}, "{}")
+  return wrk.format("POST", "/v1/action_plans/" .. u .. "/rollback", {["Content-Type"] = "application/json"}, body)
 end
