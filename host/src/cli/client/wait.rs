@@ -62,7 +62,15 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
         let current: Vec<String> = actions
             .iter()
             .filter(|a| a["state"] == "ONGOING")
-            .map(|a| format!("{} {}", a["action_type"].as_str().unwrap_or(""), super::table::target(a)))
+            .map(|a| {
+                let target = super::table::target(a);
+                let what = if target.is_empty() {
+                    short(a["uuid"].as_str().unwrap_or("")).to_string()
+                } else {
+                    target
+                };
+                format!("{} {what}", a["action_type"].as_str().unwrap_or(""))
+            })
             .collect();
         let msg = if current.is_empty() {
             plan["state"].as_str().unwrap_or("").to_string()
