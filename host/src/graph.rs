@@ -49,14 +49,19 @@ pub fn colour(state: ActionState) -> &'static str {
     }
 }
 
-/// What an action acts on, from its parameters.
-pub fn target(a: &Action) -> String {
-    let p = &a.input_parameters;
-    let t = ["resource_name", "resource_id", "host", "node", "uuid"]
+/// What an action acts on, from its `input_parameters` (the first of
+/// these keys that holds a string; empty when none does). The CLI's tables
+/// use the same rule.
+pub fn target_of(params: &serde_json::Map<String, serde_json::Value>) -> &str {
+    ["resource_name", "resource_id", "host", "node", "uuid"]
         .iter()
-        .find_map(|k| p.get(*k).and_then(|v| v.as_str()))
-        .unwrap_or("");
-    t.chars().take(40).collect()
+        .find_map(|k| params.get(*k).and_then(|v| v.as_str()))
+        .unwrap_or("")
+}
+
+/// An action's target, cut to fit a box.
+pub fn target(a: &Action) -> String {
+    target_of(&a.input_parameters).chars().take(40).collect()
 }
 
 /// The lines of an action's label.

@@ -92,7 +92,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 impl Metrics {
     fn new() -> Self {
-        let m = Metrics {
+        let mut m = Metrics {
             registry: Registry::with_prefix("rollback"),
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(request_buckets),
@@ -106,7 +106,7 @@ impl Metrics {
             cache_misses: Counter::default(),
             gauges_at: Mutex::new(None),
         };
-        let mut registry = Registry::with_prefix("rollback");
+        let registry = &mut m.registry;
         registry.register(
             "http_requests",
             "HTTP requests answered, by route template, method and status",
@@ -134,7 +134,7 @@ impl Metrics {
         );
         registry.register(
             "actions_executed",
-            "Actions that reached a final state, by action type and state",
+            "Actions the applier ran to a final state (SUCCEEDED, FAILED, SKIPPED), by action type and state; actions cancelled before they ran are not counted",
             m.actions.clone(),
         );
         registry.register(
@@ -153,7 +153,7 @@ impl Metrics {
             "Plugins compiled because the cache had no usable entry",
             m.cache_misses.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     /// An answered request: `route` is the matched route template (or

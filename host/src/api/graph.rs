@@ -51,27 +51,21 @@ pub(super) async fn graph(
         }
     };
     let plan = state.plans.plan(uuid, false).await?;
-    let load = |uuid| {
-        let state = state.clone();
-        async move {
-            let plan = state.plans.plan(uuid, true).await?;
-            let actions = state.plans.actions(ActionsOf::Plan(uuid), true).await?;
-            Ok::<(ActionPlan, Vec<Action>), ApiError>((plan, actions))
-        }
-    };
+    let (rollback_of, rolled_back_by) = (plan.rollback_of, plan.rolled_back_by);
+    let actions = |u| state.plans.actions(ActionsOf::Plan(u), true);
+    let this: (ActionPlan, Vec<Action>) = (plan, actions(uuid).await?);
     // (original, inverse, dry run)
-    let (original, inverse, dry) = if let Some(of) = plan.rollback_of {
-        (load(of).await?, Some(load(uuid).await?), false)
-    } else if let Some(by) = plan.rolled_back_by {
-        (load(uuid).await?, Some(load(by).await?), false)
-    } else if dry_run {
-        let planned = state
-            .plans
-            .rollback(uuid, Options { dry_run: true, allow_partial: true, auto_start: false })
-            .await?;
-        (load(uuid).await?, Some((planned.plan, planned.actions)), true)
-    } else {
-        (load(uuid).await?, None, false)
+    let (original, inverse, dry) = match (rollback_of, rolled_back_by) {
+        (Some(of), _) => ((state.plans.plan(of, true).await?, actions(of).await?), Some(this), false),
+        (None, Some(by)) => (this, Some((state.plans.plan(by, true).await?, actions(by).await?)), false),
+        (None, None) if dry_run => {
+            let planned = state
+                .plans
+                .rollback(uuid, Options { dry_run: true, allow_partial: true, auto_start: false })
+                .await?;
+            (this, Some((planned.plan, planned.actions)), true)
+        }
+        (None, None) => (this, None, false),
     };
     let render = move || {
         let picture = Picture {

@@ -1,7 +1,7 @@
 //! `rollback-host action …` and `rollback-host cloud show`: actions and the
 //! simulated cloud over the API.
 
-use super::client::{print_json, table, Client, ClientError, Connection};
+use super::client::{print_json, table, uuid_arg, Client, ClientError, Connection};
 use serde_json::Value;
 use std::process::ExitCode;
 
@@ -32,33 +32,15 @@ pub fn run(args: ActionArgs) -> Result<ExitCode, ClientError> {
     let c = Client::connect(&args.conn)?;
     match args.cmd {
         ActionCommand::List { plan } => {
-            uuid::Uuid::parse_str(&plan)
-                .map_err(|_| ClientError::Usage(format!("{plan:?} is not a UUID")))?;
-            let actions = c.collect(
-                &format!("/v1/actions/detail?action_plan_uuid={plan}&limit=1000"),
-                "actions",
-                usize::MAX,
-            )?;
+            let actions = c.plan_actions(uuid_arg(&plan)?)?;
             if c.json {
                 print_json(&serde_json::json!({ "actions": actions }));
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut t = table::new(&["UUID", "Type", "Target", "State", "Message"]);
-            for a in &actions {
-                t.add_row(vec![
-                    table::cell(&a["uuid"]),
-                    table::cell(&a["action_type"]),
-                    table::target(a),
-                    table::cell(&a["state"]),
-                    table::cell(&a["status_message"]),
-                ]);
-            }
-            out!("{t}");
+            out!("{}", table::actions(&actions));
         }
         ActionCommand::Show { uuid } => {
-            uuid::Uuid::parse_str(&uuid)
-                .map_err(|_| ClientError::Usage(format!("{uuid:?} is not a UUID")))?;
-            let a = c.get(&format!("/v1/actions/{uuid}"))?;
+            let a = c.get(&format!("/v1/actions/{}", uuid_arg(&uuid)?))?;
             if c.json {
                 print_json(&a);
             } else {

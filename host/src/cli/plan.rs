@@ -1,7 +1,7 @@
 //! `rollback-host plan …`: action plans over the API (list, show, create,
 //! start, cancel, delete, rollback, graph).
 
-use super::client::{self, print_json, table, wait, Client, ClientError, Connection};
+use super::client::{self, print_json, table, uuid_arg, wait, Client, ClientError, Connection};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -95,7 +95,7 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, ClientError> {
         PlanCommand::Start { uuid, wait } => start(&c, &uuid, wait),
         PlanCommand::Cancel { uuid } => cancel(&c, &uuid),
         PlanCommand::Delete { uuid } => {
-            c.send_json(Method::DELETE, &format!("/v1/action_plans/{}", id(&uuid)?), None)?;
+            c.send_json(Method::DELETE, &format!("/v1/action_plans/{}", uuid_arg(&uuid)?), None)?;
             if c.json {
                 print_json(&json!({"deleted": uuid}));
             } else {
@@ -108,12 +108,6 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, ClientError> {
         }
         PlanCommand::Graph { uuid, output, format, dry_run } => graph(&c, &uuid, output, format, dry_run),
     }
-}
-
-/// A uuid argument, checked before asking the service.
-fn id(uuid: &str) -> Result<&str, ClientError> {
-    uuid::Uuid::parse_str(uuid).map_err(|_| ClientError::Usage(format!("{uuid:?} is not a UUID")))?;
-    Ok(uuid)
 }
 
 fn link(p: &Value) -> String {
@@ -163,32 +157,9 @@ const PLAN_FIELDS: &[&str] = &[
     "hostname",
 ];
 
-fn actions_table(actions: &[Value]) -> comfy_table::Table {
-    let mut t = table::new(&["UUID", "Type", "Target", "State", "Parents", "Message"]);
-    for a in actions {
-        let parents: Vec<&str> = a["parents"]
-            .as_array()
-            .map(|p| p.iter().filter_map(|v| v.as_str()).map(wait::short).collect())
-            .unwrap_or_default();
-        t.add_row(vec![
-            table::cell(&a["uuid"]),
-            table::cell(&a["action_type"]),
-            table::target(a),
-            table::cell(&a["state"]),
-            parents.join(" "),
-            table::cell(&a["status_message"]),
-        ]);
-    }
-    t
-}
-
-fn plan_actions(c: &Client, uuid: &str) -> Result<Vec<Value>, ClientError> {
-    c.collect(&format!("/v1/actions/detail?action_plan_uuid={uuid}&limit=1000"), "actions", usize::MAX)
-}
-
 fn show(c: &Client, uuid: &str) -> Result<ExitCode, ClientError> {
-    let plan = c.get(&format!("/v1/action_plans/{}", id(uuid)?))?;
-    let actions = plan_actions(c, uuid)?;
+    let plan = c.get(&format!("/v1/action_plans/{}", uuid_arg(uuid)?))?;
+    let actions = c.plan_actions(uuid)?;
     if c.json {
         let mut plan = plan;
         plan["actions"] = Value::Array(actions);
@@ -196,7 +167,7 @@ fn show(c: &Client, uuid: &str) -> Result<ExitCode, ClientError> {
         return Ok(ExitCode::SUCCESS);
     }
     out!("{}", table::fields(&plan, PLAN_FIELDS));
-    out!("{}", actions_table(&actions));
+    out!("{}", table::actions(&actions));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -210,7 +181,7 @@ fn create(c: &Client, file: &std::path::Path) -> Result<ExitCode, ClientError> {
     } else {
         out!("{}", table::fields(&plan, PLAN_FIELDS));
         if let Some(actions) = plan["actions"].as_array() {
-            out!("{}", actions_table(actions));
+            out!("{}", table::actions(actions));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -229,7 +200,7 @@ fn settled(c: &Client, plan: &Value) -> ExitCode {
 }
 
 fn start(c: &Client, uuid: &str, follow: bool) -> Result<ExitCode, ClientError> {
-    let plan = c.send_json(Method::POST, &format!("/v1/action_plans/{}/start", id(uuid)?), None)?;
+    let plan = c.send_json(Method::POST, &format!("/v1/action_plans/{}/start", uuid_arg(uuid)?), None)?;
     if follow {
         return Ok(settled(c, &wait::follow(c, uuid)?));
     }
@@ -242,7 +213,7 @@ fn start(c: &Client, uuid: &str, follow: bool) -> Result<ExitCode, ClientError> 
 }
 
 fn cancel(c: &Client, uuid: &str) -> Result<ExitCode, ClientError> {
-    let path = format!("/v1/action_plans/{}", id(uuid)?);
+    let path = format!("/v1/action_plans/{}", uuid_arg(uuid)?);
     let now = c.get(&path)?;
     // Watcher's rule: a plan not yet running is CANCELLED at once, a
     // running one CANCELLING until its actions in flight end.
@@ -265,7 +236,8 @@ fn rollback(
     follow: bool,
 ) -> Result<ExitCode, ClientError> {
     let body = json!({"dry_run": dry_run, "allow_partial": allow_partial, "auto_start": start});
-    let plan = c.send_json(Method::POST, &format!("/v1/action_plans/{}/rollback", id(uuid)?), Some(&body))?;
+    let plan =
+        c.send_json(Method::POST, &format!("/v1/action_plans/{}/rollback", uuid_arg(uuid)?), Some(&body))?;
     let new_uuid = plan["uuid"].as_str().unwrap_or("").to_string();
     if follow {
         if !c.json {
@@ -286,7 +258,7 @@ fn rollback(
         out!("{}", table::fields(&plan, PLAN_FIELDS));
     }
     if let Some(actions) = plan["actions"].as_array() {
-        out!("{}", actions_table(actions));
+        out!("{}", table::actions(actions));
     }
     for (key, what) in [("not_inverted", "left out (no inverter)"), ("unknown", "not rolled back")] {
         for a in plan[key].as_array().into_iter().flatten() {
@@ -309,7 +281,7 @@ fn graph(
         if dot { "dot" } else { "svg" }.to_string()
     });
     let text =
-        c.get_text(&format!("/v1/action_plans/{}/graph?format={format}&dry_run={dry_run}", id(uuid)?))?;
+        c.get_text(&format!("/v1/action_plans/{}/graph?format={format}&dry_run={dry_run}", uuid_arg(uuid)?))?;
     match output {
         Some(path) => {
             std::fs::write(&path, text)

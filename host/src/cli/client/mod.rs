@@ -192,6 +192,11 @@ impl Client {
         Self::json_of(self.send(r)?)
     }
 
+    /// Every action of plan `uuid`, in creation order.
+    pub fn plan_actions(&self, uuid: &str) -> Result<Vec<Value>, ClientError> {
+        self.collect(&format!("/v1/actions/detail?action_plan_uuid={uuid}&limit=1000"), "actions", usize::MAX)
+    }
+
     /// Every item of a paginated collection, following `next`.
     pub fn collect(&self, path: &str, key: &str, at_most: usize) -> Result<Vec<Value>, ClientError> {
         let mut items = Vec::new();
@@ -244,6 +249,12 @@ pub fn faultstring(status: StatusCode, body: &str) -> String {
         _ if !body.trim().is_empty() && body.len() < 500 => body.trim().to_string(),
         _ => status.canonical_reason().unwrap_or("error").to_string(),
     }
+}
+
+/// A uuid argument, checked before asking the service (exit 2, not a 404).
+pub fn uuid_arg(uuid: &str) -> Result<&str, ClientError> {
+    uuid::Uuid::parse_str(uuid).map_err(|_| ClientError::Usage(format!("{uuid:?} is not a UUID")))?;
+    Ok(uuid)
 }
 
 /// Reads a file, or standard input for `-`.

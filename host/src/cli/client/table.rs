@@ -33,12 +33,27 @@ pub fn fields(obj: &Value, order: &[&str]) -> Table {
     t
 }
 
-/// What an action acts on (the same rule as the graph's).
+/// What an action acts on (the graph's rule, `graph::target_of`).
 pub fn target(action: &Value) -> String {
-    let p = &action["input_parameters"];
-    ["resource_name", "resource_id", "host", "node", "uuid"]
-        .iter()
-        .find_map(|k| p[*k].as_str())
-        .unwrap_or("")
-        .to_string()
+    action["input_parameters"].as_object().map(rollback_host::graph::target_of).unwrap_or("").to_string()
+}
+
+/// One row per action: uuid, type, target, state, parents (short), message.
+pub fn actions(actions: &[Value]) -> Table {
+    let mut t = new(&["UUID", "Type", "Target", "State", "Parents", "Message"]);
+    for a in actions {
+        let parents: Vec<&str> = a["parents"]
+            .as_array()
+            .map(|p| p.iter().filter_map(Value::as_str).map(super::wait::short).collect())
+            .unwrap_or_default();
+        t.add_row(vec![
+            cell(&a["uuid"]),
+            cell(&a["action_type"]),
+            target(a),
+            cell(&a["state"]),
+            parents.join(" "),
+            cell(&a["status_message"]),
+        ]);
+    }
+    t
 }

@@ -38,11 +38,7 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
     let mut last_current = String::new();
     loop {
         let plan = client.get(&format!("/v1/action_plans/{uuid}"))?;
-        let actions = client.collect(
-            &format!("/v1/actions/detail?action_plan_uuid={uuid}&limit=1000"),
-            "actions",
-            usize::MAX,
-        )?;
+        let actions = client.plan_actions(uuid)?;
         bar.set_length(actions.len() as u64);
         let done = actions.iter().filter(|a| DONE.iter().any(|s| a["state"] == *s)).count();
         bar.set_position(done as u64);
