@@ -141,12 +141,18 @@ fn server_errors_print_the_faultstring_and_exit_1() {
 
 #[test]
 fn usage_errors_exit_2_and_unreachable_exits_4() {
-    let (s, _dir) = server();
+    let (s, dir) = server();
     let out = cli(&s, &["plan", "show", "not-a-uuid"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("not a UUID"), "{}", out.stderr);
     let out = cli(&s, &["plan", "create", "-f", "/nonexistent/plan.json"]);
     assert_eq!(out.code, Some(2), "{out:?}");
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{\"actions\": [").unwrap();
+    let out = cli(&s, &["plan", "create", "-f", garbage.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("is not JSON"), "{}", out.stderr);
+    assert_eq!(s.get_json("/v1/action_plans")["action_plans"], json!([]), "nothing was created");
     let out = run_cli(&["plan", "rollback", "x", "--wait"], None);
     assert_eq!(out.code, Some(2), "--wait needs --start: {out:?}");
     // Nothing listens on port 9 of loopback.

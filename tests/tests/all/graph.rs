@@ -101,6 +101,9 @@ fn bad_format_and_unknown_plan_are_clear_errors() {
     let r = s.call("GET", &format!("/v1/action_plans/{plan}/graph?format=png"), &[], None);
     assert_eq!(r.status, 400);
     assert!(r.fault().contains("svg or dot"), "{}", r.fault());
+    let r = s.call("GET", &format!("/v1/action_plans/{plan}/graph?dry_run=maybe"), &[], None);
+    assert_eq!(r.status, 400);
+    assert!(r.fault().contains("true or false"), "{}", r.fault());
     let r = s.call("GET", "/v1/action_plans/4cbc4ede-0d25-481b-b86e-998dbbd4f8bf/graph", &[], None);
     assert_eq!(r.status, 404);
     // A dry run of a plan that has not run is refused with the reason.

@@ -88,6 +88,12 @@ fn links_follow_x_forwarded_headers_from_a_trusted_proxy_only() {
         "{links}"
     );
 
+    // Even from a trusted proxy, a malformed host or an unknown scheme is not believed.
+    let hostile = [("X-Forwarded-Proto", "javascript"), ("X-Forwarded-Host", "evil.example/<script>")];
+    let r = trusting.call("GET", "/v1", &hostile, None).json();
+    let href = r["links"][0]["href"].as_str().unwrap();
+    assert!(href.starts_with(&format!("{}/v1", trusting.base)), "{href}");
+
     let other = Server::start(&["--trusted-proxy", "10.0.0.1"]);
     let r = other.call("GET", "/v1", &forwarded, None).json();
     let href = r["links"][0]["href"].as_str().unwrap();
