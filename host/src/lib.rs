@@ -20,6 +20,7 @@ pub mod auth;
 pub mod cloud;
 pub mod graph;
 pub mod metrics;
+pub mod openstack;
 pub mod plans;
 pub mod plugins;
 pub mod rollback;

@@ -1,0 +1,16 @@
+//! Talking to an OpenStack cloud: its configuration ([`config`]: clouds.yaml
+//! or `OS_*`), a Keystone session with the service catalog and retried calls
+//! ([`session`]). Used by the OpenStack cloud driver and by the CLI's login.
+//!
+//! A small typed client over `reqwest` rather than an OpenStack crate: the
+//! `openstack` crate (0.6) covers servers but none of the admin calls Watcher
+//! makes (`os-services`, `os-migrateLive`, Cinder's volume actions, Ironic's
+//! power states), and `openstack_sdk` is a large generated crate whose build
+//! would weigh on every CI run for the dozen calls used here.
+
+pub mod config;
+pub mod session;
+
+pub use config::{CloudConfig, ConfigError, Credential, Domain};
+pub use reqwest::Method;
+pub use session::{Api, ApiError, Reply, Session, SessionOptions};

@@ -1,0 +1,429 @@
+//! A Keystone session: one project-scoped token, renewed before it expires
+//! (and once more when a service answers 401), the service catalog it came
+//! with, and calls to the services it lists, retried when the failure is
+//! transient.
+//!
+//! A call is retried, with exponential backoff, at most
+//! [`SessionOptions::retries`] times, when the request did not reach the
+//! service (connection refused or reset before an answer), when the service
+//! answers 502/503/504, or 409 because the resource is busy (Nova's "while
+//! it is in task_state …", Ironic's "is locked by host"). A read is also
+//! retried after a timeout; an action is not (it may have been accepted).
+//! Any other answer is returned, with the service's own message.
+//!
+//! Blocking: the cloud driver runs on the applier's blocking threads.
+
+use super::config::CloudConfig;
+use chrono::{DateTime, Utc};
+use reqwest::blocking::Client;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The longest a token is kept before its expiry.
+const RENEW_BEFORE: Duration = Duration::from_secs(120);
+
+/// One OpenStack service, as the catalog types it, and the microversion
+/// header every call to it carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    /// What messages call it.
+    pub name: &'static str,
+    /// Catalog types, most preferred first.
+    pub types: &'static [&'static str],
+    /// The microversion header, if the service has one.
+    pub version: Option<(&'static str, &'static str)>,
+}
+
+/// Knobs of a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Longest one HTTP call may take.
+    pub timeout: Duration,
+    /// Retries of a transiently failing call.
+    pub retries: u32,
+    /// The first wait between retries (doubled each time, at most 8 s).
+    pub backoff: Duration,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { timeout: Duration::from_secs(60), retries: 5, backoff: Duration::from_millis(500) }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request got no answer (after the retries).
+    #[error("{api} at {url} did not answer: {cause}")]
+    Unreachable {
+        /// The service.
+        api: String,
+        /// The URL called.
+        url: String,
+        /// The root cause.
+        cause: String,
+    },
+    /// The service answered with an error status.
+    #[error("{api} refused {what} (HTTP {status}): {message}")]
+    Refused {
+        /// The service.
+        api: String,
+        /// The method and path.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The service's own message.
+        message: String,
+    },
+    /// Keystone refused our login, or its answer made no sense.
+    #[error("Keystone login as {who} ({origin}) failed: {why}")]
+    Login {
+        /// Who we tried to be.
+        who: String,
+        /// Where the credentials came from.
+        origin: String,
+        /// Why.
+        why: String,
+    },
+    /// The catalog has no endpoint for the service.
+    #[error("the service catalog has no {api} endpoint ({types}) with interface {interface}{region}")]
+    NoEndpoint {
+        /// The service.
+        api: String,
+        /// The types looked for.
+        types: String,
+        /// The interface asked for.
+        interface: String,
+        /// `, region R` when a region is set.
+        region: String,
+    },
+    /// The service answered 2xx with a body that is not what it documents.
+    #[error("{api} answered {what} unexpectedly: {why}")]
+    Unexpected {
+        /// The service.
+        api: String,
+        /// The method and path.
+        what: String,
+        /// What is wrong with the answer.
+        why: String,
+    },
+    /// The TLS or client setup failed (a bad CA bundle).
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+}
+
+impl ApiError {
+    /// The HTTP status the service answered, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status.
+    pub status: u16,
+    /// The body (`null` when empty or not JSON).
+    pub body: Value,
+}
+
+#[derive(Clone)]
+struct Token {
+    value: String,
+    renew_at: DateTime<Utc>,
+    catalog: Value,
+}
+
+/// A logged-in client of one cloud. Cheap to share (`Arc`).
+pub struct Session {
+    config: CloudConfig,
+    http: Client,
+    options: SessionOptions,
+    token: Mutex<Option<Token>>,
+    logins: std::sync::atomic::AtomicU64,
+}
+
+/// The innermost cause of a transport error (reqwest's are nested).
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// The service's own message in an error body: Nova's and Cinder's
+/// `{"badRequest": {"message": …}}`, Keystone's `{"error": {"message": …}}`,
+/// Ironic's `{"error_message": "{\"faultstring\": …}"}`.
+pub fn service_message(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    if let Some(em) = v.get("error_message") {
+        let inner = match em {
+            Value::String(s) => serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.clone())),
+            other => other.clone(),
+        };
+        return inner["faultstring"].as_str().or(inner.as_str()).map(str::to_string);
+    }
+    v.as_object()?.values().find_map(|x| x.get("message")?.as_str().map(str::to_string))
+}
+
+/// Whether an error answer is worth retrying.
+fn transient(status: u16, message: &str) -> bool {
+    match status {
+        502..=504 => true,
+        409 => {
+            message.contains("task_state")
+                || message.contains("task state")
+                || message.contains("is locked by")
+        }
+        _ => false,
+    }
+}
+
+impl Session {
+    /// A session for `config`; logs in on the first call.
+    pub fn new(config: CloudConfig, options: SessionOptions) -> Result<Session, ApiError> {
+        let mut builder = Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(Duration::from_secs(10).min(options.timeout))
+            .user_agent(concat!("rollback-host/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.cacert {
+            let pem = std::fs::read(path)
+                .map_err(|e| ApiError::Setup(format!("cannot read the CA bundle {}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ApiError::Setup(format!("{} is not a PEM bundle: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(ApiError::Setup(format!("{} holds no certificate", path.display())));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if !config.verify {
+            tracing::warn!(source = %config.source, "TLS certificates of the cloud are NOT verified (verify: false)");
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| ApiError::Setup(root_cause(&e)))?;
+        Ok(Session { config, http, options, token: Mutex::new(None), logins: Default::default() })
+    }
+
+    /// How many times the session logged in (the first login, renewals,
+    /// and new logins after a 401).
+    pub fn logins(&self) -> u64 {
+        self.logins.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &CloudConfig {
+        &self.config
+    }
+
+    fn who(&self) -> String {
+        match &self.config.credential {
+            super::Credential::Password { username, user_id, .. } => {
+                username.clone().or_else(|| user_id.clone()).unwrap_or_default()
+            }
+            super::Credential::ApplicationCredential { id, name, .. } => {
+                format!("application credential {}", id.clone().or_else(|| name.clone()).unwrap_or_default())
+            }
+        }
+    }
+
+    fn login_error(&self, why: impl Into<String>) -> ApiError {
+        ApiError::Login { who: self.who(), origin: self.config.source.clone(), why: why.into() }
+    }
+
+    /// Logs in: a fresh token with its catalog.
+    fn login(&self) -> Result<Token, ApiError> {
+        let url = format!("{}/auth/tokens", self.config.v3());
+        let mut attempt = 0;
+        let resp = loop {
+            match self.http.post(&url).json(&json!({"auth": self.config.credential.auth_body()})).send() {
+                Ok(r) if transient(r.status().as_u16(), "") && attempt < self.options.retries => {}
+                Ok(r) => break r,
+                Err(e) if e.is_connect() && attempt < self.options.retries => {}
+                Err(e) => {
+                    return Err(ApiError::Unreachable { api: "identity".into(), url, cause: root_cause(&e) })
+                }
+            }
+            std::thread::sleep(self.backoff(attempt));
+            attempt += 1;
+        };
+        let status = resp.status();
+        let subject = resp.headers().get("X-Subject-Token").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let text = resp.text().unwrap_or_default();
+        if !status.is_success() {
+            let why = service_message(&text).unwrap_or_else(|| status.to_string());
+            return Err(self.login_error(format!("HTTP {}: {why}", status.as_u16())));
+        }
+        let value = subject.ok_or_else(|| self.login_error("the answer has no X-Subject-Token"))?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let time = |k: &str| {
+            body["token"][k]
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let expires = time("expires_at").ok_or_else(|| self.login_error("the token has no expires_at"))?;
+        let issued = time("issued_at").unwrap_or_else(Utc::now);
+        let lifetime = (expires - issued).to_std().unwrap_or_default();
+        let margin = RENEW_BEFORE.min(lifetime / 2);
+        let renew_at = expires - chrono::Duration::from_std(margin).unwrap_or_default();
+        self.logins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(%expires, source = %self.config.source, "logged in to Keystone");
+        Ok(Token { value, renew_at, catalog: body["token"]["catalog"].clone() })
+    }
+
+    /// The current token, logging in again when it is due for renewal (or
+    /// when `stale` is the token a service just refused).
+    fn token(&self, stale: Option<&str>) -> Result<Token, ApiError> {
+        let mut held = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = held.as_ref() {
+            if Utc::now() < t.renew_at && stale != Some(t.value.as_str()) {
+                return Ok(t.clone());
+            }
+        }
+        let fresh = self.login()?;
+        *held = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Logs in now (so that a wrong configuration shows at start) and
+    /// checks that the catalog has an endpoint for each of `apis`.
+    pub fn check(&self, apis: &[Api]) -> Result<Vec<String>, ApiError> {
+        let token = self.token(None)?;
+        apis.iter().map(|api| self.endpoint(&token.catalog, api)).collect()
+    }
+
+    /// The URL of `api` in `catalog` for our interface and region.
+    fn endpoint(&self, catalog: &Value, api: &Api) -> Result<String, ApiError> {
+        let region = self.config.region.as_deref();
+        let found = api.types.iter().find_map(|ty| {
+            catalog.as_array()?.iter().filter(|s| s["type"] == *ty).find_map(|s| {
+                s["endpoints"]
+                    .as_array()?
+                    .iter()
+                    .filter(|e| e["interface"] == self.config.interface.as_str())
+                    .find(|e| region.is_none_or(|r| e["region"] == r || e["region_id"] == r))
+                    .and_then(|e| e["url"].as_str())
+                    .map(|u| u.trim_end_matches('/').to_string())
+            })
+        });
+        found.ok_or_else(|| ApiError::NoEndpoint {
+            api: api.name.into(),
+            types: api.types.join(", "),
+            interface: self.config.interface.clone(),
+            region: region.map(|r| format!(", region {r}")).unwrap_or_default(),
+        })
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        (self.options.backoff * 2u32.saturating_pow(attempt.min(16))).min(Duration::from_secs(8))
+    }
+
+    /// Calls `method path` (relative to the endpoint) on `api`, with its
+    /// microversion, retrying transient failures. A 2xx is a [`Reply`];
+    /// anything else an [`ApiError`] with the service's message.
+    pub fn call(
+        &self,
+        api: &Api,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, ApiError> {
+        let read = method == Method::GET;
+        let what = format!("{method} {path}");
+        let (mut attempt, mut stale): (u32, Option<String>) = (0, None);
+        let mut refreshed = false;
+        loop {
+            let token = self.token(stale.as_deref())?;
+            let url = format!("{}{path}", self.endpoint(&token.catalog, api)?);
+            let mut req = self.http.request(method.clone(), &url).header("X-Auth-Token", &token.value);
+            if let Some((name, value)) = api.version {
+                req = req.header(name, value);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let retry_why = match req.send() {
+                Err(e) => {
+                    let cause = root_cause(&e);
+                    let again = e.is_connect() || (read && (e.is_timeout() || e.is_request()));
+                    if !again || attempt >= self.options.retries {
+                        return Err(ApiError::Unreachable { api: api.name.into(), url, cause });
+                    }
+                    cause
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let text = resp.text().unwrap_or_default();
+                    if (200..300).contains(&status) {
+                        return Ok(Reply {
+                            status,
+                            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                        });
+                    }
+                    if status == 401 && !refreshed {
+                        // The token was revoked or expired early: log in once more.
+                        refreshed = true;
+                        stale = Some(token.value);
+                        continue;
+                    }
+                    let message = service_message(&text).unwrap_or_else(|| {
+                        let t = text.trim();
+                        if t.is_empty() {
+                            format!("HTTP {status}")
+                        } else {
+                            t.chars().take(500).collect()
+                        }
+                    });
+                    if !transient(status, &message) || attempt >= self.options.retries {
+                        return Err(ApiError::Refused { api: api.name.into(), what, status, message });
+                    }
+                    format!("HTTP {status}: {message}")
+                }
+            };
+            let wait = self.backoff(attempt);
+            tracing::warn!(api = api.name, %what, attempt = attempt + 1, ?wait, "transient failure, retrying: {retry_why}");
+            std::thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_services_error_message_is_found() {
+        let nova = r#"{"badRequest": {"code": 400, "message": "No valid host was found."}}"#;
+        assert_eq!(service_message(nova).as_deref(), Some("No valid host was found."));
+        let ironic =
+            r#"{"error_message": "{\"faultstring\": \"Node x is locked by host c1\", \"debuginfo\": null}"}"#;
+        assert_eq!(service_message(ironic).as_deref(), Some("Node x is locked by host c1"));
+        let keystone = r#"{"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}}"#;
+        assert!(service_message(keystone).unwrap().contains("requires authentication"));
+        assert_eq!(service_message("<html>oops</html>"), None);
+    }
+
+    #[test]
+    fn busy_and_unavailable_answers_are_transient_refusals_are_not() {
+        assert!(transient(503, ""));
+        assert!(transient(409, "Cannot 'os-migrateLive' instance x while it is in task_state migrating"));
+        assert!(transient(
+            409,
+            "Node n is locked by host c1, please retry after the current operation is completed."
+        ));
+        assert!(!transient(409, "Cannot 'os-stop' instance x while it is in vm_state stopped"));
+        assert!(!transient(400, "No valid host was found."));
+        assert!(!transient(404, ""));
+    }
+}
