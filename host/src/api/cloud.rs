@@ -1,5 +1,7 @@
 //! `GET /v1/cloud` and `PUT /v1/cloud` (our additions): the simulated
 //! cloud's state, to inspect what plans did and to set it up for tests.
+//! With another driver (`--driver openstack`) both answer 409: the cloud is
+//! the real one, seen through its own APIs.
 
 use super::error::ApiError;
 use super::extract::JsonBody;
@@ -16,6 +18,7 @@ pub(super) fn routes() -> Router<Service> {
 #[utoipa::path(get, path = "/v1/cloud", tag = "cloud", operation_id = "cloud_show",
     responses((status = 200, description = "The simulated cloud's document", body = Object)))]
 pub(super) async fn show(State(state): State<Service>) -> Result<Json<Value>, ApiError> {
+    simulated(&state)?;
     let cloud = state.cloud.clone();
     let now = tokio::task::spawn_blocking(move || cloud.get()).await.map_err(ApiError::internal)??;
     Ok(Json(now))
@@ -28,8 +31,19 @@ pub(super) async fn replace(
     State(state): State<Service>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
+    simulated(&state)?;
     let cloud = state.cloud.clone();
     let stored = tokio::task::spawn_blocking(move || cloud.put(body)).await.map_err(ApiError::internal)??;
     tracing::info!("simulated cloud replaced");
     Ok(Json(stored))
+}
+
+/// Refuses when the applier does not act on the simulated cloud.
+fn simulated(state: &Service) -> Result<(), ApiError> {
+    if state.simulated() {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "this service acts on an OpenStack cloud (--driver openstack); /v1/cloud is the simulated cloud's, which is not in use",
+    ))
 }

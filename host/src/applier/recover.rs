@@ -40,13 +40,21 @@ pub fn recover(applier: &Applier) -> Result<Recovery, PlanError> {
             }
             PlanState::Ongoing | PlanState::Cancelling => {
                 let uuid = plan.uuid;
-                // Observe outside the transaction: a driver may ask the cloud.
-                let observed: HashMap<Uuid, Observed> = store
-                    .actions_of(uuid)?
-                    .into_iter()
-                    .filter(|a| a.state == ActionState::Ongoing)
-                    .map(|a| (a.uuid, applier.driver().observe(&a)))
-                    .collect();
+                // Observe outside the transaction, on a thread of its own:
+                // a driver may block on the cloud's API, which must not
+                // happen on the async runtime's threads.
+                let ongoing: Vec<_> =
+                    store.actions_of(uuid)?.into_iter().filter(|a| a.state == ActionState::Ongoing).collect();
+                let driver = applier.driver();
+                let observed: HashMap<Uuid, Observed> = std::thread::scope(|s| {
+                    s.spawn(|| ongoing.iter().map(|a| (a.uuid, driver.observe(a))).collect())
+                        .join()
+                        .unwrap_or_else(|_| {
+                            let why =
+                                || Observed::Unknown("the cloud driver panicked while observing".into());
+                            ongoing.iter().map(|a| (a.uuid, why())).collect()
+                        })
+                });
                 for (action, seen) in &observed {
                     tracing::warn!(%action, ?seen, "interrupted action reconciled");
                 }

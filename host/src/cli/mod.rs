@@ -15,6 +15,7 @@ mod access;
 mod action;
 mod client;
 mod config;
+mod openstack;
 mod plan;
 mod plugin;
 mod serve;

@@ -34,8 +34,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_CLOUD_SEED")]
     cloud_seed: Option<PathBuf>,
 
-    /// Multiplies the duration of `sleep` actions in the simulated cloud
-    /// (1 = real time).
+    /// Multiplies the duration of `sleep` actions (1 = real time).
     #[arg(long, env = "ROLLBACK_SLEEP_SCALE", default_value_t = 1.0)]
     sleep_scale: f64,
 
@@ -74,6 +73,14 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_MAX_RUNNING_PLANS", default_value_t = 8)]
     max_running_plans: usize,
 
+    /// The cloud the applier acts on: the embedded simulated one, or an
+    /// OpenStack cloud (see the `--os-*` flags and docs/openstack.md).
+    #[arg(long, env = "ROLLBACK_DRIVER", value_enum, default_value = "simulated")]
+    driver: super::openstack::Driver,
+
+    #[command(flatten)]
+    openstack: super::openstack::OpenStackArgs,
+
     #[command(flatten)]
     limits: Limits,
 
@@ -108,7 +115,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         sleep_scale: args.sleep_scale,
         max_limit: MAX_LIMIT,
     };
-    let service = Service::new(store, registry.clone(), &options);
+    let driver = match args.driver {
+        super::openstack::Driver::Simulated => None,
+        super::openstack::Driver::Openstack => Some(args.openstack.driver(args.sleep_scale)?),
+    };
+    let service = Service::with_driver(store, registry.clone(), &options, driver);
 
     let seed: serde_json::Value = match &args.cloud_seed {
         Some(path) => {
@@ -118,7 +129,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => serde_json::from_str(DEFAULT_SEED).expect("the built-in seed is JSON"),
     };
-    if service.seed_cloud(seed).context("seeding the simulated cloud")? {
+    if !service.simulated() {
+        if args.cloud_seed.is_some() {
+            tracing::warn!("--cloud-seed ignored: the applier acts on OpenStack, not on the simulated cloud");
+        }
+    } else if service.seed_cloud(seed).context("seeding the simulated cloud")? {
         tracing::info!("simulated cloud seeded");
     } else if args.cloud_seed.is_some() {
         tracing::warn!(

@@ -6,10 +6,12 @@
 //! [`CloudDriver::apply`], which acts and reports the **result** (what
 //! really happened, e.g. the destination the scheduler chose). `prepare`
 //! reads the action's parameters once, typed ([`Operation`]), and hands
-//! them to `apply` in [`Prepared::Run`]. Only the simulated driver exists
-//! now; a new driver (OpenStack: Nova, Ironic, Cinder over HTTP) is a
-//! sibling module implementing the same trait.
+//! them to `apply` in [`Prepared::Run`]. Two drivers: [`simulated`] (the
+//! embedded default, its cloud in the store) and [`openstack`] (Nova,
+//! Cinder and Ironic through Keystone). A new one is a sibling module
+//! implementing the same trait.
 
+pub mod openstack;
 pub mod simulated;
 
 use crate::action_types::Operation;

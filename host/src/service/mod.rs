@@ -9,6 +9,7 @@ pub use uploads::{UploadError, BLOB_PREFIX, MAX_PLUGIN_BYTES};
 
 use crate::applier::{recover, Applier, Recovery};
 use crate::cloud::simulated::{CloudError, Simulated};
+use crate::cloud::CloudDriver;
 use crate::plans::{PlanError, Plans, DEFAULT_ROLLBACK_WINDOW};
 use crate::plugins::Registry;
 use crate::rollback::RollbackLimits;
@@ -64,8 +65,11 @@ pub struct Service {
     pub registry: Registry,
     /// The plan operations.
     pub plans: Plans,
-    /// The simulated cloud (the driver the applier acts through).
+    /// The simulated cloud (the driver the applier acts through, unless
+    /// another driver was given: see [`Service::simulated`]).
     pub cloud: Simulated,
+    /// Whether the applier acts on the simulated cloud.
+    simulated: bool,
     /// The largest page a list returns.
     pub max_limit: usize,
     applier: Applier,
@@ -78,13 +82,22 @@ impl Service {
     /// Wires a service over `store` and `registry`: the simulated cloud as
     /// the applier's driver, the plan domain over both.
     pub fn new(store: Store, registry: Registry, options: &Options) -> Service {
+        Self::with_driver(store, registry, options, None)
+    }
+
+    /// Like [`Service::new`], the applier acting through `driver` instead
+    /// of the simulated cloud when one is given (`serve --driver openstack`).
+    pub fn with_driver(
+        store: Store,
+        registry: Registry,
+        options: &Options,
+        driver: Option<Arc<dyn CloudDriver>>,
+    ) -> Service {
         let cloud = Simulated::new(store.clone(), options.sleep_scale);
-        let applier = Applier::new(
-            store.clone(),
-            Arc::new(cloud.clone()),
-            options.applier_concurrency,
-            options.max_running_plans,
-        );
+        let simulated = driver.is_none();
+        let driver = driver.unwrap_or_else(|| Arc::new(cloud.clone()));
+        let applier =
+            Applier::new(store.clone(), driver, options.applier_concurrency, options.max_running_plans);
         let limits = RollbackLimits {
             window: options.rollback_window,
             max_actions: options.rollback_max_actions,
@@ -96,11 +109,18 @@ impl Service {
             registry,
             plans,
             cloud,
+            simulated,
             max_limit: options.max_limit,
             applier,
             uploads: Arc::new(tokio::sync::Mutex::new(())),
             max_uploads: options.max_uploaded_plugins,
         }
+    }
+
+    /// Whether the applier acts on the simulated cloud (`GET/PUT /v1/cloud`
+    /// show and replace it only then).
+    pub fn simulated(&self) -> bool {
+        self.simulated
     }
 
     /// Seeds the simulated cloud unless the store already has one; returns
