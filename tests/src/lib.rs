@@ -4,6 +4,8 @@
 //! The binary and the plugins are built by `make test` before the tests
 //! run; a helper that cannot find them fails with what to run.
 
+pub mod openstack_double;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -156,6 +158,7 @@ pub struct Server {
     /// The server's data directory, removed on drop.
     pub data_dir: Option<tempfile::TempDir>,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -163,20 +166,37 @@ impl Server {
     /// has its own `--listen`) on a fresh
     /// data directory and waits until it says where it listens.
     pub fn start(extra: &[&str]) -> Server {
-        Self::start_in(tempfile::tempdir().expect("tempdir"), extra.iter().map(|s| s.to_string()).collect())
+        Self::start_env(extra, &[])
+    }
+
+    /// [`Server::start`] with these environment variables set too (kept
+    /// across [`Server::restart`]).
+    pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_in(
+            tempfile::tempdir().expect("tempdir"),
+            extra.iter().map(|s| s.to_string()).collect(),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        )
     }
 
     /// Kills the server (SIGKILL: no clean shutdown) and starts a new one on
     /// the same data directory.
-    pub fn restart(mut self) -> Server {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let dir = self.data_dir.take().expect("data dir");
-        let extra = std::mem::take(&mut self.extra);
-        Self::start_in(dir, extra)
+    pub fn restart(self) -> Server {
+        self.restart_after(|| {})
     }
 
-    fn start_in(data_dir: tempfile::TempDir, extra: Vec<String>) -> Server {
+    /// Like [`Server::restart`], running `meanwhile` while no server runs.
+    pub fn restart_after(mut self, meanwhile: impl FnOnce()) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        meanwhile();
+        let dir = self.data_dir.take().expect("data dir");
+        let extra = std::mem::take(&mut self.extra);
+        let env = std::mem::take(&mut self.env);
+        Self::start_in(dir, extra, env)
+    }
+
+    fn start_in(data_dir: tempfile::TempDir, extra: Vec<String>, env: Vec<(String, String)>) -> Server {
         let listen: &[&str] =
             if extra.iter().any(|a| a == "--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
         let mut child = Command::new(host_bin())
@@ -185,6 +205,7 @@ impl Server {
             .args(&extra)
             .env("RUST_LOG", "info")
             .env("ROLLBACK_DATA_DIR", data_dir.path())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -211,7 +232,7 @@ impl Server {
                 panic!("server did not start; its log:\n{}", log.lock().unwrap());
             }
         };
-        Server { child, base: format!("http://{addr}"), log, data_dir: Some(data_dir), extra }
+        Server { child, base: format!("http://{addr}"), log, data_dir: Some(data_dir), extra, env }
     }
 
     /// Everything the server logged so far.
