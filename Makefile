@@ -59,11 +59,12 @@ test-crash: build
 	python3 scripts/crash-loop.py target/debug/rollback-host --kills 20
 
 ## test-keystone: a real Keystone (Debian's package, SQLite) on 127.0.0.1:$(KEYSTONE_PORT),
-##                then the ignored Keystone tests against it; Keystone is stopped after
+##                then the ignored Keystone tests against it, and the OpenStack driver's
+##                against Keystone and the Nova/Cinder/Ironic double; Keystone is stopped after
 KEYSTONE_PORT ?= 35357
 test-keystone: build client-venv
 	bash scripts/keystone.sh start target/keystone $(KEYSTONE_PORT)
-	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test all keystone:: -- --ignored --nocapture --test-threads 3; \
+	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test all -- keystone:: openstack:: --ignored --nocapture --test-threads 3; \
 	  status=$$?; bash scripts/keystone.sh stop target/keystone; exit $$status
 
 ## test-ui: headless Chromium (Debian's package, installed by scripts/browser.sh)

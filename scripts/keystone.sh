@@ -143,9 +143,19 @@ for user, role, proj in [("rb-reader", "reader", project), ("rb-member", "member
 # The catalog entry the watcher CLI looks up (the URL is rewritten by the test).
 svc = find("services", "watcher") or call("POST", "/v3/services", {"service": {
     "name": "watcher", "type": "infra-optim"}}, admin)[1]["service"]["id"]
+# The services the OpenStack driver looks up; each test adds endpoints to
+# them in a region of its own, pointing at its test double.
+cloud = {}
+for name, kind in [("nova", "compute"), ("cinderv3", "volumev3"), ("ironic", "baremetal")]:
+    cloud[kind] = find("services", name) or call("POST", "/v3/services", {"service": {
+        "name": name, "type": kind}}, admin)[1]["service"]["id"]
 with open(os.environ["ENV_FILE"], "w") as f:
     f.write(f"KEYSTONE_URL={url}\nKEYSTONE_PASSWORD={pw}\nKEYSTONE_PROJECT_ID={project}\n"
-            f"KEYSTONE_WATCHER_SERVICE_ID={svc}\n")
+            f"KEYSTONE_WATCHER_SERVICE_ID={svc}\n"
+            f"KEYSTONE_COMPUTE_SERVICE_ID={cloud['compute']}\n"
+            f"KEYSTONE_VOLUMEV3_SERVICE_ID={cloud['volumev3']}\n"
+            f"KEYSTONE_BAREMETAL_SERVICE_ID={cloud['baremetal']}\n"
+            f"KEYSTONE_SERVICE_PROJECT_ID={service_project}\n")
 EOF
     echo "keystone.sh: Keystone on $url (env in $dir/env)" >&2
 }

@@ -19,6 +19,7 @@ mod keystone;
 mod listing;
 mod metrics;
 mod openapi;
+mod openstack;
 mod plugin_check;
 mod plugins_api;
 mod request_ids;

@@ -24,7 +24,7 @@ fn act(ty: &str, params: Value, parents: &[usize]) -> Value {
 }
 
 /// Watcher's host-maintenance shape and then some.
-fn maintenance() -> Vec<Value> {
+pub(crate) fn maintenance() -> Vec<Value> {
     vec![
         act(
             "change_nova_service_state",

@@ -45,7 +45,7 @@ const TYPES: [&str; 2] = ["standard", "ssd"];
 
 /// A registry with the built-in plugins loaded from `target/plugins`, as
 /// `serve --plugins-dir` loads them, shared by every case.
-fn registry() -> &'static Registry {
+pub(crate) fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
@@ -60,7 +60,7 @@ fn registry() -> &'static Registry {
     })
 }
 
-fn tokio() -> &'static tokio::runtime::Runtime {
+pub(crate) fn tokio() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
@@ -68,15 +68,15 @@ fn tokio() -> &'static tokio::runtime::Runtime {
 }
 
 /// One generated action: type, parameters, parents (indices).
-type Gen = (String, Value, Vec<usize>);
+pub(crate) type Gen = (String, Value, Vec<usize>);
 
 /// One generator step: (chain selector, op selector, target selector).
-type Step = (u8, u8, u8);
+pub(crate) type Step = (u8, u8, u8);
 /// An extra DAG edge between two generated actions (taken modulo the count).
-type Edge = (usize, usize);
+pub(crate) type Edge = (usize, usize);
 
 /// Choices that drive the generator.
-fn steps() -> impl Strategy<Value = (Vec<Step>, Vec<Edge>)> {
+pub(crate) fn steps() -> impl Strategy<Value = (Vec<Step>, Vec<Edge>)> {
     (
         prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 1..14),
         prop::collection::vec((any::<usize>(), any::<usize>()), 0..6),
@@ -107,7 +107,7 @@ fn model(seed: &Value) -> Model {
 }
 
 /// Builds a valid plan from the choices.
-fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
+pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
     let mut m = model(seed);
     let mut out: Vec<Gen> = Vec::new();
     // Last action of each chain: 4 instances, 2 volumes, the spare host.
@@ -223,10 +223,10 @@ fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
 
 /// A fresh world: the service as the binary wires it, over a store on
 /// tmpfs with the seeded cloud.
-struct World {
-    _dir: tempfile::TempDir,
-    store: Store,
-    service: Service,
+pub(crate) struct World {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) store: Store,
+    pub(crate) service: Service,
 }
 
 fn world() -> World {
@@ -239,7 +239,7 @@ fn world() -> World {
 }
 
 /// Stores `actions` as a plan, starts it and runs it to its end.
-fn run(w: &World, actions: &[Gen]) -> Uuid {
+pub(crate) fn run(w: &World, actions: &[Gen]) -> Uuid {
     let now = chrono::Utc::now();
     let plan = Uuid::new_v4();
     let uuids: Vec<Uuid> = actions.iter().map(|_| Uuid::new_v4()).collect();
@@ -268,7 +268,7 @@ fn run(w: &World, actions: &[Gen]) -> Uuid {
     plan
 }
 
-fn wait_for_end(w: &World, plan: Uuid) {
+pub(crate) fn wait_for_end(w: &World, plan: Uuid) {
     let until = Instant::now() + Duration::from_secs(60);
     loop {
         let p = w.store.plan(plan).unwrap().unwrap();
@@ -281,7 +281,7 @@ fn wait_for_end(w: &World, plan: Uuid) {
 }
 
 /// Plans the rollback of `plan` (auto-started) and runs it.
-fn roll_back(w: &World, plan: Uuid) -> Uuid {
+pub(crate) fn roll_back(w: &World, plan: Uuid) -> Uuid {
     let planned = tokio()
         .block_on(w.service.plans.rollback(plan, Options { auto_start: true, ..Options::default() }))
         .unwrap();
