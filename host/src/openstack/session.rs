@@ -302,6 +302,14 @@ impl Session {
         apis.iter().map(|api| self.endpoint(&token.catalog, api)).collect()
     }
 
+    /// A valid token and, when the catalog lists one, the URL of `api`
+    /// (for clients that make their own calls, like the CLI).
+    pub fn token_for(&self, api: &Api) -> Result<(String, Option<String>), ApiError> {
+        let token = self.token(None)?;
+        let url = self.endpoint(&token.catalog, api).ok();
+        Ok((token.value, url))
+    }
+
     /// The URL of `api` in `catalog` for our interface and region.
     fn endpoint(&self, catalog: &Value, api: &Api) -> Result<String, ApiError> {
         let region = self.config.region.as_deref();
@@ -401,6 +409,38 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn session(region: Option<&str>, interface: &str) -> Session {
+        let yaml = "clouds: {c: {auth: {auth_url: 'http://k:5000', username: u, password: p}}}";
+        let mut config = CloudConfig::from_clouds_yaml(yaml, "c", "clouds.yaml").unwrap();
+        config.region = region.map(str::to_string);
+        config.interface = interface.into();
+        Session::new(config, SessionOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn the_catalog_gives_the_endpoint_of_our_interface_region_and_preferred_type() {
+        let catalog = json!([
+            {"type": "volume", "endpoints": [{"interface": "public", "region": "r1", "url": "http://old/v2"}]},
+            {"type": "volumev3", "endpoints": [
+                {"interface": "internal", "region": "r1", "url": "http://internal/v3/p"},
+                {"interface": "public", "region_id": "r2", "url": "http://public-r2/v3/p/"},
+                {"interface": "public", "region": "r1", "url": "http://public-r1/v3/p"}]}
+        ]);
+        let volume =
+            Api { name: "block-storage", types: &["block-storage", "volumev3", "volume"], version: None };
+        let url =
+            |region: Option<&str>, interface: &str| session(region, interface).endpoint(&catalog, &volume);
+        assert_eq!(url(Some("r1"), "public").unwrap(), "http://public-r1/v3/p");
+        assert_eq!(
+            url(Some("r2"), "public").unwrap(),
+            "http://public-r2/v3/p",
+            "region_id counts, the / goes"
+        );
+        assert_eq!(url(Some("r1"), "internal").unwrap(), "http://internal/v3/p");
+        let e = url(Some("r3"), "public").unwrap_err().to_string();
+        assert!(e.contains("no block-storage endpoint") && e.contains("region r3"), "{e}");
+    }
 
     #[test]
     fn each_services_error_message_is_found() {

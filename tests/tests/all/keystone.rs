@@ -270,7 +270,11 @@ fn the_cli_logs_in_with_os_variables_or_clouds_yaml() {
 
     let out = our_cli(&k, "rb-reader", "wrong-password", &["plan", "list", "--url", &s.base]);
     assert_eq!(out.code, Some(4), "{out:?}");
-    assert!(out.stderr.contains("Keystone refused the login"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Keystone login as rb-reader") && out.stderr.contains("HTTP 401"),
+        "{}",
+        out.stderr
+    );
 
     // The same login from a clouds.yaml cloud.
     let dir = tempfile::tempdir().unwrap();

@@ -101,11 +101,8 @@ impl Client {
             .map_err(|e| ClientError::Usage(format!("cannot build an HTTP client: {e}")))?;
         let (token, endpoint) = match &conn.token {
             Some(t) if !t.is_empty() => (Some(t.clone()), None),
-            _ => match auth::Login::from_settings(conn.os_cloud.as_deref())? {
-                Some(login) => {
-                    let (token, endpoint) = login.token(&http)?;
-                    (Some(token), endpoint)
-                }
+            _ => match auth::login(conn.os_cloud.as_deref())? {
+                Some((token, endpoint)) => (Some(token), endpoint),
                 None => (None, None),
             },
         };
