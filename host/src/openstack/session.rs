@@ -443,6 +443,20 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_or_empty_ca_bundle_is_refused_by_name() {
+        let yaml = "clouds: {c: {cacert: /nonexistent/ca.pem, auth: {auth_url: 'https://k', username: u, password: p}}}";
+        let config = CloudConfig::from_clouds_yaml(yaml, "c", "clouds.yaml").unwrap();
+        let e = Session::new(config.clone(), SessionOptions::default()).err().unwrap().to_string();
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let config = CloudConfig { cacert: Some(empty.clone()), ..config };
+        let e = Session::new(config, SessionOptions::default()).err().unwrap().to_string();
+        assert!(e.contains("empty.pem"), "{e}");
+    }
+
+    #[test]
     fn each_services_error_message_is_found() {
         let nova = r#"{"badRequest": {"code": 400, "message": "No valid host was found."}}"#;
         assert_eq!(service_message(nova).as_deref(), Some("No valid host was found."));

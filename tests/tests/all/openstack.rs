@@ -126,22 +126,24 @@ impl Cloud {
         self.dir.path().join("clouds.yaml").to_str().unwrap().to_string()
     }
 
-    /// The service on this cloud, polling every 20 ms, fast sleeps.
+    /// The service on this cloud, polling every 20 ms, fast sleeps (unless
+    /// `extra` sets them).
     fn server(&self, extra: &[&str]) -> Server {
         let mut args = vec![
             "--driver",
             "openstack",
             "--os-cloud",
             "test",
-            "--os-poll-interval",
-            "0.02",
-            "--os-action-timeout",
-            "20",
-            "--sleep-scale",
-            "0.001",
             "--plugins-dir",
             self.plugins.path().to_str().unwrap(),
         ];
+        for (flag, value) in
+            [("--os-poll-interval", "0.02"), ("--os-action-timeout", "20"), ("--sleep-scale", "0.001")]
+        {
+            if !extra.contains(&flag) {
+                args.extend([flag, value]);
+            }
+        }
         args.extend_from_slice(extra);
         let s = Server::start_env(&args, &[("OS_CLIENT_CONFIG_FILE", &self.clouds_yaml())]);
         assert!(s.wait_for_log("driver: openstack"), "{}", s.log());
@@ -525,4 +527,41 @@ fn an_application_credential_session_renews_its_token_and_logs_in_again_after_a_
     assert_eq!(session.logins(), 3, "renewed before expiry");
     assert_eq!(services(&session), 4);
     assert_eq!(session.logins(), 3, "and kept until the next renewal");
+}
+
+#[test]
+#[ignore = "needs a real Keystone: make test-keystone"]
+fn a_migration_that_does_not_settle_in_time_fails_with_what_was_last_seen() {
+    let c = Cloud::new(Duration::from_secs(3));
+    let s = c.server(&["--os-action-timeout", "0.5"]);
+    let (uuid, done) = execute(
+        &s,
+        vec![act(
+            "migrate",
+            json!({"resource_id": WEB1, "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-2"}),
+            &[],
+        )],
+    );
+    assert_eq!(done["state"], "FAILED");
+    let why = actions_of(&s, &uuid)[0]["status_message"].as_str().unwrap().to_string();
+    assert!(why.contains("timed out after 0.5 s waiting for the live migration"), "{why}");
+    assert!(why.contains("last observed: host compute-1, status MIGRATING, task_state migrating"), "{why}");
+}
+
+#[test]
+#[ignore = "needs a real Keystone: make test-keystone"]
+fn a_service_account_without_the_admin_role_gets_the_services_refusal() {
+    let c = Cloud::new(Duration::from_millis(10));
+    let yaml = std::fs::read_to_string(c.clouds_yaml()).unwrap();
+    // rb-member: the member role on the admin project, not admin.
+    let member = yaml
+        .replace("username: rollback", "username: rb-member")
+        .replace("project_name: service", "project_name: admin");
+    std::fs::write(c.clouds_yaml(), member).unwrap();
+    let s = c.server(&[]);
+    let (uuid, done) = execute(&s, vec![act("stop", json!({"resource_id": WEB1}), &[])]);
+    assert_eq!(done["state"], "FAILED");
+    let why = actions_of(&s, &uuid)[0]["status_message"].as_str().unwrap().to_string();
+    assert!(why.contains("HTTP 403") && why.contains("admin role"), "{why}");
+    assert_eq!(c.double.cloud()["instances"][WEB1]["status"], "ACTIVE");
 }
