@@ -59,6 +59,18 @@ struct State {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloudCall {
+    api: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Api {
+    api: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// The service's metrics.
@@ -74,6 +86,8 @@ pub struct Metrics {
     store_bytes: Gauge,
     cache_hits: Counter,
     cache_misses: Counter,
+    cloud_calls: Family<CloudCall, Counter>,
+    cloud_retries: Family<Api, Counter>,
     gauges_at: Mutex<Option<Instant>>,
 }
 
@@ -104,6 +118,8 @@ impl Metrics {
             store_bytes: Gauge::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
+            cloud_calls: Family::default(),
+            cloud_retries: Family::default(),
             gauges_at: Mutex::new(None),
         };
         let registry = &mut m.registry;
@@ -153,7 +169,30 @@ impl Metrics {
             "Plugins compiled because the cache had no usable entry",
             m.cache_misses.clone(),
         );
+        registry.register(
+            "cloud_api_calls",
+            "Calls the OpenStack driver made, by service (identity, compute, block-storage, baremetal), method and status (the HTTP status, or unreachable)",
+            m.cloud_calls.clone(),
+        );
+        registry.register(
+            "cloud_api_retries",
+            "Calls to OpenStack repeated after a transient failure, by service",
+            m.cloud_retries.clone(),
+        );
         m
+    }
+
+    /// One call to an OpenStack service; `status` is the HTTP status or
+    /// `unreachable`.
+    pub fn cloud_call(&self, api: &str, method: &str, status: &str) {
+        let label =
+            CloudCall { api: api.to_string(), method: method.to_string(), status: status.to_string() };
+        self.cloud_calls.get_or_create(&label).inc();
+    }
+
+    /// A call repeated after a transient failure.
+    pub fn cloud_retry(&self, api: &str) {
+        self.cloud_retries.get_or_create(&Api { api: api.to_string() }).inc();
     }
 
     /// An answered request: `route` is the matched route template (or

@@ -67,7 +67,7 @@ pub enum ApiError {
         cause: String,
     },
     /// The service answered with an error status.
-    #[error("{api} refused {what} (HTTP {status}): {message}")]
+    #[error("{api} refused {what} (HTTP {status}): {message}{}", .request_id.as_deref().map(|r| format!(" [{r}]")).unwrap_or_default())]
     Refused {
         /// The service.
         api: String,
@@ -77,6 +77,9 @@ pub enum ApiError {
         status: u16,
         /// The service's own message.
         message: String,
+        /// The service's request id (`X-OpenStack-Request-Id`), to find the
+        /// call in its logs.
+        request_id: Option<String>,
     },
     /// Keystone refused our login, or its answer made no sense.
     #[error("Keystone login as {who} ({origin}) failed: {why}")]
@@ -245,7 +248,13 @@ impl Session {
         let url = format!("{}/auth/tokens", self.config.v3());
         let mut attempt = 0;
         let resp = loop {
-            match self.http.post(&url).json(&json!({"auth": self.config.credential.auth_body()})).send() {
+            let sent = self.http.post(&url).json(&json!({"auth": self.config.credential.auth_body()})).send();
+            let status = sent
+                .as_ref()
+                .map(|r| r.status().as_u16().to_string())
+                .unwrap_or_else(|_| "unreachable".into());
+            crate::metrics::METRICS.cloud_call("identity", "POST", &status);
+            match sent {
                 Ok(r) if transient(r.status().as_u16(), "") && attempt < self.options.retries => {}
                 Ok(r) => break r,
                 Err(e) if e.is_connect() && attempt < self.options.retries => {}
@@ -362,6 +371,7 @@ impl Session {
             }
             let retry_why = match req.send() {
                 Err(e) => {
+                    crate::metrics::METRICS.cloud_call(api.name, method.as_str(), "unreachable");
                     let cause = root_cause(&e);
                     let again = e.is_connect() || (read && (e.is_timeout() || e.is_request()));
                     if !again || attempt >= self.options.retries {
@@ -371,6 +381,10 @@ impl Session {
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    crate::metrics::METRICS.cloud_call(api.name, method.as_str(), &status.to_string());
+                    let request_id = ["x-openstack-request-id", "x-compute-request-id"]
+                        .iter()
+                        .find_map(|h| resp.headers().get(*h)?.to_str().ok().map(str::to_string));
                     let text = resp.text().unwrap_or_default();
                     if (200..300).contains(&status) {
                         return Ok(Reply {
@@ -393,12 +407,19 @@ impl Session {
                         }
                     });
                     if !transient(status, &message) || attempt >= self.options.retries {
-                        return Err(ApiError::Refused { api: api.name.into(), what, status, message });
+                        return Err(ApiError::Refused {
+                            api: api.name.into(),
+                            what,
+                            status,
+                            message,
+                            request_id,
+                        });
                     }
                     format!("HTTP {status}: {message}")
                 }
             };
             let wait = self.backoff(attempt);
+            crate::metrics::METRICS.cloud_retry(api.name);
             tracing::warn!(api = api.name, %what, attempt = attempt + 1, ?wait, "transient failure, retrying: {retry_why}");
             std::thread::sleep(wait);
             attempt += 1;

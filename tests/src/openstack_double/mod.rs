@@ -296,9 +296,16 @@ async fn serve(
     let answer =
         tokio::task::spawn_blocking(move || handle(&inner, method, uri, headers, body)).await.unwrap();
     let status = StatusCode::from_u16(answer.status).unwrap();
+    // Every OpenStack service names its request, for its logs.
+    let id = format!("req-{}", uuid::Uuid::new_v4());
     match answer.body {
-        Some(b) => (status, [("Content-Type", "application/json")], b.to_string()).into_response(),
-        None => status.into_response(),
+        Some(b) => (
+            status,
+            [("Content-Type", "application/json"), ("X-OpenStack-Request-Id", id.as_str())],
+            b.to_string(),
+        )
+            .into_response(),
+        None => (status, [("X-OpenStack-Request-Id", id.as_str())]).into_response(),
     }
 }
 

@@ -314,6 +314,28 @@ fn a_refused_nova_call_fails_with_novas_message_and_transient_ones_are_retried()
     let posts = c.double.calls().iter().filter(|l| l.starts_with("POST") && l.contains(WEB2)).count();
     assert_eq!(posts, 2, "the busy answer was retried once: {:#?}", c.double.calls());
     assert!(s.log().contains("transient failure, retrying"), "{}", s.log());
+    let metrics = s.get("/metrics").1;
+    let series = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert_eq!(series(r#"rollback_cloud_api_retries_total{api="compute"}"#), 3.0, "{metrics}");
+    assert_eq!(
+        series(r#"rollback_cloud_api_calls_total{api="compute",method="GET",status="503"}"#),
+        2.0,
+        "{metrics}"
+    );
+    assert!(
+        series(r#"rollback_cloud_api_calls_total{api="compute",method="POST",status="202"}"#) >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        series(r#"rollback_cloud_api_calls_total{api="identity",method="POST",status="201"}"#) >= 1.0,
+        "{metrics}"
+    );
 
     // A refusal is not retried: the action fails with Nova's own message.
     let message = "No valid host was found. There are not enough hosts available.";
@@ -330,7 +352,7 @@ fn a_refused_nova_call_fails_with_novas_message_and_transient_ones_are_retried()
     let failed = &actions_of(&s, &uuid)[0];
     assert_eq!(failed["state"], "FAILED");
     let why = failed["status_message"].as_str().unwrap_or_else(|| panic!("{failed:#?}"));
-    assert!(why.contains(message) && why.contains("HTTP 400"), "{why}");
+    assert!(why.contains(message) && why.contains("HTTP 400") && why.contains("[req-"), "{why}");
     assert_eq!(c.double.cloud()["instances"][WEB1]["host"], "compute-1");
 
     // A state rule of the real Nova: no live migration of a stopped instance.
@@ -360,11 +382,12 @@ fn a_kill_during_a_migration_is_reconciled_on_restart_by_observing_the_instance(
         .to_string();
     assert_eq!(s.call("POST", &format!("/v1/action_plans/{plan}/start"), &[], None).status, 200);
     let until = Instant::now() + Duration::from_secs(10);
-    while actions_of(&s, &plan)[0]["state"] != "ONGOING" {
+    // ONGOING is recorded before the call: wait until Nova has the migration.
+    while c.double.cloud()["instances"][WEB1]["status"] != "MIGRATING" {
         assert!(Instant::now() < until, "the migration never started: {}", s.log());
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(c.double.cloud()["instances"][WEB1]["host"], "compute-1", "still migrating");
+    assert_eq!(actions_of(&s, &plan)[0]["state"], "ONGOING");
     // kill -9 mid-migration; Nova finishes it meanwhile.
     let s = s.restart_after(|| {
         let until = Instant::now() + Duration::from_secs(10);
