@@ -24,6 +24,19 @@ use std::time::Duration;
 /// The longest a token is kept before its expiry.
 const RENEW_BEFORE: Duration = Duration::from_secs(120);
 
+/// The most of an answer's body that is read (a catalog, a flavor list
+/// fit many times over); the rest is dropped, so a misbehaving endpoint
+/// cannot exhaust memory.
+pub const MAX_BODY: u64 = 16 << 20;
+
+/// Reads at most [`MAX_BODY`] bytes of an answer's body as text.
+fn body_text(resp: reqwest::blocking::Response) -> String {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let _ = resp.take(MAX_BODY).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 /// One OpenStack service, as the catalog types it, and the microversion
 /// header every call to it carries.
 #[derive(Debug, Clone, Copy)]
@@ -267,7 +280,7 @@ impl Session {
         };
         let status = resp.status();
         let subject = resp.headers().get("X-Subject-Token").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let text = resp.text().unwrap_or_default();
+        let text = body_text(resp);
         if !status.is_success() {
             let why = service_message(&text).unwrap_or_else(|| status.to_string());
             return Err(self.login_error(format!("HTTP {}: {why}", status.as_u16())));
@@ -385,7 +398,7 @@ impl Session {
                     let request_id = ["x-openstack-request-id", "x-compute-request-id"]
                         .iter()
                         .find_map(|h| resp.headers().get(*h)?.to_str().ok().map(str::to_string));
-                    let text = resp.text().unwrap_or_default();
+                    let text = body_text(resp);
                     if (200..300).contains(&status) {
                         return Ok(Reply {
                             status,
@@ -475,6 +488,13 @@ mod tests {
         let config = CloudConfig { cacert: Some(empty.clone()), ..config };
         let e = Session::new(config, SessionOptions::default()).err().unwrap().to_string();
         assert!(e.contains("empty.pem"), "{e}");
+    }
+
+    #[test]
+    fn an_oversized_answer_is_read_only_up_to_the_cap() {
+        let huge = axum::http::Response::new(vec![b'x'; (MAX_BODY + 4096) as usize]);
+        let text = body_text(reqwest::blocking::Response::from(huge));
+        assert_eq!(text.len() as u64, MAX_BODY);
     }
 
     #[test]
