@@ -70,7 +70,7 @@ impl Default for SessionOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request got no answer (after the retries).
-    #[error("{api} at {url} did not answer: {cause}")]
+    #[error("{api} at {url} could not be reached: {cause}")]
     Unreachable {
         /// The service.
         api: String,
@@ -190,6 +190,12 @@ pub fn service_message(body: &str) -> Option<String> {
     v.as_object()?.values().find_map(|x| x.get("message")?.as_str().map(str::to_string))
 }
 
+/// Whether a transport failure is one that trying again cannot fix: the
+/// TLS peer's certificate was refused (an unknown CA, a wrong name).
+fn untrusted(cause: &str) -> bool {
+    cause.contains("certificate")
+}
+
 /// Whether an error answer is worth retrying.
 fn transient(status: u16, message: &str) -> bool {
     match status {
@@ -270,12 +276,21 @@ impl Session {
             match sent {
                 Ok(r) if transient(r.status().as_u16(), "") && attempt < self.options.retries => {}
                 Ok(r) => break r,
-                Err(e) if e.is_connect() && attempt < self.options.retries => {}
+                Err(e) if e.is_connect() && !untrusted(&root_cause(&e)) && attempt < self.options.retries => {
+                }
                 Err(e) => {
                     return Err(ApiError::Unreachable { api: "identity".into(), url, cause: root_cause(&e) })
                 }
             }
-            std::thread::sleep(self.backoff(attempt));
+            let wait = self.backoff(attempt);
+            crate::metrics::METRICS.cloud_retry("identity");
+            tracing::warn!(
+                api = "identity",
+                attempt = attempt + 1,
+                ?wait,
+                "transient failure, retrying: {status}"
+            );
+            std::thread::sleep(wait);
             attempt += 1;
         };
         let status = resp.status();
@@ -386,7 +401,8 @@ impl Session {
                 Err(e) => {
                     crate::metrics::METRICS.cloud_call(api.name, method.as_str(), "unreachable");
                     let cause = root_cause(&e);
-                    let again = e.is_connect() || (read && (e.is_timeout() || e.is_request()));
+                    let again = !untrusted(&cause)
+                        && (e.is_connect() || (read && (e.is_timeout() || e.is_request())));
                     if !again || attempt >= self.options.retries {
                         return Err(ApiError::Unreachable { api: api.name.into(), url, cause });
                     }

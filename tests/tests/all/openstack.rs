@@ -588,3 +588,72 @@ fn a_service_account_without_the_admin_role_gets_the_services_refusal() {
     assert!(why.contains("HTTP 403") && why.contains("admin role"), "{why}");
     assert_eq!(c.double.cloud()["instances"][WEB1]["status"], "ACTIVE");
 }
+
+#[test]
+#[ignore = "needs Debian's python3-cryptography, installed with Keystone: make test-keystone"]
+fn a_cloud_behind_tls_is_trusted_only_with_its_ca_bundle() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let script = rollback_tests::repo_root().join("tests/fixtures/openstack/tls-identity.py");
+    let mut identity = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufReader::new(identity.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let port = port.trim().to_string();
+    assert!(port.parse::<u16>().is_ok(), "the TLS identity did not start: {port:?}");
+    let ca = dir.path().join("ca.pem");
+    let clouds = dir.path().join("clouds.yaml");
+    let serve = |cacert: Option<&std::path::Path>, flag: Option<&std::path::Path>| {
+        let cacert = cacert.map(|c| format!("    cacert: {}\n", c.display())).unwrap_or_default();
+        std::fs::write(
+            &clouds,
+            format!(
+                "clouds:\n  tls:\n{cacert}    auth:\n      auth_url: https://127.0.0.1:{port}/v3\n      username: rollback\n      \
+                 password: x\n      project_name: service\n"
+            ),
+        )
+        .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new(rollback_tests::host_bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--driver", "openstack", "--os-cloud", "tls"])
+            .env("ROLLBACK_DATA_DIR", data.path())
+            .env("OS_CLIENT_CONFIG_FILE", &clouds)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped());
+        if let Some(f) = flag {
+            cmd.arg("--os-cacert").arg(f);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut log = String::new();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let started = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    log.push_str(&line);
+                    log.push('\n');
+                    if line.contains("driver: openstack") {
+                        break true;
+                    }
+                }
+                _ => break false,
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        (started, log)
+    };
+    let (started, log) = serve(None, None);
+    assert!(!started, "an unknown CA is not trusted: {log}");
+    assert!(log.contains("invalid peer certificate: UnknownIssuer"), "{log}");
+    assert!(!log.contains("retrying"), "a refused certificate is not retried: {log}");
+    let (started, log) = serve(Some(&ca), None);
+    assert!(started, "clouds.yaml's cacert is trusted: {log}");
+    let (started, log) = serve(None, Some(&ca));
+    assert!(started, "--os-cacert is trusted: {log}");
+    let _ = identity.kill();
+    let _ = identity.wait();
+}
