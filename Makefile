@@ -75,12 +75,13 @@ test-ui: build
 	ROLLBACK_CHROMIUM=$$(bash scripts/browser.sh path) $(CARGO) test -p rollback-tests --test all browser:: -- --ignored --nocapture
 
 ## bench: the criterion benchmarks (store writes, one invert wasm beside native,
-##        drawing a plan) and the black-box ones on the release binary (start-up
-##        cold and warm, executing and rolling back a 4,000-action plan);
-##        figures and how to read them in BENCHMARKS.md
+##        a rollback planned for 10 to 10,000 actions, drawing a plan) and the
+##        black-box ones on the release binary (start-up cold and warm, executing and
+##        rolling back a 4,000-action plan); figures and how to read them in BENCHMARKS.md
 bench: plugins
 	$(CARGO) bench -p rollback-store --bench commit
 	$(CARGO) bench -p rollback-host --bench invert
+	$(CARGO) bench -p rollback-host --bench planner
 	$(CARGO) bench -p rollback-host --bench graph
 	$(CARGO) build --release -p rollback-host
 	python3 scripts/bench-startup.py --bin target/release/rollback-host --plugins target/plugins --runs 7
