@@ -3,10 +3,12 @@
 //! ([`session`]). Used by the OpenStack cloud driver and by the CLI's login.
 //!
 //! A small typed client over `reqwest` rather than an OpenStack crate: the
-//! `openstack` crate (0.6) covers servers but none of the admin calls Watcher
-//! makes (`os-services`, `os-migrateLive`, Cinder's volume actions, Ironic's
-//! power states), and `openstack_sdk` is a large generated crate whose build
-//! would weigh on every CI run for the dozen calls used here.
+//! `openstack` crate (0.6) has servers, volumes and read-only baremetal
+//! nodes but not the admin calls Watcher makes (`os-services`, migrations to
+//! a host, Cinder's migrate/retype actions, Ironic's power states); and
+//! `openstack_sdk` (0.22), which generates every call from the services'
+//! schemas, is a family of large async crates whose build would weigh on
+//! every CI run for the dozen calls used here.
 
 pub mod config;
 pub mod session;
