@@ -657,3 +657,33 @@ fn a_cloud_behind_tls_is_trusted_only_with_its_ca_bundle() {
     let _ = identity.kill();
     let _ = identity.wait();
 }
+
+#[test]
+#[ignore = "needs a real Keystone: make test-keystone"]
+fn the_readmes_four_commands_roll_back_host_maintenance_on_openstack() {
+    let c = Cloud::new(Duration::from_millis(40));
+    let s = c.server(&[]);
+    let start = c.double.cloud();
+    let file = c.dir.path().join("maintenance.json");
+    std::fs::write(&file, crate::cli_client::maintenance4().to_string()).unwrap();
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--url", &s.base]);
+        let out = rollback_tests::run_cli(&all, None);
+        assert_eq!(out.code, Some(0), "{args:?}: {out:?}");
+        out
+    };
+    let created = cli(&["plan", "create", "-f", file.to_str().unwrap(), "--json"]);
+    let plan: Value = serde_json::from_str(&created.stdout).unwrap();
+    let plan = plan["uuid"].as_str().unwrap().to_string();
+    cli(&["plan", "start", &plan, "--wait"]);
+    let moved = c.double.cloud();
+    assert_eq!(moved["nodes"]["compute-1"]["power"], "off");
+    assert_ne!(moved["instances"][WEB1]["host"], "compute-1");
+    let dry = cli(&["plan", "rollback", &plan, "--dry-run"]);
+    assert!(dry.stdout.contains("Dry run") && dry.stdout.contains("migrate"), "{}", dry.stdout);
+    assert_eq!(c.double.cloud(), moved, "a dry run changes nothing");
+    let done = cli(&["plan", "rollback", &plan, "--start", "--wait"]);
+    assert!(done.stderr.contains("SUCCEEDED in") && done.stderr.contains("4 succeeded"), "{}", done.stderr);
+    assert_eq!(c.double.cloud(), start, "the README's walk-through restores the cloud");
+}
