@@ -3,8 +3,9 @@
 //! `OS_CLOUD`), else the `OS_*` environment variables.
 //!
 //! `clouds.yaml` is searched in `OS_CLIENT_CONFIG_FILE`, `./`,
-//! `~/.config/openstack/` and `/etc/openstack/` (the first found is used;
-//! `secure.yaml` is not merged). Two Keystone v3 methods are understood:
+//! `~/.config/openstack/` and `/etc/openstack/` (the first found is used),
+//! and `secure.yaml` likewise (`OS_CLIENT_SECURE_FILE` first): its entry for
+//! the cloud is merged over the clouds.yaml one, so secrets can live apart. Two Keystone v3 methods are understood:
 //! `password` (also `v3password`) and `v3applicationcredential` (also
 //! `applicationcredential`).
 
@@ -198,6 +199,36 @@ pub fn clouds_yaml_candidates() -> Vec<PathBuf> {
     candidates
 }
 
+/// The secure.yaml files looked at, in order: the first found is merged
+/// over the clouds.yaml cloud of the same name (secrets kept apart).
+pub fn secure_yaml_candidates() -> Vec<PathBuf> {
+    let mut candidates: Vec<PathBuf> = env("OS_CLIENT_SECURE_FILE").map(PathBuf::from).into_iter().collect();
+    candidates.push(PathBuf::from("secure.yaml"));
+    if let Some(home) = env("HOME") {
+        candidates.push(PathBuf::from(home).join(".config/openstack/secure.yaml"));
+    }
+    candidates.push(PathBuf::from("/etc/openstack/secure.yaml"));
+    candidates
+}
+
+/// `over` merged into `base`, objects key by key, anything else replaced.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+fn read_yaml(file: &std::path::Path) -> Result<Value, ConfigError> {
+    let unreadable = |why: String| ConfigError::Unreadable { file: file.display().to_string(), why };
+    let text = std::fs::read_to_string(file).map_err(|e| unreadable(e.to_string()))?;
+    serde_yaml_ng::from_str(&text).map_err(|e| unreadable(format!("not valid YAML: {e}")))
+}
+
 /// Reads one setting by its clouds.yaml name.
 type Getter<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
 
@@ -306,20 +337,21 @@ impl CloudConfig {
     /// The cloud named `cloud` in the first clouds.yaml found; without a
     /// name, the `OS_*` variables (`None` when `OS_AUTH_URL` is unset).
     pub fn load(cloud: Option<&str>) -> Result<Option<CloudConfig>, ConfigError> {
-        match cloud {
-            Some(name) => {
-                let file = clouds_yaml_candidates()
-                    .into_iter()
-                    .find(|p| p.is_file())
-                    .ok_or_else(|| ConfigError::NoFile(name.to_string()))?;
-                let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::Unreadable {
-                    file: file.display().to_string(),
-                    why: e.to_string(),
-                })?;
-                Self::from_clouds_yaml(&text, name, &file.display().to_string()).map(Some)
+        let Some(name) = cloud else { return Self::from_env() };
+        let file = clouds_yaml_candidates()
+            .into_iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| ConfigError::NoFile(name.to_string()))?;
+        let mut doc = read_yaml(&file)?;
+        let mut source = file.display().to_string();
+        if let Some(secure) = secure_yaml_candidates().into_iter().find(|p| p.is_file()) {
+            let secrets = read_yaml(&secure)?;
+            if let (Some(over), Some(_)) = (secrets["clouds"].get(name), doc["clouds"].get(name)) {
+                merge(&mut doc["clouds"][name], over);
+                source = format!("{source} + {}", secure.display());
             }
-            None => Self::from_env(),
         }
+        Self::from_document(&doc, name, &source).map(Some)
     }
 
     /// The cloud `name` of a clouds.yaml document (`file` names it in errors).
@@ -328,6 +360,10 @@ impl CloudConfig {
             file: file.to_string(),
             why: format!("not valid YAML: {e}"),
         })?;
+        Self::from_document(&doc, name, file)
+    }
+
+    fn from_document(doc: &Value, name: &str, file: &str) -> Result<CloudConfig, ConfigError> {
         let cloud = &doc["clouds"][name];
         if !cloud.is_object() {
             return Err(ConfigError::NoCloud { file: file.to_string(), cloud: name.to_string() });
@@ -455,6 +491,19 @@ clouds:
         let c = CloudConfig::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap().unwrap();
         assert_eq!((c.region.as_deref(), c.interface.as_str()), (Some("RegionOne"), "internal"));
         assert!(CloudConfig::from_vars(|_| None).unwrap().is_none(), "no OS_AUTH_URL: no cloud");
+    }
+
+    #[test]
+    fn secure_yaml_is_merged_over_the_cloud_of_the_same_name() {
+        let mut doc: Value = serde_yaml_ng::from_str(YAML).unwrap();
+        let secure: Value = serde_yaml_ng::from_str(
+            "clouds: {prod: {auth: {password: from-secure}}, other: {auth: {password: x}}}",
+        )
+        .unwrap();
+        merge(&mut doc["clouds"]["prod"], &secure["clouds"]["prod"]);
+        let c = CloudConfig::from_document(&doc, "prod", "clouds.yaml").unwrap();
+        assert_eq!(c.credential.auth_body()["identity"]["password"]["user"]["password"], "from-secure");
+        assert_eq!(c.region.as_deref(), Some("RegionTwo"), "the rest of the cloud is kept");
     }
 
     #[test]

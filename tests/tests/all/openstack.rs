@@ -145,7 +145,12 @@ impl Cloud {
             }
         }
         args.extend_from_slice(extra);
-        let s = Server::start_env(&args, &[("OS_CLIENT_CONFIG_FILE", &self.clouds_yaml())]);
+        let secure = self.dir.path().join("secure.yaml");
+        let secure = secure.to_str().unwrap();
+        let s = Server::start_env(
+            &args,
+            &[("OS_CLIENT_CONFIG_FILE", &self.clouds_yaml()), ("OS_CLIENT_SECURE_FILE", secure)],
+        );
         assert!(s.wait_for_log("driver: openstack"), "{}", s.log());
         s
     }
@@ -660,9 +665,19 @@ fn a_cloud_behind_tls_is_trusted_only_with_its_ca_bundle() {
 
 #[test]
 #[ignore = "needs a real Keystone: make test-keystone"]
-fn the_readmes_four_commands_roll_back_host_maintenance_on_openstack() {
+fn the_readmes_four_commands_roll_back_host_maintenance_on_openstack_with_the_password_in_secure_yaml() {
     let c = Cloud::new(Duration::from_millis(40));
+    // The password kept apart in secure.yaml, as operators do.
+    let yaml = std::fs::read_to_string(c.clouds_yaml()).unwrap();
+    let password = format!("password: {}", c.env.password);
+    std::fs::write(c.clouds_yaml(), yaml.replace(&format!("      {password}\n"), "")).unwrap();
+    std::fs::write(
+        c.dir.path().join("secure.yaml"),
+        format!("clouds:\n  test:\n    auth:\n      {password}\n"),
+    )
+    .unwrap();
     let s = c.server(&[]);
+    assert!(s.log().contains("secure.yaml"), "{}", s.log());
     let start = c.double.cloud();
     let file = c.dir.path().join("maintenance.json");
     std::fs::write(&file, crate::cli_client::maintenance4().to_string()).unwrap();
