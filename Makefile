@@ -89,11 +89,13 @@ bench: plugins
 	$(MAKE) bench-load
 
 ## bench-load: wrk at /healthz and at the rollback endpoint in the same run (release
-##             server, 12,000 executed plans), both rates and their ratio
+##             server, 8,000 executed plans of 10 migrations), then the store's own
+##             group commit for the same records; the rates and both ratios
 bench-load: plugins
 	$(CARGO) build --release -p rollback-host
+	$(CARGO) build --release -p rollback-store --example group_commit
 	bash scripts/wrk.sh install
-	python3 scripts/bench-load.py --bin target/release/rollback-host --plugins target/plugins --plans 12000 --seconds 4
+	python3 scripts/bench-load.py --bin target/release/rollback-host --plugins target/plugins --plans 8000 --seconds 4
 
 clean:
 	$(CARGO) clean

@@ -3,13 +3,22 @@
 the same run, black box with wrk.
 
 Starts the release server on a fresh data directory with the built-in
-plugins, creates and executes P plans of 10 `nop` actions (8 client
-threads), then drives wrk (T threads, C connections, D seconds) first at
+plugins, creates and executes P plans of 10 actions (8 client threads),
+then drives wrk (T threads, C connections, D seconds) first at
 /healthz, then at POST /v1/action_plans/{uuid}/rollback with a different
 executed plan per request (every answer durable: a stored rollback plan).
-Prints both rates, the rollback's latency percentiles, the ratio, and the
+Prints both rates, the rollback's latency percentiles, the ratio, the
 count of non-2xx answers (there must be none: P must exceed what D seconds
-can use).
+can use), the server's CPU per rollback by thread, and — with the server
+stopped — what the store's own group commit sustains for the same records
+at as many writers as connections (`store/examples/group_commit.rs`), with
+the endpoint's share of it.
+
+The plans' actions (`--kind`): `migrate` (default) is 10 live migrations
+of one instance back and forth (each seeding thread its own instance), so
+every rollback asks ten plugin calls and stores ten inverse actions;
+`nop` plans invert to an empty plan (nop has no inverse), which leaves the
+planner and a one-record write.
 
     python3 scripts/bench-load.py --bin target/release/rollback-host --plans 12000
 """
@@ -45,6 +54,22 @@ def call(base, method, path, body=None):
         return json.loads(r.read() or b"null")
 
 
+def thread_cpu(pid):
+    """CPU seconds used so far by each thread group of `pid`, by thread name
+    (digits dropped: sled-io-3 -> sled-io-)."""
+    out, tick = {}, os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = re.sub(r"\d+$", "", stat[stat.index("(") + 1:stat.rindex(")")])
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def wrk(args, url, script=None, env=None):
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"]
     if script:
@@ -64,6 +89,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--kind", choices=["migrate", "nop"], default="migrate")
+    ap.add_argument("--store-example", default="target/release/examples/group_commit",
+                    help="the store's group-commit load (cargo build --release -p rollback-store --example group_commit)")
     ap.add_argument("--dry-run", action="store_true",
                     help="ask for dry runs instead (nothing stored: the cost without the durable write)")
     ap.add_argument("--perf", metavar="FILE", help="perf record the server during the rollback run into FILE")
@@ -76,6 +104,7 @@ def main():
                                os.path.join(data, "db"), "--plugins-dir", args.plugins,
                                "--max-running-plans", "64"],
                               stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
+    r_rate = 0.0
     try:
         for _ in range(300):
             try:
@@ -83,18 +112,41 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
-        plan = {"actions": [{"action_type": "nop", "input_parameters": {"message": f"n{i}"}} for i in range(10)]}
+        seeders = 8
+        if args.kind == "migrate":
+            cloud = call(base, "GET", "/v1/cloud")
+            template = next(iter(cloud["instances"].values()))
+            for t in range(seeders):
+                cloud["instances"][f"00000000-0000-4000-8000-{t:012d}"] = {
+                    **template, "name": f"bench-{t}", "host": "compute-1", "status": "ACTIVE"}
+            call(base, "PUT", "/v1/cloud", cloud)
+
+        def plan_for(t):
+            if args.kind == "nop":
+                return {"actions": [{"action_type": "nop", "input_parameters": {"message": f"n{i}"}}
+                                    for i in range(10)]}
+            hosts = ["compute-1", "compute-2"]
+            return {"actions": [{"action_type": "migrate", "parents": [i - 1] if i else [], "input_parameters": {
+                "resource_id": f"00000000-0000-4000-8000-{t:012d}", "migration_type": "live",
+                "source_node": hosts[i % 2], "destination_node": hosts[(i + 1) % 2]}} for i in range(10)]}
+
         uuids, lock = [], threading.Lock()
 
-        def seed(n):
+        def seed(t, n):
+            plan = plan_for(t)
             for _ in range(n):
                 u = call(base, "POST", "/v1/action_plans", plan)["uuid"]
                 call(base, "POST", f"/v1/action_plans/{u}/start")
+                # The next plan of this thread starts where this one ends.
+                while (state := call(base, "GET", f"/v1/action_plans/{u}")["state"]) in ("PENDING", "ONGOING"):
+                    time.sleep(0.002)
+                if state != "SUCCEEDED":
+                    sys.exit(f"bench-load: seeding plan {u} ended {state}")
                 with lock:
                     uuids.append(u)
 
         t0 = time.monotonic()
-        workers = [threading.Thread(target=seed, args=(args.plans // 8,)) for _ in range(8)]
+        workers = [threading.Thread(target=seed, args=(t, args.plans // seeders)) for t in range(seeders)]
         for w in workers:
             w.start()
         for w in workers:
@@ -102,7 +154,7 @@ def main():
         for u in uuids:
             while call(base, "GET", f"/v1/action_plans/{u}")["state"] in ("PENDING", "ONGOING"):
                 time.sleep(0.05)
-        print(f"seeded {len(uuids)} executed 10-action plans in {time.monotonic() - t0:.1f} s", flush=True)
+        print(f"seeded {len(uuids)} executed 10-action {args.kind} plans in {time.monotonic() - t0:.1f} s", flush=True)
         plans_file = os.path.join(data, "plans.txt")
         with open(plans_file, "w") as f:
             f.write("\n".join(uuids) + "\n")
@@ -112,15 +164,22 @@ def main():
         if args.perf:
             perf = subprocess.Popen(["perf", "record", "-p", str(server.pid), "-o", args.perf],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cpu_before = thread_cpu(server.pid)
         r_rate, r_pct, r_bad, out = wrk(args, base, os.path.join(HERE, "wrk", "rollback.lua"),
                                         {"PLANS": plans_file, "THREADS": str(args.threads),
                                          "BODY": '{"dry_run": true}' if args.dry_run else "{}"})
+        cpu_after = thread_cpu(server.pid)
+        done = r_rate * args.seconds
+        cpu = {k: (v - cpu_before.get(k, 0)) / done * 1e6 for k, v in cpu_after.items()}
         if perf:
             perf.send_signal(2)
             perf.wait()
         print(f"healthz:  {h_rate:,.0f} req/s  p50 {h_pct.get('50')} p99 {h_pct.get('99')}  non-2xx {h_bad}")
         print(f"rollback: {r_rate:,.0f} req/s  p50 {r_pct.get('50')} p99 {r_pct.get('99')}  non-2xx {r_bad}")
         print(f"ratio rollback/healthz: {100 * r_rate / h_rate:.1f} %")
+        print("server CPU per rollback: " + ", ".join(
+            f"{k} {v:.0f} µs" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 1)
+            + f"; total {sum(cpu.values()):.0f} µs")
         if r_bad:
             print(out, file=sys.stderr)
             sys.exit("bench-load: some rollbacks were refused (seed more plans with --plans)")
@@ -131,6 +190,19 @@ def main():
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(data, ignore_errors=True)
+    if args.dry_run or not os.path.exists(args.store_example):
+        return
+    # The store alone, same machine, same run, the server stopped: the
+    # records one stored rollback writes, at as many writers as connections.
+    records = "a plan, 10 actions and the original's link" if args.kind == "migrate" \
+        else "a plan and the original's link (0 actions)"
+    store = json.loads(subprocess.run(
+        [args.store_example, "--writers", str(args.connections), "--seconds", str(args.seconds),
+         "--actions", "10" if args.kind == "migrate" else "0"],
+        capture_output=True, text=True, check=True).stdout)
+    print(f"store group commit ({records}): {store['per_second']:,.0f} writes/s "
+          f"p50 {store['p50_ms']:.2f}ms p99 {store['p99_ms']:.2f}ms")
+    print(f"ratio rollback/store: {100 * r_rate / store['per_second']:.1f} %")
 
 
 if __name__ == "__main__":
