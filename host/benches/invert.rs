@@ -1,12 +1,13 @@
 //! One `invert` (issue 13, P1): the built-in `migrate` plugin called
 //! through `LoadedPlugin::invert` (a fresh sandboxed instance per call, JSON
 //! in and out, output checks), side by side with the same inverse written
-//! in native Rust in the host (parse the records, build the inverse). Run
+//! in native Rust in the host (parse the records, build the inverse), and
+//! on Winch's baseline code (what a tiered plugin runs first). Run
 //! `make plugins` first (it builds `target/plugins/migrate.wasm`), then
 //! `cargo bench -p rollback-host --bench invert`; figures in BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rollback_host::plugins::{Executed, Inverse, Limits, Runtime};
+use rollback_host::plugins::{Compile, Executed, Inverse, Limits, Runtime};
 use serde_json::{json, Map, Value};
 
 const ID: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
@@ -41,8 +42,10 @@ fn bench(c: &mut Criterion) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/migrate.wasm");
     let bytes =
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make plugins` first)", path.display()));
-    let runtime = Runtime::new(Limits::default()).unwrap();
-    let plugin = runtime.load(&bytes, "migrate.wasm").unwrap();
+    let on = |compile| Runtime::new(Limits { compile, ..Limits::default() }).unwrap();
+    let plugin = on(Compile::Optimized).load(&bytes, "migrate.wasm").unwrap();
+    // The code a tiered plugin runs until its optimized code is ready.
+    let baseline = on(Compile::Baseline).load(&bytes, "migrate.wasm").unwrap();
     let params =
         json!({"resource_id": ID, "migration_type": "live", "source_node": "c1", "destination_node": null});
     let pre = json!({"host": "c1", "status": "ACTIVE"});
@@ -60,9 +63,11 @@ fn bench(c: &mut Criterion) {
         native_migrate(&pt, &prt, &rt),
         "both compute the same inverse"
     );
+    assert_eq!(baseline.invert(action).unwrap(), plugin.invert(action).unwrap());
 
     let mut g = c.benchmark_group("invert_migrate");
     g.bench_function("wasm_fresh_instance", |b| b.iter(|| plugin.invert(action).unwrap()));
+    g.bench_function("wasm_fresh_instance_baseline_code", |b| b.iter(|| baseline.invert(action).unwrap()));
     g.bench_function("native", |b| b.iter(|| native_migrate(&pt, &prt, &rt)));
     g.finish();
 }

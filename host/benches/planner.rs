@@ -10,7 +10,7 @@
 //! `scripts/bench-execute.py --rollback`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rollback_host::plugins::{Limits, Registry, Runtime};
+use rollback_host::plugins::{Compile, Limits, Registry, Runtime};
 use rollback_host::rollback::Options;
 use rollback_host::service::{self, Service};
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
@@ -55,7 +55,10 @@ fn setup(n: usize, registry: &Registry) -> (tempfile::TempDir, Service, Uuid) {
 
 fn bench(c: &mut Criterion) {
     let plugins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins");
-    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
+    let registry = Registry::new(
+        Runtime::new(Limits { compile: Compile::Optimized, ..Limits::default() }).unwrap(),
+        Default::default(),
+    );
     registry.scan(&plugins);
     assert!(registry.snapshot().contains_key("migrate"), "{}: run `make plugins` first", plugins.display());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -30,6 +30,7 @@ fn view(a: &Active) -> Value {
         "description": m.description,
         "contract_version": a.plugin.contract_version(),
         "sha256": a.plugin.sha256(),
+        "code": if a.plugin.optimized() { "optimized" } else { "baseline" },
         "size": a.plugin.size(),
         "source": a.source,
         "loaded_at": super::views::ts(&a.loaded_at),

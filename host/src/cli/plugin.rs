@@ -4,7 +4,7 @@
 
 use super::client::{print_json, table, Client, ClientError, Connection};
 use anyhow::Context;
-use rollback_host::plugins::{Executed, Limits, LoadedPlugin, Runtime};
+use rollback_host::plugins::{Compile, Executed, Limits, LoadedPlugin, Runtime};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -134,6 +134,12 @@ fn remove(conn: &Connection, ty: &str) -> Result<ExitCode, ClientError> {
 /// Reads and loads a component, printing the refusal when there is one.
 fn load(file: &PathBuf, limits: Limits) -> anyhow::Result<Result<LoadedPlugin, String>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    // One call and out: no background compile to wait for, so `tiered`
+    // means the code the service ends up running, Cranelift's.
+    let limits = match limits.compile {
+        Compile::Tiered => Limits { compile: Compile::Optimized, ..limits },
+        _ => limits,
+    };
     let runtime = Runtime::new(limits).context("starting the plugin runtime")?;
     Ok(runtime.load(&bytes, &file.display().to_string()).map_err(|e| e.to_string()))
 }

@@ -90,51 +90,51 @@ impl Cache {
         self.dir.join(format!("{sha256}-{}.cwasm", self.engine_key))
     }
 
+    /// The cached compiled component of digest `sha256` for `engine`, when
+    /// an entry verifies (counted as a cache hit).
+    pub(crate) fn lookup(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let path = self.path(sha256);
+        // Read, not mmap: a file-backed mapping would let anyone truncating
+        // the file crash the process (SIGBUS) through components already
+        // loaded from it.
+        let file = std::fs::read(&path).ok()?;
+        match file.split_at_checked(TAG) {
+            Some((tag, artifact)) if self.mac(sha256, artifact).verify_slice(tag).is_ok() => {
+                // SAFETY: the tag verifies, so this module wrote these
+                // bytes from `precompile_component` output for this
+                // very component under this engine (see the module docs).
+                match unsafe { Component::deserialize(engine, artifact) } {
+                    Ok(c) => {
+                        tracing::debug!(sha256, "compile cache hit");
+                        crate::metrics::METRICS.compile_cache(true);
+                        return Some(c);
+                    }
+                    Err(e) => tracing::warn!(file = %path.display(), "unusable compile cache entry: {e:?}"),
+                }
+            }
+            _ => tracing::warn!(
+                file = %path.display(),
+                "compile cache entry does not verify (not written by this service for this component); compiling"
+            ),
+        }
+        None
+    }
+
     /// The compiled component for `bytes` (whose digest is `sha256`): from
-    /// the cache when an entry verifies, else compiled. In the second case
-    /// the artifact comes back too, for [`Cache::store`] once every check
-    /// has passed.
+    /// the cache when an entry verifies, else compiled (a cache miss). In
+    /// the second case the artifact comes back too, for [`Cache::store`]
+    /// once every check has passed.
     pub(crate) fn component(
         &self,
         engine: &Engine,
         sha256: &str,
         bytes: &[u8],
     ) -> Result<(Component, Option<Vec<u8>>), PluginError> {
-        let path = self.path(sha256);
-        // Read, not mmap: a file-backed mapping would let anyone truncating
-        // the file crash the process (SIGBUS) through components already
-        // loaded from it.
-        if let Ok(file) = std::fs::read(&path) {
-            match file.split_at_checked(TAG) {
-                Some((tag, artifact)) if self.mac(sha256, artifact).verify_slice(tag).is_ok() => {
-                    // SAFETY: the tag verifies, so this module wrote these
-                    // bytes from `precompile_component` output for this
-                    // very component under this engine (see the module docs).
-                    match unsafe { Component::deserialize(engine, artifact) } {
-                        Ok(c) => {
-                            tracing::debug!(sha256, "compile cache hit");
-                            crate::metrics::METRICS.compile_cache(true);
-                            return Ok((c, None));
-                        }
-                        Err(e) => {
-                            tracing::warn!(file = %path.display(), "unusable compile cache entry: {e:?}")
-                        }
-                    }
-                }
-                _ => tracing::warn!(
-                    file = %path.display(),
-                    "compile cache entry does not verify (not written by this service for this component); compiling"
-                ),
-            }
+        if let Some(c) = self.lookup(engine, sha256) {
+            return Ok((c, None));
         }
         crate::metrics::METRICS.compile_cache(false);
-        let compiled =
-            engine.precompile_component(bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
-        // SAFETY: `compiled` was produced just now by this engine from the
-        // component's own bytes.
-        let component = unsafe { Component::deserialize(engine, &compiled) }
-            .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
-        Ok((component, Some(compiled)))
+        compile(engine, bytes).map(|(c, a)| (c, Some(a)))
     }
 
     /// Writes a compiled artifact (call only after the component passed
@@ -179,4 +179,15 @@ impl Cache {
         }
         removed
     }
+}
+
+/// Compiles `bytes` on `engine`: the component and its artifact (for
+/// [`Cache::store`]).
+pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Component, Vec<u8>), PluginError> {
+    let compiled = engine.precompile_component(bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
+    // SAFETY: `compiled` was produced just now by this engine from the
+    // component's own bytes.
+    let component = unsafe { Component::deserialize(engine, &compiled) }
+        .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
+    Ok((component, compiled))
 }

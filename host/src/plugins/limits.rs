@@ -61,6 +61,28 @@ pub struct Limits {
         default_value_t = POOL_SIZE
     )]
     pub pool_size: u32,
+
+    /// How plugins are compiled. `tiered`: a plugin with no optimized code
+    /// in the compile cache starts at once on wasmtime's baseline compiler
+    /// (Winch), and Cranelift's optimized code, compiled in the background
+    /// and then cached, replaces it within seconds; `optimized`: Cranelift
+    /// before first use (slower cold starts and uploads); `baseline`: Winch
+    /// only (fastest to load, slower calls).
+    #[arg(long = "plugin-compile", env = "ROLLBACK_PLUGIN_COMPILE", value_enum, default_value_t = Compile::Tiered)]
+    pub compile: Compile,
+}
+
+/// Which of wasmtime's compilers make a plugin's code (see
+/// [`Limits::compile`] and the `tiers` module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Compile {
+    /// Baseline (Winch) first when nothing is cached, optimized (Cranelift) swapped in later.
+    #[default]
+    Tiered,
+    /// Cranelift only.
+    Optimized,
+    /// Winch only.
+    Baseline,
 }
 
 impl Default for Limits {
@@ -71,6 +93,7 @@ impl Default for Limits {
             max_inverse_actions: MAX_INVERSE_ACTIONS,
             max_output_kib: MAX_OUTPUT_KIB,
             pool_size: POOL_SIZE,
+            compile: Compile::default(),
         }
     }
 }

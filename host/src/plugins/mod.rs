@@ -20,16 +20,16 @@ mod limits;
 mod output;
 mod registry;
 mod shape;
+mod tiers;
 
 pub use bindings::{CONTRACT_PACKAGE, CONTRACT_VERSION};
 pub use error::PluginError;
-pub use limits::Limits;
+pub use limits::{Compile, Limits};
 pub use output::{valid_action_type, Inverse, Metadata};
 pub use registry::{Active, Registry, RegistryError, Snapshot, Source};
 
 use crate::action_types::Validator;
 use bindings::PluginPre;
-use call::CallState;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
@@ -59,8 +59,13 @@ pub struct Runtime {
 }
 
 struct Shared {
-    engine: Engine,
-    linker: Linker<CallState>,
+    /// Cranelift's engine (Winch's with [`Compile::Baseline`]).
+    optimized: tiers::Tier,
+    /// Winch's engine, with [`Compile::Tiered`]: code for plugins whose
+    /// optimized code is not cached yet (see the `tiers` module).
+    baseline: Option<tiers::Tier>,
+    /// Where plugins on baseline code are queued for optimized code.
+    optimizer: Option<std::sync::Mutex<std::sync::mpsc::Sender<tiers::Job>>>,
     limits: Limits,
     cache: Option<cache::Cache>,
     /// One compile at a time (uploads and directory scans alike): a burst
@@ -91,7 +96,7 @@ pub struct Executed<'a> {
 #[derive(Clone)]
 pub struct LoadedPlugin {
     runtime: Runtime,
-    pre: PluginPre<CallState>,
+    code: tiers::Slot,
     metadata: Metadata,
     validator: Validator,
     sha256: String,
@@ -147,37 +152,65 @@ impl Runtime {
             })
             .table_keep_resident(TABLE_KEEP_RESIDENT);
 
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            // Bounds-checked memory without guard pages: a slot's memory
-            // then stays accessible up to its high-water mark between
-            // instances, instead of two mprotect calls (each a TLB shootdown
-            // on every core) per call when a plugin grows its memory. The
-            // checks are in the compiled code; the memory cap stays the
-            // limiter's. Initial data is copied, not mapped copy-on-write
-            // (cheaper for small plugins, measured in BENCHMARKS.md).
-            .signals_based_traps(false)
-            .memory_guard_size(0)
-            .memory_init_cow(false)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(config_err)?;
-        epoch::start_ticker(&engine)
-            .map_err(|e| PluginError::Config(format!("cannot start the epoch thread: {e}")))?;
-
-        let mut linker = Linker::new(&engine);
-        call::add_imports(&mut linker).map_err(config_err)?;
+        // Bounds-checked memory without guard pages: a slot's memory then
+        // stays accessible up to its high-water mark between instances,
+        // instead of two mprotect calls (each a TLB shootdown on every
+        // core) per call when a plugin grows its memory. The checks are in
+        // the compiled code; the memory cap stays the limiter's. Initial
+        // data is copied, not mapped copy-on-write (cheaper for small
+        // plugins, measured in BENCHMARKS.md). Winch needs signal-based
+        // traps, so the baseline engine keeps them.
+        let engine_for = |strategy: wasmtime::Strategy, parallel: bool| -> Result<tiers::Tier, PluginError> {
+            let winch = matches!(strategy, wasmtime::Strategy::Winch);
+            let mut config = Config::new();
+            config
+                .wasm_component_model(true)
+                .strategy(strategy)
+                .parallel_compilation(parallel)
+                .epoch_interruption(true)
+                .signals_based_traps(winch)
+                .memory_guard_size(0)
+                .memory_init_cow(false)
+                .allocation_strategy(InstanceAllocationStrategy::Pooling(pool.clone()));
+            let engine = Engine::new(&config).map_err(config_err)?;
+            epoch::start_ticker(&engine)
+                .map_err(|e| PluginError::Config(format!("cannot start the epoch thread: {e}")))?;
+            let mut linker = Linker::new(&engine);
+            call::add_imports(&mut linker).map_err(config_err)?;
+            Ok(tiers::Tier { engine, linker })
+        };
+        use wasmtime::Strategy::{Cranelift, Winch};
+        let (optimized, baseline) = match limits.compile {
+            // The optimized compile runs in the background, on one core.
+            Compile::Tiered => (engine_for(Cranelift, false)?, Some(engine_for(Winch, true)?)),
+            Compile::Optimized => (engine_for(Cranelift, true)?, None),
+            Compile::Baseline => (engine_for(Winch, true)?, None),
+        };
         let cache = match cache_dir {
             Some((dir, key)) => Some(
-                cache::Cache::open(dir, &engine, key)
+                cache::Cache::open(dir, &optimized.engine, key)
                     .map_err(|e| PluginError::Config(format!("compile cache {}: {e}", dir.display())))?,
             ),
             None => None,
         };
-        Ok(Runtime {
-            inner: Arc::new(Shared { engine, linker, limits, cache, compiling: std::sync::Mutex::new(()) }),
-        })
+        let tiered = baseline.is_some();
+        let mut started: Result<(), std::io::Error> = Ok(());
+        let inner = Arc::new_cyclic(|weak| {
+            let optimizer = if tiered {
+                match tiers::start_optimizer(weak.clone()) {
+                    Ok(tx) => Some(std::sync::Mutex::new(tx)),
+                    Err(e) => {
+                        started = Err(e);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            Shared { optimized, baseline, optimizer, limits, cache, compiling: std::sync::Mutex::new(()) }
+        });
+        started.map_err(|e| PluginError::Config(format!("cannot start the optimizing thread: {e}")))?;
+        Ok(Runtime { inner })
     }
 
     /// Checks and prepares a component. `origin` (a file name, "upload", ...)
@@ -195,23 +228,42 @@ impl Runtime {
         let shared = &self.inner;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let compiling = shared.compiling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (component, artifact) = match &shared.cache {
-            Some(cache) => cache.component(&shared.engine, &sha256, bytes)?,
-            None => (
-                Component::new(&shared.engine, bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?,
-                None,
-            ),
+        // Optimized code from the cache when there is some; else, when
+        // tiered, Winch's now and Cranelift's later; else compiled now.
+        let cached = match (&shared.baseline, &shared.cache) {
+            (Some(_), Some(cache)) => cache.lookup(&shared.optimized.engine, &sha256),
+            _ => None,
+        };
+        let (tier, component, artifact) = match (cached, &shared.baseline, &shared.cache) {
+            (Some(component), _, _) => (&shared.optimized, component, None),
+            (None, Some(baseline), cache) => {
+                if cache.is_some() {
+                    crate::metrics::METRICS.compile_cache(false);
+                }
+                let component = Component::new(&baseline.engine, bytes)
+                    .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
+                (baseline, component, None)
+            }
+            (None, None, Some(cache)) => {
+                let (component, artifact) = cache.component(&shared.optimized.engine, &sha256, bytes)?;
+                (&shared.optimized, component, artifact)
+            }
+            (None, None, None) => {
+                let component = Component::new(&shared.optimized.engine, bytes)
+                    .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
+                (&shared.optimized, component, None)
+            }
         };
         drop(compiling);
-        let contract_version = shape::check(&shared.engine, &component)?;
-        let instance_pre = shared
+        let contract_version = shape::check(&tier.engine, &component)?;
+        let instance_pre = tier
             .linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
         let pre =
             PluginPre::new(instance_pre).map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
 
-        let raw = call::with_instance(&shared.engine, &pre, &shared.limits, origin, |p, store| {
+        let raw = call::with_instance(&tier.engine, &pre, &shared.limits, origin, |p, store| {
             p.watcher_rollback_inverter().call_metadata(store)
         })?;
         let metadata = output::check_metadata(origin, raw, &shared.limits)?;
@@ -226,9 +278,30 @@ impl Runtime {
         if let (Some(cache), Some(artifact)) = (&shared.cache, artifact) {
             cache.store(&sha256, &artifact);
         }
+        let on_baseline = shared.baseline.as_ref().is_some_and(|b| std::ptr::eq(b, tier));
+        let optimized = !on_baseline && shared.limits.compile != Compile::Baseline;
+        let code: tiers::Slot = Arc::new(std::sync::RwLock::new(Arc::new(tiers::Code {
+            engine: tier.engine.clone(),
+            pre,
+            optimized,
+        })));
+        if on_baseline {
+            if let Some(optimizer) = &shared.optimizer {
+                let job = tiers::Job {
+                    bytes: bytes.to_vec(),
+                    sha256: sha256.clone(),
+                    plugin: metadata.action_type.clone(),
+                    slot: Arc::downgrade(&code),
+                };
+                let queued = optimizer.lock().map(|tx| tx.send(job).is_ok()).unwrap_or(false);
+                if !queued {
+                    tracing::warn!(action_type = %metadata.action_type, "the optimizing thread is gone; the plugin stays on baseline code");
+                }
+            }
+        }
         Ok(LoadedPlugin {
             runtime: self.clone(),
-            pre,
+            code,
             metadata,
             validator,
             sha256,
@@ -247,6 +320,25 @@ impl LoadedPlugin {
     /// Its parameters schema, compiled (at load).
     pub fn validator(&self) -> &Validator {
         &self.validator
+    }
+
+    /// Whether it runs optimized (Cranelift) code now; with
+    /// [`Compile::Tiered`] a plugin loaded without cached code runs
+    /// baseline (Winch) code until its optimized code is swapped in.
+    pub fn optimized(&self) -> bool {
+        tiers::current(&self.code).optimized
+    }
+
+    /// Waits up to `timeout` for [`LoadedPlugin::optimized`]; returns it.
+    pub fn wait_optimized(&self, timeout: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + timeout;
+        while !self.optimized() {
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        true
     }
 
     /// Hex sha256 of the component's bytes.
@@ -285,7 +377,8 @@ impl LoadedPlugin {
             pre_state: action.pre_state.to_string(),
             result: action.result.to_string(),
         };
-        let answer = call::with_instance(&shared.engine, &self.pre, &shared.limits, plugin, |p, store| {
+        let code = tiers::current(&self.code);
+        let answer = call::with_instance(&code.engine, &code.pre, &shared.limits, plugin, |p, store| {
             p.watcher_rollback_inverter().call_invert(store, &arg)
         })?;
         match answer {

@@ -41,3 +41,33 @@ fn a_second_server_on_the_same_data_dir_is_refused_clearly() {
     assert!(out.stderr.contains("in use by another process"), "{}", out.stderr);
     assert_eq!(first.get_json("/healthz")["status"], "ok", "the first server is unharmed");
 }
+
+/// Tiered compilation seen from outside: a cold start serves every plugin
+/// at once (on baseline code), `GET /v1/plugins` then shows each one
+/// moving to optimized code, and a restart on the same data directory
+/// loads optimized code straight from the compile cache.
+#[test]
+fn a_cold_start_moves_every_plugin_to_optimized_code_and_a_restart_starts_there() {
+    let dir = plugin("nop").parent().unwrap().to_path_buf();
+    let server = Server::start(&["--plugins-dir", dir.to_str().unwrap()]);
+    let codes = |s: &Server| -> Vec<String> {
+        s.get_json("/v1/plugins")["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = codes(&server);
+    assert_eq!(first.len(), 9, "{first:?}");
+    assert!(first.iter().any(|c| c == "baseline"), "nothing cached: baseline code first: {first:?}");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while codes(&server).iter().any(|c| c != "optimized") {
+        assert!(std::time::Instant::now() < until, "still {:?}", codes(&server));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(server.log().contains("plugin optimized code swapped in"), "{}", server.log());
+    let server = server.restart();
+    assert!(codes(&server).iter().all(|c| c == "optimized"), "{:?}", codes(&server));
+    assert!(!server.log().contains("plugin optimized code swapped in"), "no recompile: {}", server.log());
+}

@@ -181,6 +181,11 @@ pub struct Plugin {
     contract_version: String,
     /// sha256 of the component.
     sha256: String,
+    /// Which code its calls run: `optimized` (Cranelift), or `baseline`
+    /// (Winch) until the optimized code compiled in the background is
+    /// swapped in (`--plugin-compile`).
+    #[schema(pattern = "^(optimized|baseline)$")]
+    code: String,
     /// Bytes.
     size: u64,
     /// Where it came from.
