@@ -79,8 +79,9 @@ pub trait Inverter {
     fn invert(action: &Executed) -> Result<Vec<Inverse>, Error>;
 }
 
-/// Exports a type implementing [`Inverter`] as the component's `inverter`.
-/// Use it once per plugin crate.
+/// Exports a type implementing [`Inverter`] as the component's `inverter`
+/// and `batch-inverter` (the latter calls [`Inverter::invert`] once per
+/// action). Use it once per plugin crate.
 #[macro_export]
 macro_rules! export_inverter {
     ($ty:ty) => {
@@ -99,6 +100,23 @@ macro_rules! export_inverter {
                 $crate::bindings::exports::watcher::rollback::inverter::InvertError,
             > {
                 $crate::__private::invert::<$ty>(action)
+            }
+        }
+
+        impl $crate::bindings::exports::watcher::rollback::batch_inverter::Guest for __RollbackPluginExport {
+            fn invert_batch(
+                actions: $crate::__private::Vec<
+                    $crate::bindings::exports::watcher::rollback::inverter::ExecutedAction,
+                >,
+            ) -> $crate::__private::Vec<
+                ::core::result::Result<
+                    $crate::__private::Vec<
+                        $crate::bindings::exports::watcher::rollback::inverter::InverseAction,
+                    >,
+                    $crate::bindings::exports::watcher::rollback::inverter::InvertError,
+                >,
+            > {
+                $crate::__private::invert_batch::<$ty>(actions)
             }
         }
 
@@ -140,5 +158,13 @@ pub mod __private {
         T::invert(&action)
             .map(|list| list.into_iter().map(crate::Inverse::into_wit).collect())
             .map_err(crate::Error::into_wit)
+    }
+
+    /// `invert` for each action, in order: the contract's `invert-batch`,
+    /// so a batch answers exactly what the single calls would.
+    pub fn invert_batch<T: Inverter>(
+        raw: Vec<wit::ExecutedAction>,
+    ) -> Vec<Result<Vec<wit::InverseAction>, wit::InvertError>> {
+        raw.into_iter().map(invert::<T>).collect()
     }
 }

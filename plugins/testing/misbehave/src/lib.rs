@@ -8,6 +8,7 @@
 
 #[cfg(target_arch = "wasm32")]
 use rollback_plugin_sdk::bindings::__export_plugin_world;
+use rollback_plugin_sdk::bindings::exports::watcher::rollback::batch_inverter::Guest as BatchGuest;
 use rollback_plugin_sdk::bindings::exports::watcher::rollback::inverter::{
     ExecutedAction, Guest, InverseAction, InvertError, PluginMetadata,
 };
@@ -66,9 +67,32 @@ impl Guest for Misbehave {
                 }
             }
             Ok(vec![inverse(&format!("{{\"depth\":{}}}", down(u64::MAX)), vec![])])
+        } else if mode("fine") {
+            Ok(vec![inverse(r#"{"message":"fine"}"#, vec![])])
+        } else if mode("batch_trap") || mode("batch_short") {
+            // Well-behaved alone (see `invert_batch`).
+            Ok(vec![inverse(r#"{"message":"inverted alone"}"#, vec![])])
         } else {
             Err(InvertError::NotInvertible(format!("unknown mode in {p}")))
         }
+    }
+}
+
+impl BatchGuest for Misbehave {
+    /// Each action's `invert`, except in the batch-only modes, which break
+    /// only the batch so that the host must fall back to single calls:
+    /// `batch_trap` panics, `batch_short` answers one result too few.
+    fn invert_batch(actions: Vec<ExecutedAction>) -> Vec<Result<Vec<InverseAction>, InvertError>> {
+        let any = |m: &str| actions.iter().any(|a| a.input_parameters.contains(&format!("\"mode\":\"{m}\"")));
+        if any("batch_trap") {
+            panic!("misbehave was asked to trap in a batch");
+        }
+        let short = any("batch_short");
+        let mut out: Vec<_> = actions.into_iter().map(Misbehave::invert).collect();
+        if short {
+            out.pop();
+        }
+        out
     }
 }
 
