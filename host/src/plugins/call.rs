@@ -2,7 +2,7 @@
 //! the cached `InstancePre`, the call, and the translation of whatever went
 //! wrong (deadline, memory, trap) into a [`PluginError`].
 
-use super::bindings::{self, Level, PluginPre};
+use super::bindings::{self, Level};
 use super::error::PluginError;
 use super::limits::{Limits, MemoryLimiter, MAX_LOG_LINES_PER_CALL, MAX_LOG_LINE_BYTES};
 use wasmtime::{Engine, Store, Trap};
@@ -67,27 +67,50 @@ impl bindings::watcher::rollback::types::Host for CallState {}
 
 /// Adds the contract's imports to a linker.
 pub(crate) fn add_imports(linker: &mut wasmtime::component::Linker<CallState>) -> wasmtime::Result<()> {
-    bindings::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
+    bindings::PluginCore::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
 }
 
-/// Runs `f` against a fresh instance of `pre`, within `limits`.
-pub(crate) fn with_instance<R>(
+/// Runs `f` against a fresh instance made by `instantiate` (the generated
+/// bindings' `PluginCorePre::instantiate`, or the raw `InstancePre`'s for
+/// exports outside them), within `limits`.
+pub(crate) fn with_instance<I, R>(
     engine: &Engine,
-    pre: &PluginPre<CallState>,
     limits: &Limits,
     plugin: &str,
-    f: impl FnOnce(&bindings::Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+    instantiate: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<I>,
+    f: impl FnOnce(&I, &mut Store<CallState>) -> wasmtime::Result<R>,
 ) -> Result<R, PluginError> {
     let mut store = Store::new(engine, CallState::new(plugin, limits));
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(limits.deadline_ticks());
     store.epoch_deadline_trap();
 
-    let instance = match pre.instantiate(&mut store) {
+    let instance = match instantiate(&mut store) {
         Ok(i) => i,
         Err(e) => return Err(classify(e, &store, limits, true)),
     };
     f(&instance, &mut store).map_err(|e| classify(e, &store, limits, false))
+}
+
+/// `invert-batch` of a fresh instance: each action's answer, in order.
+pub(crate) fn invert_batch(
+    code: &super::tiers::Code,
+    batch: &wasmtime::component::ComponentExportIndex,
+    limits: &Limits,
+    plugin: &str,
+    actions: &[bindings::ExecutedAction],
+) -> Result<bindings::BatchResults, PluginError> {
+    with_instance(
+        &code.engine,
+        limits,
+        plugin,
+        |store| code.pre.instance_pre().instantiate(store),
+        |instance, store| {
+            let f = instance
+                .get_typed_func::<bindings::BatchParams<'_>, bindings::BatchResults>(&mut *store, batch)?;
+            f.call(store, (actions,))
+        },
+    )
 }
 
 /// Turns a wasmtime error into the precise [`PluginError`].

@@ -8,6 +8,7 @@
 //! Nothing a plugin does can panic the host: every failure is a
 //! [`PluginError`] that names the plugin and the cause.
 
+mod batch;
 mod bindings;
 // The one module allowed `unsafe`: deserializing compiled components; its
 // safety contract is in its module docs.
@@ -29,7 +30,6 @@ pub use output::{valid_action_type, Inverse, Metadata};
 pub use registry::{Active, Registry, RegistryError, Snapshot, Source};
 
 use crate::action_types::Validator;
-use bindings::PluginPre;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
@@ -255,17 +255,32 @@ impl Runtime {
             }
         };
         drop(compiling);
-        let contract_version = shape::check(&tier.engine, &component)?;
-        let instance_pre = tier
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
-        let pre =
-            PluginPre::new(instance_pre).map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
+        let on_baseline = shared.baseline.as_ref().is_some_and(|b| std::ptr::eq(b, tier));
+        let optimized = !on_baseline && shared.limits.compile != Compile::Baseline;
+        let (code, shape) = tiers::Code::prepare(tier, &component, optimized)?;
 
-        let raw = call::with_instance(&tier.engine, &pre, &shared.limits, origin, |p, store| {
-            p.watcher_rollback_inverter().call_metadata(store)
-        })?;
+        // The metadata, from an instance that also proves `invert-batch`
+        // (when exported) has the contract's signature.
+        let raw = call::with_instance(
+            &tier.engine,
+            &shared.limits,
+            origin,
+            |store| code.pre.instance_pre().instantiate(store),
+            |instance, store| {
+                if let Some(batch) = &code.batch {
+                    let typed = instance.get_typed_func::<bindings::BatchParams<'_>, bindings::BatchResults>(
+                        &mut *store,
+                        batch,
+                    );
+                    if let Err(e) = typed {
+                        return Ok(Err(format!("`{}`: {e:?}", bindings::BATCH_FUNCTION)));
+                    }
+                }
+                let plugin = bindings::PluginCore::new(&mut *store, instance)?;
+                plugin.watcher_rollback_inverter().call_metadata(store).map(Ok)
+            },
+        )?
+        .map_err(PluginError::SignatureMismatch)?;
         let metadata = output::check_metadata(origin, raw, &shared.limits)?;
         let validator =
             Validator::compile(&metadata.action_type, &metadata.parameters_schema).map_err(|e| {
@@ -278,13 +293,7 @@ impl Runtime {
         if let (Some(cache), Some(artifact)) = (&shared.cache, artifact) {
             cache.store(&sha256, &artifact);
         }
-        let on_baseline = shared.baseline.as_ref().is_some_and(|b| std::ptr::eq(b, tier));
-        let optimized = !on_baseline && shared.limits.compile != Compile::Baseline;
-        let code: tiers::Slot = Arc::new(std::sync::RwLock::new(Arc::new(tiers::Code {
-            engine: tier.engine.clone(),
-            pre,
-            optimized,
-        })));
+        let code: tiers::Slot = Arc::new(std::sync::RwLock::new(Arc::new(code)));
         if on_baseline {
             if let Some(optimizer) = &shared.optimizer {
                 let job = tiers::Job {
@@ -306,7 +315,7 @@ impl Runtime {
             validator,
             sha256,
             size: bytes.len(),
-            contract_version,
+            contract_version: shape.version,
         })
     }
 }
@@ -341,6 +350,12 @@ impl LoadedPlugin {
         true
     }
 
+    /// Whether it exports `invert-batch` (contract 0.1.1), so that
+    /// [`LoadedPlugin::invert_many`] hands it many actions per call.
+    pub fn batched(&self) -> bool {
+        tiers::current(&self.code).batch.is_some()
+    }
+
     /// Hex sha256 of the component's bytes.
     pub fn sha256(&self) -> &str {
         &self.sha256
@@ -360,38 +375,67 @@ impl LoadedPlugin {
     /// sandboxed instance; blocks the calling thread for at most the deadline
     /// (plus instantiation), so call it from a blocking-friendly thread.
     pub fn invert(&self, action: Executed<'_>) -> Result<Vec<Inverse>, PluginError> {
+        self.invert_one(&action.to_wit())
+    }
+
+    /// [`LoadedPlugin::invert`] of the contract's record, timed.
+    fn invert_one(&self, arg: &bindings::ExecutedAction) -> Result<Vec<Inverse>, PluginError> {
         let started = std::time::Instant::now();
-        let answer = self.invert_timed(action);
+        let answer = self.invert_timed(arg);
         let trap = answer.as_ref().err().and_then(PluginError::sandbox_cause);
         crate::metrics::METRICS.invert(&self.metadata.action_type, started.elapsed().as_secs_f64(), trap);
         answer
     }
 
-    fn invert_timed(&self, action: Executed<'_>) -> Result<Vec<Inverse>, PluginError> {
+    fn invert_timed(&self, arg: &bindings::ExecutedAction) -> Result<Vec<Inverse>, PluginError> {
         let shared = &self.runtime.inner;
         let plugin = self.metadata.action_type.as_str();
-        let arg = bindings::ExecutedAction {
-            action_uuid: action.action_uuid.to_string(),
-            action_type: action.action_type.to_string(),
-            input_parameters: action.input_parameters.to_string(),
-            pre_state: action.pre_state.to_string(),
-            result: action.result.to_string(),
-        };
         let code = tiers::current(&self.code);
-        let answer = call::with_instance(&code.engine, &code.pre, &shared.limits, plugin, |p, store| {
-            p.watcher_rollback_inverter().call_invert(store, &arg)
-        })?;
+        let answer = call::with_instance(
+            &code.engine,
+            &shared.limits,
+            plugin,
+            |store| code.pre.instantiate(store),
+            |p, store| p.watcher_rollback_inverter().call_invert(store, arg),
+        )?;
+        self.checked(answer)
+    }
+
+    /// A plugin's answer for one action, checked: its inverses, or its
+    /// refusal as an error.
+    fn checked(
+        &self,
+        answer: Result<Vec<bindings::InverseAction>, bindings::InvertError>,
+    ) -> Result<Vec<Inverse>, PluginError> {
+        let limits = &self.runtime.inner.limits;
+        let plugin = self.metadata.action_type.as_str();
         match answer {
-            Ok(raw) => output::check_inverses(plugin, raw, &shared.limits),
+            Ok(raw) => output::check_inverses(plugin, raw, limits),
             Err(e) => {
                 let (kind, message) = match e {
                     bindings::InvertError::InvalidInput(m) => ("invalid-input", m),
                     bindings::InvertError::NotInvertible(m) => ("not-invertible", m),
                     bindings::InvertError::Internal(m) => ("internal", m),
                 };
-                let message = output::cut(&message, MAX_REFUSAL_BYTES.min(shared.limits.max_output_bytes()));
+                let message = output::cut(&message, MAX_REFUSAL_BYTES.min(limits.max_output_bytes()));
                 Err(PluginError::Refused { plugin: plugin.to_string(), kind, message })
             }
+        }
+    }
+}
+
+impl Executed<'_> {
+    /// The contract's record: every JSON value as text (written straight
+    /// into a `String`: a `Value`'s `Display` goes through `fmt` and costs
+    /// several times more).
+    fn to_wit(self) -> bindings::ExecutedAction {
+        let text = |v: &serde_json::Value| serde_json::to_string(v).expect("a JSON value serializes");
+        bindings::ExecutedAction {
+            action_uuid: self.action_uuid.to_string(),
+            action_type: self.action_type.to_string(),
+            input_parameters: text(self.input_parameters),
+            pre_state: text(self.pre_state),
+            result: text(self.result),
         }
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! A plugin may import only the contract's `log` (and the types-only
 //! `types` interface it pulls in) and must export the contract's `inverter`,
-//! at a version compatible with this host. Anything else, notably any WASI
-//! import, is refused with the offending name before anything runs.
+//! at a version compatible with this host; it may also export
+//! `batch-inverter` (0.1.1). Anything else, notably any WASI import, is
+//! refused with the offending name before anything runs.
 
-use super::bindings::{CONTRACT_PACKAGE, CONTRACT_VERSION};
+use super::bindings::{BATCH_INTERFACE, CONTRACT_PACKAGE, CONTRACT_VERSION};
 use super::error::PluginError;
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -64,9 +65,16 @@ fn check_contract_name(name: &InterfaceName<'_>) -> Result<String, PluginError> 
     Ok(version.to_string())
 }
 
-/// Verifies imports and exports; returns the contract version the
-/// component was built against.
-pub(crate) fn check(engine: &Engine, component: &Component) -> Result<String, PluginError> {
+/// What the checks found.
+pub(crate) struct Shape {
+    /// The contract version the component's `inverter` was built against.
+    pub(crate) version: String,
+    /// The full export name of its `batch-inverter`, when it has one.
+    pub(crate) batch: Option<String>,
+}
+
+/// Verifies imports and exports.
+pub(crate) fn check(engine: &Engine, component: &Component) -> Result<Shape, PluginError> {
     let ty = component.component_type();
     let allowed = format!("{CONTRACT_PACKAGE}/log@{CONTRACT_VERSION}");
 
@@ -82,19 +90,23 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<String, Pl
     }
 
     let mut found = Vec::new();
-    let mut version = None;
+    let (mut version, mut batch) = (None, None);
     for (export, _) in ty.exports(engine) {
         found.push(export.to_string());
         if let Some(name) = parse_name(export) {
             if name.package == CONTRACT_PACKAGE && name.interface == EXPORTED {
                 version = Some(check_contract_name(&name)?);
+            } else if name.package == CONTRACT_PACKAGE && name.interface == BATCH_INTERFACE {
+                check_contract_name(&name)?;
+                batch = Some(export.to_string());
             }
         }
     }
-    version.ok_or_else(|| PluginError::MissingExport {
+    let version = version.ok_or_else(|| PluginError::MissingExport {
         expected: format!("{CONTRACT_PACKAGE}/{EXPORTED}@{CONTRACT_VERSION}"),
         found: if found.is_empty() { "nothing".into() } else { found.join(", ") },
-    })
+    })?;
+    Ok(Shape { version, batch })
 }
 
 #[cfg(test)]

@@ -22,12 +22,13 @@
 //! optimized compile (it should not fail: the same bytes passed every
 //! check) is logged and the plugin keeps its baseline code.
 
-use super::bindings::PluginPre;
+use super::bindings::{PluginCorePre, BATCH_FUNCTION};
 use super::call::CallState;
+use super::shape::Shape;
 use super::{PluginError, Shared};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, RwLock, Weak};
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::Engine;
 
 /// One engine with the linker made for it.
@@ -39,9 +40,38 @@ pub(crate) struct Tier {
 /// A plugin's compiled code, pre-instantiated on the engine that made it.
 pub(crate) struct Code {
     pub(crate) engine: Engine,
-    pub(crate) pre: PluginPre<CallState>,
+    pub(crate) pre: PluginCorePre<CallState>,
+    /// Its `invert-batch` function, when the component exports one.
+    pub(crate) batch: Option<ComponentExportIndex>,
     /// Made by the optimizing compiler.
     pub(crate) optimized: bool,
+}
+
+impl Code {
+    /// Checks `component`'s shape and pre-instantiates it on `tier`.
+    pub(crate) fn prepare(
+        tier: &Tier,
+        component: &Component,
+        optimized: bool,
+    ) -> Result<(Code, Shape), PluginError> {
+        let mismatch = |e: wasmtime::Error| PluginError::SignatureMismatch(format!("{e:?}"));
+        let shape = super::shape::check(&tier.engine, component)?;
+        let pre = tier.linker.instantiate_pre(component).map_err(mismatch)?;
+        let pre = PluginCorePre::new(pre).map_err(mismatch)?;
+        let batch = match &shape.batch {
+            Some(name) => {
+                let function = component
+                    .get_export_index(None, name.as_str())
+                    .and_then(|interface| component.get_export_index(Some(&interface), BATCH_FUNCTION))
+                    .ok_or_else(|| {
+                        PluginError::SignatureMismatch(format!("`{name}` does not export `{BATCH_FUNCTION}`"))
+                    })?;
+                Some(function)
+            }
+            None => None,
+        };
+        Ok((Code { engine: tier.engine.clone(), pre, batch, optimized }, shape))
+    }
 }
 
 /// The code every clone of one loaded plugin runs; replaced once, when
@@ -105,15 +135,10 @@ impl Shared {
             },
             None => super::cache::compile(&tier.engine, bytes).map(|(c, a)| (c, Some(a)))?,
         };
-        super::shape::check(&tier.engine, &component)?;
-        let pre = tier
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
-        let pre = PluginPre::new(pre).map_err(|e| PluginError::SignatureMismatch(format!("{e:?}")))?;
+        let (code, _) = Code::prepare(tier, &component, true)?;
         if let (Some(cache), Some(artifact)) = (&self.cache, artifact) {
             cache.store(sha256, &artifact);
         }
-        Ok(Code { engine: tier.engine.clone(), pre, optimized: true })
+        Ok(code)
     }
 }

@@ -14,11 +14,11 @@ mod inverse_dag;
 
 use crate::action_types::validator_for;
 use crate::plans::lifecycle::{self, may_roll_back};
-use crate::plugins::{Executed, PluginError, Snapshot};
+use crate::plugins::{Executed, Inverse, PluginError, Snapshot};
 use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -159,6 +159,16 @@ impl Default for RollbackLimits {
     }
 }
 
+/// What the inverter answered for one action of the original plan.
+enum Answer {
+    /// Its inverses (none for an action that changed nothing).
+    Inverses(Vec<Inverse>),
+    /// The plugin failed or refused.
+    Failed(PluginError),
+    /// Not asked: the deadline passed first.
+    NotAsked,
+}
+
 /// Everything the planner needs.
 pub struct Planner<'a> {
     /// Plans and actions.
@@ -228,36 +238,31 @@ impl Planner<'_> {
             })
             .collect();
 
-        // Ask each inverter, within the size cap and the deadline.
-        let empty = Value::Object(Map::new());
+        // Ask each inverter (all of a type's actions at once, in batches),
+        // then take the answers in plan order, within the size cap and the
+        // deadline: the first failure in plan order is the one reported.
+        let answers = self.invert_all(&actions);
         let mut inverses = Vec::with_capacity(actions.len());
-        let (started, mut total) = (Instant::now(), 0usize);
-        for a in &actions {
-            if started.elapsed() > self.limits.deadline {
-                return Err(RollbackError::Deadline { seconds: self.limits.deadline.as_secs_f64() });
-            }
-            let list = match (succeeded(a), self.plugins.get(&a.action_type)) {
-                (true, Some(active)) => active
-                    .plugin
-                    .invert(Executed {
-                        action_uuid: &a.uuid.to_string(),
-                        action_type: &a.action_type,
-                        input_parameters: &Value::Object(a.input_parameters.clone()),
-                        pre_state: a.pre_state.as_ref().unwrap_or(&empty),
-                        result: a.result.as_ref().unwrap_or(&empty),
-                    })
-                    .map_err(|error| RollbackError::Plugin {
+        let mut total = 0usize;
+        for (a, answer) in actions.iter().zip(answers) {
+            let mut list = match answer {
+                Answer::Inverses(list) => list,
+                Answer::Failed(error) => {
+                    return Err(RollbackError::Plugin {
                         action: a.uuid,
                         action_type: a.action_type.clone(),
                         error,
-                    })?,
-                _ => Vec::new(),
+                    })
+                }
+                Answer::NotAsked => {
+                    return Err(RollbackError::Deadline { seconds: self.limits.deadline.as_secs_f64() })
+                }
             };
             total += list.len();
             if total > self.limits.max_actions {
                 return Err(RollbackError::TooBig { max: self.limits.max_actions });
             }
-            for inv in &list {
+            for inv in &mut list {
                 let validator = validator_for(self.plugins, &inv.action_type).ok_or_else(|| {
                     RollbackError::InvalidInverse {
                         action: a.uuid,
@@ -266,13 +271,17 @@ impl Planner<'_> {
                         reason: "no schema (built-in or plugin) is known for that action type".into(),
                     }
                 })?;
-                validator.validate(&Value::Object(inv.input_parameters.clone())).map_err(|reason| {
-                    RollbackError::InvalidInverse {
-                        action: a.uuid,
-                        action_type: a.action_type.clone(),
-                        produced: inv.action_type.clone(),
-                        reason,
-                    }
+                // Checked as a JSON value without copying the map.
+                let params = Value::Object(std::mem::take(&mut inv.input_parameters));
+                let checked = validator.validate(&params);
+                if let Value::Object(map) = params {
+                    inv.input_parameters = map;
+                }
+                checked.map_err(|reason| RollbackError::InvalidInverse {
+                    action: a.uuid,
+                    action_type: a.action_type.clone(),
+                    produced: inv.action_type.clone(),
+                    reason,
                 })?;
             }
             inverses.push(list);
@@ -312,22 +321,23 @@ impl Planner<'_> {
             .iter()
             .enumerate()
             .map(|(k, p)| {
-                let inv = &inverses[p.original][p.step];
+                // Each inverse is placed once: its parts move into the action.
+                let inv = &mut inverses[p.original][p.step];
                 let from = &actions[p.original];
+                let expected_state = std::mem::take(&mut inv.expected_state);
                 Action {
                     description: if inv.description.is_empty() {
                         format!("Rollback of action {} ({})", from.uuid, from.action_type)
                     } else {
-                        inv.description.clone()
+                        std::mem::take(&mut inv.description)
                     },
-                    expected_state: (!inv.expected_state.is_empty())
-                        .then(|| Value::Object(inv.expected_state.clone())),
+                    expected_state: (!expected_state.is_empty()).then(|| Value::Object(expected_state)),
                     inverse_of: Some(from.uuid),
                     ..Action::new(
                         uuids[k],
                         new_uuid,
-                        inv.action_type.clone(),
-                        inv.input_parameters.clone(),
+                        std::mem::take(&mut inv.action_type),
+                        std::mem::take(&mut inv.input_parameters),
                         p.parents.iter().map(|&q| uuids[q]).collect(),
                         now,
                     )
@@ -349,6 +359,55 @@ impl Planner<'_> {
             return Ok(Planned { plan, actions: new_actions, not_inverted, unknown });
         }
         self.store_linked(uuid, plan, new_actions, not_inverted, unknown)
+    }
+
+    /// Each action's answer: the inverses of a SUCCEEDED action whose type
+    /// has an inverter (one [`crate::plugins::LoadedPlugin::invert_many`]
+    /// per type), nothing for the others. A type's actions after its first
+    /// failure, and every action once the deadline has passed, are not
+    /// asked.
+    fn invert_all(&self, actions: &[Action]) -> Vec<Answer> {
+        let empty = Value::Object(Map::new());
+        let mut answers: Vec<Answer> = actions.iter().map(|_| Answer::Inverses(Vec::new())).collect();
+        let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, a) in actions.iter().enumerate() {
+            if a.state == ActionState::Succeeded && self.plugins.contains_key(&a.action_type) {
+                by_type.entry(a.action_type.as_str()).or_default().push(i);
+            }
+        }
+        let started = Instant::now();
+        for (action_type, indices) in by_type {
+            let Some(active) = self.plugins.get(action_type) else { continue };
+            let owned: Vec<(String, Value)> = indices
+                .iter()
+                .map(|&i| (actions[i].uuid.to_string(), Value::Object(actions[i].input_parameters.clone())))
+                .collect();
+            let executed: Vec<Executed<'_>> = indices
+                .iter()
+                .zip(&owned)
+                .map(|(&i, (uuid, params))| Executed {
+                    action_uuid: uuid,
+                    action_type,
+                    input_parameters: params,
+                    pre_state: actions[i].pre_state.as_ref().unwrap_or(&empty),
+                    result: actions[i].result.as_ref().unwrap_or(&empty),
+                })
+                .collect();
+            let mut out = Vec::with_capacity(executed.len());
+            let failed = active
+                .plugin
+                .invert_many(&executed, &mut out, || started.elapsed() <= self.limits.deadline)
+                .err();
+            let answered = out.len();
+            for (&i, list) in indices.iter().zip(out) {
+                answers[i] = Answer::Inverses(list);
+            }
+            match failed {
+                Some(error) => answers[indices[answered]] = Answer::Failed(error),
+                None => indices[answered..].iter().for_each(|&i| answers[i] = Answer::NotAsked),
+            }
+        }
+        answers
     }
 
     /// Stores the new plan and links the original, in one transaction that

@@ -8,6 +8,7 @@ mod api_plans;
 mod applier;
 mod applier_bounds;
 mod auth;
+mod batch;
 mod bounds;
 mod browser;
 mod cli_client;

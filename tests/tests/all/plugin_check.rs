@@ -33,7 +33,7 @@ fn accepts_the_nop_plugin_and_prints_its_metadata() {
     let bytes = std::fs::read(&path).unwrap();
     let sha = hex::encode(Sha256::digest(&bytes));
     assert!(out.stdout.contains("action type:       nop\n"), "{}", out.stdout);
-    assert!(out.stdout.contains("contract:          watcher:rollback@0.1.0\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("contract:          watcher:rollback@0.1.1\n"), "{}", out.stdout);
     assert!(out.stdout.contains(&format!("sha256:            {sha}\n")), "{}", out.stdout);
     assert!(out.stdout.contains(&format!("size:              {} bytes\n", bytes.len())), "{}", out.stdout);
     assert!(out.stdout.contains("\"required\": [\n    \"message\"\n  ]"), "{}", out.stdout);
@@ -73,7 +73,7 @@ fn refuses_a_wasi_import_and_names_it() {
 #[test]
 fn refuses_a_component_without_the_inverter_export() {
     let out = check_bytes(&components::wrong_export());
-    assert_refused(&out, "missing export `watcher:rollback/inverter@0.1.0` (the component exports: hello)");
+    assert_refused(&out, "missing export `watcher:rollback/inverter@0.1.1` (the component exports: hello)");
 }
 
 #[test]
@@ -105,11 +105,11 @@ fn missing_file_is_an_error_with_the_path() {
 }
 
 /// The built nop component, re-labelled as built against `version` of the
-/// contract (every `@0.1.0` in it rewritten; same length, so still valid).
+/// contract (every `@0.1.1` in it rewritten; same length, so still valid).
 fn nop_built_against(version: &str) -> Vec<u8> {
     assert_eq!(version.len(), 5);
     let bytes = std::fs::read(plugin("nop")).unwrap();
-    let (from, to) = (b"@0.1.0".as_slice(), format!("@{version}").into_bytes());
+    let (from, to) = (b"@0.1.1".as_slice(), format!("@{version}").into_bytes());
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     let mut replaced = 0;

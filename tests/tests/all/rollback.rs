@@ -288,6 +288,61 @@ fn a_failing_plugin_is_a_422_naming_action_plugin_and_cause_and_stores_nothing()
 }
 
 #[test]
+fn a_failing_action_among_many_of_its_type_is_named_as_when_inverted_alone() {
+    let (s, _d) = server(&["test_misbehave", "test_core_only"], &[]);
+    // Batches that trap or answer short fall back to one call per action.
+    let modes = ["fine", "batch_trap", "fine", "batch_short", "fine"];
+    let plan = executed(&s, modes.iter().map(|m| act("test_misbehave", json!({"mode": m}), &[])).collect());
+    let r = rollback(&s, &plan, Some(json!({"dry_run": true})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut messages: Vec<String> = r.json()["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["input_parameters"]["message"].as_str().unwrap().to_string())
+        .collect();
+    messages.sort();
+    assert_eq!(messages, ["fine", "fine", "fine", "inverted alone", "inverted alone"]);
+    // A panic in the fourth of six: the 422 names the fourth action.
+    let modes = ["fine", "fine", "fine", "panic", "fine", "fine"];
+    let plan = executed(&s, modes.iter().map(|m| act("test_misbehave", json!({"mode": m}), &[])).collect());
+    let actions =
+        s.get15(&format!("/v1/actions/detail?action_plan_uuid={plan}"), &[]).json()["actions"].clone();
+    let panicked = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["input_parameters"]["mode"] == "panic")
+        .map(|a| a["uuid"].as_str().unwrap().to_string())
+        .unwrap();
+    let r = rollback(&s, &plan, None);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let f = r.fault();
+    assert!(f.contains(&format!("Cannot invert action {panicked}")) && f.contains("asked to panic"), "{f}");
+    // A plugin built without invert-batch (the 0.1.0 world) still inverts each action.
+    let plan = executed(&s, (0..3).map(|_| act("test_core_only", json!({}), &[])).collect());
+    let r = rollback(&s, &plan, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rb = r.json();
+    let mut undone: Vec<String> = rb["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["input_parameters"]["message"].as_str().unwrap().trim_start_matches("undo ").to_string())
+        .collect();
+    let mut originals: Vec<String> = s.get15(&format!("/v1/actions?action_plan_uuid={plan}"), &[]).json()
+        ["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["uuid"].as_str().unwrap().to_string())
+        .collect();
+    undone.sort();
+    originals.sort();
+    assert_eq!(undone, originals);
+}
+
+#[test]
 fn of_simultaneous_requests_exactly_one_wins() {
     let (s, _d) = server(&[], &[]);
     let plan = executed(&s, maintenance());
