@@ -2,11 +2,14 @@
 //! through `LoadedPlugin::invert` (a fresh sandboxed instance per call, JSON
 //! in and out, output checks), side by side with the same inverse written
 //! in native Rust in the host (parse the records, build the inverse), and
-//! on Winch's baseline code (what a tiered plugin runs first). Run
+//! on Winch's baseline code (what a tiered plugin runs first); and a
+//! 100-action rollback's worth of migrations through
+//! `LoadedPlugin::invert_many` (one fresh instance per batch of 64, as the
+//! planner calls it) beside the native inverse of the same 100. Run
 //! `make plugins` first (it builds `target/plugins/migrate.wasm`), then
 //! `cargo bench -p rollback-host --bench invert`; figures in BENCHMARKS.md.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rollback_host::plugins::{Compile, Executed, Inverse, Limits, Runtime};
 use serde_json::{json, Map, Value};
 
@@ -69,6 +72,47 @@ fn bench(c: &mut Criterion) {
     g.bench_function("wasm_fresh_instance", |b| b.iter(|| plugin.invert(action).unwrap()));
     g.bench_function("wasm_fresh_instance_baseline_code", |b| b.iter(|| baseline.invert(action).unwrap()));
     g.bench_function("native", |b| b.iter(|| native_migrate(&pt, &prt, &rt)));
+    g.finish();
+
+    // A 100-action plan: every migration its own instance and hosts.
+    let records: Vec<(String, Value, Value, Value)> = (0..100)
+        .map(|i| {
+            let (from, to) = (format!("compute-{}", i % 7), format!("compute-{}", (i + 1) % 7));
+            (
+                format!("4cbc4ede-0d25-481b-b86e-{i:012}"),
+                json!({"resource_id": format!("6f1c0c4e-4d1b-4a43-9e2a-{i:012}"), "migration_type": "live", "source_node": from, "destination_node": null}),
+                json!({"host": from, "status": "ACTIVE"}),
+                json!({"host": to, "status": "ACTIVE"}),
+            )
+        })
+        .collect();
+    let executed: Vec<Executed<'_>> = records
+        .iter()
+        .map(|(uuid, params, pre, result)| Executed {
+            action_uuid: uuid,
+            action_type: "migrate",
+            input_parameters: params,
+            pre_state: pre,
+            result,
+        })
+        .collect();
+    let texts: Vec<(String, String, String)> =
+        records.iter().map(|(_, p, pre, r)| (p.to_string(), pre.to_string(), r.to_string())).collect();
+    let many = |p: &rollback_host::plugins::LoadedPlugin| {
+        let mut out = Vec::with_capacity(executed.len());
+        p.invert_many(&executed, &mut out, || true).unwrap();
+        out
+    };
+    let native_all = || texts.iter().map(|(p, pre, r)| native_migrate(p, pre, r)).collect::<Vec<_>>();
+    assert_eq!(many(&plugin), native_all(), "the batch computes the same inverses");
+    let mut g = c.benchmark_group("invert_migrate_100_actions");
+    g.throughput(Throughput::Elements(executed.len() as u64));
+    g.bench_function("wasm_batched", |b| b.iter(|| many(&plugin)));
+    g.bench_function("wasm_batched_baseline_code", |b| b.iter(|| many(&baseline)));
+    g.bench_function("wasm_fresh_instance_each", |b| {
+        b.iter(|| executed.iter().map(|&a| plugin.invert(a).unwrap()).collect::<Vec<_>>())
+    });
+    g.bench_function("native", |b| b.iter(native_all));
     g.finish();
 }
 
