@@ -46,35 +46,44 @@ impl LoadedPlugin {
             }
             let wit = next_chunk(rest, max_input);
             rest = &rest[wit.len()..];
-            match (&code.batch, wit.len()) {
-                (Some(batch), 2..) => self.invert_chunk(&code, batch, &wit, out)?,
-                _ => self.invert_each(&wit, out)?,
+            let finished = match (&code.batch, wit.len()) {
+                (Some(batch), 2..) => self.invert_chunk(&code, batch, &wit, out, &mut go_on)?,
+                _ => self.invert_each(&wit, out, &mut go_on)?,
+            };
+            if !finished {
+                return Ok(());
             }
         }
         Ok(())
     }
 
-    /// One `invert` call per action.
+    /// One `invert` call per action, asking `go_on` before each but the
+    /// first; false when it said no.
     fn invert_each(
         &self,
         chunk: &[bindings::ExecutedAction],
         out: &mut Vec<Vec<Inverse>>,
-    ) -> Result<(), PluginError> {
-        for record in chunk {
+        go_on: &mut impl FnMut() -> bool,
+    ) -> Result<bool, PluginError> {
+        for (i, record) in chunk.iter().enumerate() {
+            if i > 0 && !go_on() {
+                return Ok(false);
+            }
             out.push(self.invert_one(record)?);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// One `invert-batch` call for `chunk`, or one `invert` call per action
-    /// when the batch failed as a whole.
+    /// when the batch failed as a whole; false when `go_on` said no.
     fn invert_chunk(
         &self,
         code: &tiers::Code,
         batch: &wasmtime::component::ComponentExportIndex,
         chunk: &[bindings::ExecutedAction],
         out: &mut Vec<Vec<Inverse>>,
-    ) -> Result<(), PluginError> {
+        go_on: &mut impl FnMut() -> bool,
+    ) -> Result<bool, PluginError> {
         let plugin = self.metadata.action_type.as_str();
         let started = std::time::Instant::now();
         let answers = match call::invert_batch(code, batch, &self.runtime.inner.limits, plugin, chunk) {
@@ -89,7 +98,10 @@ impl LoadedPlugin {
                     actions = chunk.len(),
                     "invert-batch failed ({why}); inverting those actions one call each"
                 );
-                return self.invert_each(chunk, out);
+                if !go_on() {
+                    return Ok(false);
+                }
+                return self.invert_each(chunk, out, go_on);
             }
         };
         let each = started.elapsed().as_secs_f64() / chunk.len() as f64;
@@ -97,7 +109,7 @@ impl LoadedPlugin {
             crate::metrics::METRICS.invert(plugin, each, None);
             out.push(self.checked(answer)?);
         }
-        Ok(())
+        Ok(true)
     }
 }
 

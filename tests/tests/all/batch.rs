@@ -184,3 +184,19 @@ fn go_on_stops_between_calls() {
         .unwrap();
     assert_eq!(out.len(), 64, "one batch, then asked to stop");
 }
+
+#[test]
+fn go_on_stops_between_single_calls_too() {
+    let runtime = Runtime::new(Limits::default()).unwrap();
+    let p = load(&runtime, test_plugin("test_core_only"));
+    let recs = records((0..10).map(|_| json!({})));
+    let executed: Vec<Executed<'_>> = recs.iter().map(|r| r.executed("test_core_only")).collect();
+    let mut out = Vec::new();
+    let mut calls = 0;
+    p.invert_many(&executed, &mut out, || {
+        calls += 1;
+        calls <= 3
+    })
+    .unwrap();
+    assert_eq!(out.len(), 3, "asked before every call");
+}
