@@ -206,6 +206,7 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
             "plugin_version": m.plugin_version,
             "description": m.description,
             "contract_version": plugin.contract_version(),
+            "invert_batch": plugin.batched(),
             "sha256": plugin.sha256(),
             "size": plugin.size(),
             "parameters_schema": m.parameters_schema,
@@ -217,6 +218,10 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
         out!("plugin version:    {}", m.plugin_version);
         out!("description:       {}", m.description);
         out!("contract:          watcher:rollback@{}", plugin.contract_version());
+        out!(
+            "invert-batch:      {}",
+            if plugin.batched() { "yes" } else { "no (inverted one action a call)" }
+        );
         out!("sha256:            {}", plugin.sha256());
         out!("size:              {} bytes", plugin.size());
         out!("parameters schema: {:#}", m.parameters_schema);

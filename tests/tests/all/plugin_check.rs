@@ -2,7 +2,7 @@
 //! refuses every kind of bad file with the precise reason and exit code 1.
 
 use super::components;
-use rollback_tests::{plugin, run_cli};
+use rollback_tests::{plugin, run_cli, test_plugin};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -34,6 +34,7 @@ fn accepts_the_nop_plugin_and_prints_its_metadata() {
     let sha = hex::encode(Sha256::digest(&bytes));
     assert!(out.stdout.contains("action type:       nop\n"), "{}", out.stdout);
     assert!(out.stdout.contains("contract:          watcher:rollback@0.1.1\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("invert-batch:      yes\n"), "{}", out.stdout);
     assert!(out.stdout.contains(&format!("sha256:            {sha}\n")), "{}", out.stdout);
     assert!(out.stdout.contains(&format!("size:              {} bytes\n", bytes.len())), "{}", out.stdout);
     assert!(out.stdout.contains("\"required\": [\n    \"message\"\n  ]"), "{}", out.stdout);
@@ -50,6 +51,13 @@ fn json_report_carries_the_same_facts() {
     assert_eq!(v["size"], std::fs::metadata(&path).unwrap().len());
     assert_eq!(v["parameters_schema"]["additionalProperties"], false);
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(v["invert_batch"], true);
+    let core = run_cli(&["plugin", "check", "--json", test_plugin("test_core_only").to_str().unwrap()], None);
+    let v: serde_json::Value = serde_json::from_str(&core.stdout).unwrap();
+    assert_eq!(
+        (&v["contract_version"], &v["invert_batch"]),
+        (&serde_json::json!("0.1.1"), &serde_json::json!(false))
+    );
 }
 
 #[test]
