@@ -105,12 +105,17 @@ pub(crate) fn invert_batch(
         limits,
         plugin,
         |store| code.pre.instance_pre().instantiate(store),
-        |instance, store| {
-            let f = instance
-                .get_typed_func::<bindings::BatchParams<'_>, bindings::BatchResults>(&mut *store, batch)?;
-            f.call(store, (actions,))
-        },
+        |instance, store| batch_func(instance, &mut *store, batch)?.call(store, (actions,)),
     )
+}
+
+/// An instance's `invert-batch`, type-checked against the contract.
+pub(crate) fn batch_func<'a>(
+    instance: &wasmtime::component::Instance,
+    store: &mut Store<CallState>,
+    batch: &wasmtime::component::ComponentExportIndex,
+) -> wasmtime::Result<wasmtime::component::TypedFunc<bindings::BatchParams<'a>, bindings::BatchResults>> {
+    instance.get_typed_func::<bindings::BatchParams<'a>, bindings::BatchResults>(store, batch)
 }
 
 /// Turns a wasmtime error into the precise [`PluginError`].

@@ -268,11 +268,7 @@ impl Runtime {
             |store| code.pre.instance_pre().instantiate(store),
             |instance, store| {
                 if let Some(batch) = &code.batch {
-                    let typed = instance.get_typed_func::<bindings::BatchParams<'_>, bindings::BatchResults>(
-                        &mut *store,
-                        batch,
-                    );
-                    if let Err(e) = typed {
+                    if let Err(e) = call::batch_func(instance, store, batch) {
                         return Ok(Err(format!("`{}`: {e:?}", bindings::BATCH_FUNCTION)));
                     }
                 }
