@@ -74,7 +74,7 @@ test-ui: build
 	bash scripts/browser.sh install
 	ROLLBACK_CHROMIUM=$$(bash scripts/browser.sh path) $(CARGO) test -p rollback-tests --test all browser:: -- --ignored --nocapture
 
-## bench: the criterion benchmarks (store writes, one invert wasm beside native,
+## bench: the criterion benchmarks (store writes, one invert and 100 batched, wasm beside native,
 ##        a rollback planned for 10 to 10,000 actions, drawing a plan) and the
 ##        black-box ones on the release binary (start-up cold and warm, executing and
 ##        rolling back a 4,000-action plan); figures and how to read them in BENCHMARKS.md
