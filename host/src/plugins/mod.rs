@@ -227,13 +227,17 @@ impl Runtime {
         }
         let shared = &self.inner;
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let compiling = shared.compiling.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Optimized code from the cache when there is some; else, when
         // tiered, Winch's now and Cranelift's later; else compiled now.
+        // Only compiling takes the lock: loads from the cache (a start's
+        // plugins) run side by side.
         let cached = match (&shared.baseline, &shared.cache) {
             (Some(_), Some(cache)) => cache.lookup(&shared.optimized.engine, &sha256),
             _ => None,
         };
+        let compiling = cached
+            .is_none()
+            .then(|| shared.compiling.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let (tier, component, artifact) = match (cached, &shared.baseline, &shared.cache) {
             (Some(component), _, _) => (&shared.optimized, component, None),
             (None, Some(baseline), cache) => {

@@ -195,10 +195,10 @@ impl Registry {
                 .map(|(p, s)| (p.clone(), *s))
                 .collect()
         };
-        // Compile without the lock.
-        let loaded: Vec<(PathBuf, Stat, Result<LoadedPlugin, String>)> = changed_files
-            .into_iter()
-            .map(|(path, stat)| {
+        // Compile without the lock, a file per core at once (compiles
+        // themselves still take turns: see `Runtime::load`).
+        let loaded: Vec<(PathBuf, Stat, Result<LoadedPlugin, String>)> =
+            in_parallel(changed_files, |(path, stat)| {
                 let started = std::time::Instant::now();
                 let result = read_capped(&path)
                     .and_then(|b| {
@@ -215,8 +215,7 @@ impl Registry {
                     );
                 }
                 (path, stat, result)
-            })
-            .collect();
+            });
 
         let mut sources = self.inner.sources.lock().expect("registry lock");
         let mut changed = false;
@@ -288,4 +287,35 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("the file is over {max} bytes, the most a plugin may be"));
     }
     Ok(bytes)
+}
+
+/// `f` of every item, in order, on up to one thread per core.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+                        match next {
+                            Some((i, item)) => done.push((i, f(item))),
+                            None => return done,
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
