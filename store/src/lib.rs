@@ -31,10 +31,14 @@ use tables::Tables;
 use uuid::Uuid;
 
 /// The schema version this build writes. Bump it with a migration when a
-/// record's encoding changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// record's encoding changes incompatibly. 2: sort orders other than
+/// creation order are kept only once used (`sort_orders/…` in `meta`); a
+/// build of version 1 would list such a store's unkept orders short.
+pub const SCHEMA_VERSION: u32 = 2;
 const SCHEMA_KEY: &[u8] = b"schema_version";
-/// Set once the sort indexes are complete.
+/// The layout of the sort indexes: absent before they existed, `[1]` when
+/// every order was kept, `[2]` when only the orders marked in
+/// `sort_orders/…` are.
 const SORT_INDEX_KEY: &[u8] = b"sort_index";
 
 /// Jobs that may wait for the committer before callers block.
@@ -85,15 +89,28 @@ impl Store {
             }
         })?;
         let tables = Tables::open(&db)?;
-        check_schema(&db, &tables)?;
-        if tables.meta.get(SORT_INDEX_KEY)?.is_none() {
-            let n = tables.build_sort_indexes()?;
-            tables.meta.insert(SORT_INDEX_KEY, &[1u8][..])?;
-            db.flush()?;
-            if n > 0 {
-                tracing::info!(entries = n, "built the sort indexes of an older store");
+        let found = check_schema(&tables)?;
+        match tables.meta.get(SORT_INDEX_KEY)?.as_deref() {
+            None => {
+                // New, or from before the sort indexes: creation order only.
+                let n = tables.build_order(false, 0)? + tables.build_order(true, 0)?;
+                if n > 0 {
+                    tracing::info!(entries = n, "built the creation-order index of an older store");
+                }
             }
+            Some([1]) => {
+                // Every order was kept and is complete: go on keeping them all.
+                tables.set_orders(false, tables::all_orders(PLAN_SORT_KEYS.len()))?;
+                tables.set_orders(true, tables::all_orders(ACTION_SORT_KEYS.len()))?;
+            }
+            Some(_) => {}
         }
+        tables.meta.insert(SORT_INDEX_KEY, &[2u8][..])?;
+        if found != Some(SCHEMA_VERSION) {
+            tables.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        }
+        db.flush()?;
+        tables.load_orders()?;
         let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
         // sled creates `conf`, `db` and `blobs/` without syncing them or
         // the directory: make what it created at open durable now.
@@ -232,7 +249,9 @@ impl Store {
     /// [`PLAN_SORT_KEYS`]; equal values in creation order), descending when
     /// `descending`, starting after the plan `marker`, keeping only those
     /// `keep` accepts. Reads the sort index and one record per plan looked
-    /// at, never the whole table. An unknown marker is `NotFound`.
+    /// at, not the whole table — except the first list in an order the
+    /// store does not keep yet, which builds it (see `sort`). An unknown
+    /// marker is `NotFound`.
     pub fn plans_page(
         &self,
         sort_key: &str,
@@ -242,7 +261,8 @@ impl Store {
         keep: impl FnMut(&ActionPlan) -> bool,
     ) -> Result<Vec<ActionPlan>, StoreError> {
         let t = &self.inner.tables;
-        let index = SortIndex { tree: &t.plan_sort, keys: PLAN_SORT_KEYS, kind: "ActionPlan" };
+        let index =
+            SortIndex { tree: &t.plan_sort, actions: false, keys: PLAN_SORT_KEYS, kind: "ActionPlan" };
         self.page(index, sort_key, marker, descending, limit, |u| t.plan(u), sort::plan_key, keep)
     }
 
@@ -256,7 +276,7 @@ impl Store {
         keep: impl FnMut(&Action) -> bool,
     ) -> Result<Vec<Action>, StoreError> {
         let t = &self.inner.tables;
-        let index = SortIndex { tree: &t.action_sort, keys: ACTION_SORT_KEYS, kind: "Action" };
+        let index = SortIndex { tree: &t.action_sort, actions: true, keys: ACTION_SORT_KEYS, kind: "Action" };
         self.page(index, sort_key, marker, descending, limit, |u| t.action(u), sort::action_key, keep)
     }
 
@@ -277,6 +297,9 @@ impl Store {
     ) -> Result<Vec<T>, StoreError> {
         self.readable()?;
         let field = field_number(index.keys, sort_key)?;
+        if !self.inner.tables.keeps(index.actions, field as usize) {
+            self.build_order(index.actions, field as usize, sort_key)?;
+        }
         let after = match marker {
             Some(m) => Some(key_of(
                 &load(m)?.ok_or(StoreError::NotFound { kind: index.kind, uuid: m })?,
@@ -300,6 +323,28 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Builds a sort order on the committer thread, so no write lands
+    /// between reading the records and marking the order kept. The first
+    /// list in an order pays the whole table once; every write after that
+    /// keeps the order up to date.
+    fn build_order(&self, actions: bool, field: usize, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.write(move |txn| {
+            let t = txn.tables();
+            if !t.keeps(actions, field) {
+                let started = std::time::Instant::now();
+                let entries = t.build_order(actions, field)?;
+                let kind = if actions { "actions" } else { "action plans" };
+                tracing::info!(
+                    entries,
+                    ms = started.elapsed().as_millis() as u64,
+                    "built the sort index of {kind} by {name} on its first use"
+                );
+            }
+            Ok::<_, StoreError>(())
+        })
     }
 
     /// A named JSON document (e.g. the simulated cloud's state).
@@ -361,6 +406,8 @@ fn sync_created(path: &Path) -> Result<(), StoreError> {
 /// an unknown marker's error).
 struct SortIndex<'a> {
     tree: &'a sled::Tree,
+    /// Whether it is the actions' tree.
+    actions: bool,
     keys: &'a [&'a str],
     kind: &'static str,
 }
@@ -372,8 +419,9 @@ fn field_number(keys: &[&str], key: &str) -> Result<u8, StoreError> {
         .ok_or_else(|| StoreError::Engine(format!("{key} is not a sort key")))
 }
 
-/// Writes the schema version into a new database; refuses a newer one.
-fn check_schema(db: &sled::Db, tables: &Tables) -> Result<(), StoreError> {
+/// The store's schema version (`None`: a new database); refuses a newer
+/// one than this build writes.
+fn check_schema(tables: &Tables) -> Result<Option<u32>, StoreError> {
     match tables.meta.get(SCHEMA_KEY)? {
         Some(v) => {
             let found = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).map_err(|_| {
@@ -382,13 +430,9 @@ fn check_schema(db: &sled::Db, tables: &Tables) -> Result<(), StoreError> {
             if found > SCHEMA_VERSION {
                 return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
             }
-            Ok(())
+            Ok(Some(found))
         }
-        None => {
-            tables.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-            db.flush()?;
-            Ok(())
-        }
+        None => Ok(None),
     }
 }
 

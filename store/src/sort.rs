@@ -2,6 +2,12 @@
 //! (field, value, id) → uuid, so that a page in any order is read from the
 //! index instead of sorting the whole table.
 //!
+//! Creation order (`id`, the API's default) is kept from the start. Every
+//! other order is built the first time a list asks for it and kept from
+//! then on (`Tables::build_order`; which orders a store keeps is in its
+//! `meta` tree), so a write pays one index entry per order in use, not one
+//! per sortable field: most stores are only ever listed in creation order.
+//!
 //! A key is `[field number][value][id, u64 big-endian]` (for `id`, creation
 //! order, just `[0][id]`). Values encode so
 //! that byte order is the API's order: absent (null) first, then the
@@ -134,17 +140,18 @@ pub(crate) fn action_key(a: &Action, field: usize) -> Vec<u8> {
     encode(field, action_value(a, ACTION_SORT_KEYS[field]), a.id)
 }
 
-/// Index changes for a record going from `old` to `new` (`None`: absent):
-/// (key, `Some(uuid)` to insert | `None` to remove), only where a key changed.
+/// Index changes for a record going from `old` to `new` (`None`: absent)
+/// in the orders `fields`: (key, `Some(uuid)` to insert | `None` to
+/// remove), only where a key changed.
 pub(crate) fn changes<T>(
     old: Option<&T>,
     new: &T,
-    fields: usize,
+    fields: &[usize],
     key: impl Fn(&T, usize) -> Vec<u8>,
     uuid: Uuid,
 ) -> Vec<(Vec<u8>, Option<Uuid>)> {
     let mut out = Vec::new();
-    for f in 0..fields {
+    for &f in fields {
         let k = key(new, f);
         match old.map(|o| key(o, f)) {
             Some(ok) if ok == k => {}

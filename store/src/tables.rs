@@ -10,20 +10,22 @@
 //! | `action_sort` | field ‖ value ‖ id             | action uuid       |
 //! | `documents`   | a name, e.g. `cloud`           | any JSON document |
 //! | `blobs`       | a name, e.g. `plugin/migrate`  | bytes             |
-//! | `meta`        | `schema_version`               | u32 big-endian    |
+//! | `meta`        | `schema_version`, `sort_orders/…` | u32 big-endian |
 //!
 //! Index entries are written in the same transaction as the records they
-//! index (see [`Tables::apply`]). The two `_sort` trees keep every list
-//! order (creation order and each sortable field), so a page of a list is
-//! read from them without loading every record; a store written before
-//! they existed gets them built once at open ([`Tables::build_sort_indexes`]).
+//! index (see [`Tables::apply`]). The two `_sort` trees keep the list
+//! orders in use (creation order always, each other sortable field from the
+//! first list that asks for it: [`Tables::build_order`]), so a page of a
+//! list is read from them without loading every record. Which orders a tree
+//! keeps is a bit mask under `sort_orders/plans` and `sort_orders/actions`
+//! in `meta`.
 
 use crate::error::StoreError;
 use crate::model::{Action, ActionPlan};
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -71,6 +73,17 @@ pub(crate) struct Tables {
     pub(crate) meta: sled::Tree,
     /// Records and index entries read so far (see `Store::reads`).
     reads: Arc<AtomicU64>,
+    /// The sort orders each `_sort` tree keeps (bit f: field f), plans
+    /// then actions. Changed only on the committer thread (or at open).
+    orders: Arc<[AtomicU32; 2]>,
+}
+
+/// Where [`Tables::orders`] is kept in `meta`: plans, then actions.
+const ORDERS_KEYS: [&[u8]; 2] = [b"sort_orders/plans", b"sort_orders/actions"];
+
+/// The mask of every order of a kind: `n` sortable fields.
+pub(crate) fn all_orders(n: usize) -> u32 {
+    (1u32 << n) - 1
 }
 
 fn pair(a: Uuid, b: Uuid) -> [u8; 32] {
@@ -104,6 +117,7 @@ impl Tables {
             blobs: db.open_tree("blobs")?,
             meta: db.open_tree("meta")?,
             reads: Arc::new(AtomicU64::new(0)),
+            orders: Arc::new([AtomicU32::new(0), AtomicU32::new(0)]),
         })
     }
 
@@ -218,24 +232,72 @@ impl Tables {
         }
     }
 
-    /// Fills the `_sort` trees from the records (a store from before they
-    /// existed). Returns how many entries were written.
-    pub(crate) fn build_sort_indexes(&self) -> Result<usize, StoreError> {
-        self.plan_sort.clear()?;
-        self.action_sort.clear()?;
+    /// Whether the actions' (or plans') sort tree keeps order `field`.
+    pub(crate) fn keeps(&self, actions: bool, field: usize) -> bool {
+        self.orders[actions as usize].load(Ordering::Acquire) & (1 << field) != 0
+    }
+
+    /// The orders the actions' (or plans') sort tree keeps, ascending.
+    pub(crate) fn kept_orders(&self, actions: bool) -> Vec<usize> {
+        let n = if actions { crate::sort::ACTION_SORT_KEYS.len() } else { crate::sort::PLAN_SORT_KEYS.len() };
+        (0..n).filter(|&f| self.keeps(actions, f)).collect()
+    }
+
+    /// Reads which orders each tree keeps from `meta` (none when unset).
+    pub(crate) fn load_orders(&self) -> Result<(), StoreError> {
+        for (i, key) in ORDERS_KEYS.iter().enumerate() {
+            let mask = match self.meta.get(key)? {
+                Some(v) => <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).map_err(|_| {
+                    StoreError::Corrupt {
+                        key: format!("meta/{}", String::from_utf8_lossy(key)),
+                        reason: "not a u32".into(),
+                    }
+                })?,
+                None => 0,
+            };
+            self.orders[i].store(mask, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Records that the actions' (or plans') tree keeps the orders `mask`.
+    pub(crate) fn set_orders(&self, actions: bool, mask: u32) -> Result<(), StoreError> {
+        self.meta.insert(ORDERS_KEYS[actions as usize], &mask.to_be_bytes())?;
+        self.orders[actions as usize].store(mask, Ordering::Release);
+        Ok(())
+    }
+
+    /// Builds order `field` of the actions' (or plans') sort tree from the
+    /// records and marks it kept, so every later write maintains it. Runs on
+    /// the committer thread (no write interleaves) or at open. Entries a
+    /// build cut short by a crash left behind are removed first; the mark
+    /// goes in after the entries, and sled's log is ordered, so a durable
+    /// mark implies durable entries. Returns how many entries were written.
+    pub(crate) fn build_order(&self, actions: bool, field: usize) -> Result<usize, StoreError> {
+        let tree = self.sort_tree(actions);
+        let field_byte = field as u8;
+        let left: Vec<sled::IVec> =
+            tree.range(vec![field_byte]..vec![field_byte + 1]).keys().collect::<Result<_, _>>()?;
+        for k in left {
+            tree.remove(k)?;
+        }
+        let records = if actions { &self.actions } else { &self.plans };
         let mut n = 0;
-        for p in self.all_plans()? {
-            for f in 0..crate::sort::PLAN_SORT_KEYS.len() {
-                self.plan_sort.insert(crate::sort::plan_key(&p, f), p.uuid.as_bytes())?;
-                n += 1;
-            }
+        for kv in records.iter() {
+            let (k, v) = kv?;
+            self.read(1);
+            let (key, uuid) = if actions {
+                let a: Action = decode("actions", &k, &v)?;
+                (crate::sort::action_key(&a, field), a.uuid)
+            } else {
+                let p: ActionPlan = decode("plans", &k, &v)?;
+                (crate::sort::plan_key(&p, field), p.uuid)
+            };
+            tree.insert(key, uuid.as_bytes())?;
+            n += 1;
         }
-        for a in self.all_actions()? {
-            for f in 0..crate::sort::ACTION_SORT_KEYS.len() {
-                self.action_sort.insert(crate::sort::action_key(&a, f), a.uuid.as_bytes())?;
-                n += 1;
-            }
-        }
+        let mask = self.orders[actions as usize].load(Ordering::Acquire) | (1 << field);
+        self.set_orders(actions, mask)?;
         Ok(n)
     }
 

@@ -276,6 +276,8 @@ fn stale_sort_entries_are_skipped_not_listed() {
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..4).map(|_| create(&store, None, 0).0).collect();
     let state = PLAN_SORT_KEYS.iter().position(|k| *k == "state").unwrap();
+    // Kept from here on: a crash after this can leave stale entries in it.
+    assert_eq!(store.plans_page("state", None, false, 100, |_| true).unwrap(), made);
     let t = &store.inner.tables;
     // An entry from an update that never committed: plan 0 as if FAILED.
     let mut failed = made[0].clone();
@@ -298,4 +300,111 @@ fn a_panicking_write_fails_alone_and_the_store_goes_on() {
     let (p, _) = create(&store, None, 2);
     assert_eq!(store.plan(p.uuid).unwrap().unwrap(), p);
     store.health().unwrap();
+}
+
+/// The entries a write adds to the sort trees.
+fn sort_entries(store: &Store) -> (usize, usize) {
+    (store.inner.tables.plan_sort.len(), store.inner.tables.action_sort.len())
+}
+
+/// A write pays one sort-index entry per order in use: creation order from
+/// the start, another order only from the first list that asks for it
+/// (which builds it from the records once). Guards the store's write
+/// throughput, which an entry per sortable field cut to less than half.
+#[test]
+fn a_write_indexes_only_the_orders_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first: Vec<ActionPlan> = (0..3).map(|_| create(&store, None, 2).0).collect();
+    assert_eq!(sort_entries(&store), (3, 6), "creation order only");
+
+    // The first list by state builds that order, for the plans only.
+    let by_state = store.plans_page("state", None, false, 100, |_| true).unwrap();
+    assert_eq!(by_state, first);
+    assert_eq!(sort_entries(&store), (6, 6));
+    let (p, _) = create(&store, None, 1);
+    assert_eq!(sort_entries(&store), (8, 7), "a new plan: creation order and state");
+
+    // Kept up to date by later writes: a plan moved by an update is listed
+    // at its new place, once.
+    let moved = first[0].uuid;
+    store
+        .write(move |txn| {
+            let mut plan = txn.plan_required(moved)?;
+            plan.state = PlanState::Succeeded;
+            txn.update_plan(plan)
+        })
+        .unwrap();
+    let before = store.reads();
+    let listed: Vec<Uuid> =
+        store.plans_page("state", None, false, 100, |_| true).unwrap().iter().map(|p| p.uuid).collect();
+    assert_eq!(listed, vec![first[1].uuid, first[2].uuid, p.uuid, moved], "RECOMMENDED before SUCCEEDED");
+    assert!(store.reads() - before <= 10, "a kept order is not rebuilt: {} reads", store.reads() - before);
+    assert_eq!(sort_entries(&store), (8, 7), "the old entry went out as the new one came in");
+
+    // Still kept after a reopen, without a rebuild.
+    drop(store);
+    let store = reopen(dir.path()).unwrap();
+    let before = store.reads();
+    assert_eq!(store.plans_page("state", None, false, 2, |_| true).unwrap().len(), 2);
+    assert!(store.reads() - before <= 4, "{} reads after a reopen", store.reads() - before);
+    assert_eq!(store.actions_page("description", None, true, 100, |_| true).unwrap().len(), 7);
+    assert_eq!(sort_entries(&store), (8, 14));
+}
+
+/// A build a crash cut short leaves entries but no mark: the next build
+/// clears them and starts again, and every record is listed once.
+#[test]
+fn an_order_whose_build_was_cut_short_is_built_again_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let made: Vec<ActionPlan> = (0..5).map(|_| create(&store, None, 0).0).collect();
+    let hostname = PLAN_SORT_KEYS.iter().position(|k| *k == "hostname").unwrap();
+    let t = &store.inner.tables;
+    let mut moved = made[2].clone();
+    moved.hostname = Some("elsewhere".into());
+    t.plan_sort.insert(sort::plan_key(&made[0], hostname), made[0].uuid.as_bytes()).unwrap();
+    t.plan_sort.insert(sort::plan_key(&moved, hostname), moved.uuid.as_bytes()).unwrap();
+    assert!(!t.keeps(false, hostname));
+    assert_eq!(store.plans_page("hostname", None, false, 100, |_| true).unwrap(), made);
+    assert_eq!(sort_entries(&store).0, 10, "five in creation order, five by hostname, no leftovers");
+}
+
+/// A store written when every order was kept (schema 1) keeps them all,
+/// complete, with no rebuild, and is marked schema 2 (a build that keeps
+/// every order would list a schema-2 store's unkept orders short).
+#[test]
+fn a_store_that_kept_every_order_keeps_them_without_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let made: Vec<ActionPlan> = {
+        let store = Store::open(dir.path()).unwrap();
+        let made: Vec<ActionPlan> = (0..4).map(|_| create(&store, None, 1).0).collect();
+        // As schema 1 left it: every order's entries, and `sort_index` 1.
+        for f in 0..PLAN_SORT_KEYS.len() {
+            store.inner.tables.build_order(false, f).unwrap();
+        }
+        for f in 0..ACTION_SORT_KEYS.len() {
+            store.inner.tables.build_order(true, f).unwrap();
+        }
+        let meta = &store.inner.tables.meta;
+        meta.remove(b"sort_orders/plans").unwrap();
+        meta.remove(b"sort_orders/actions").unwrap();
+        meta.insert(SORT_INDEX_KEY, &[1u8][..]).unwrap();
+        meta.insert(SCHEMA_KEY, &1u32.to_be_bytes()).unwrap();
+        store.inner.db.flush().unwrap();
+        made
+    };
+    let store = reopen(dir.path()).unwrap();
+    for (f, name) in PLAN_SORT_KEYS.iter().enumerate() {
+        assert!(store.inner.tables.keeps(false, f), "{name}");
+    }
+    let before = store.reads();
+    let mut newest_first = made.clone();
+    newest_first.reverse();
+    assert_eq!(store.plans_page("created_at", None, true, 100, |_| true).unwrap(), newest_first);
+    assert!(store.reads() - before <= 10, "no rebuild: {} reads", store.reads() - before);
+    let schema = store.inner.tables.meta.get(SCHEMA_KEY).unwrap().unwrap();
+    assert_eq!(schema.as_ref(), &SCHEMA_VERSION.to_be_bytes());
+    let (p, _) = create(&store, None, 0);
+    assert_eq!(store.plans_page("hostname", Some(made[3].uuid), false, 5, |_| true).unwrap(), vec![p]);
 }

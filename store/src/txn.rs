@@ -43,6 +43,11 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// The store's trees (for the store's own jobs, e.g. building an order).
+    pub(crate) fn tables(&self) -> &Tables {
+        self.tables
+    }
+
     /// A fresh, never reused id (creation order).
     pub fn next_id(&self) -> Result<u64, StoreError> {
         Ok(self.db.generate_id()?)
@@ -174,17 +179,20 @@ impl<'a> Txn<'a> {
 
     /// Everything staged, records and index entries, for one transaction.
     pub(crate) fn into_writes(self) -> Vec<Write> {
-        use crate::sort::{action_key, changes, plan_key, ACTION_SORT_KEYS, PLAN_SORT_KEYS};
+        use crate::sort::{action_key, changes, plan_key};
         let mut writes = self.writes;
+        // Only the orders the store keeps (see `sort`); they change only on
+        // this thread, so none is built between here and the apply.
+        let (plan_orders, action_orders) = (self.tables.kept_orders(false), self.tables.kept_orders(true));
         for (uuid, p) in &self.plans {
             let before = self.plans_before.get(uuid).and_then(Option::as_ref);
-            for (key, uuid) in changes(before, p, PLAN_SORT_KEYS.len(), plan_key, *uuid) {
+            for (key, uuid) in changes(before, p, &plan_orders, plan_key, *uuid) {
                 writes.push(Write::Sort { actions: false, key, uuid });
             }
         }
         for (uuid, a) in &self.actions {
             let before = self.actions_before.get(uuid).and_then(Option::as_ref);
-            for (key, uuid) in changes(before, a, ACTION_SORT_KEYS.len(), action_key, *uuid) {
+            for (key, uuid) in changes(before, a, &action_orders, action_key, *uuid) {
                 writes.push(Write::Sort { actions: true, key, uuid });
             }
         }
