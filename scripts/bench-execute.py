@@ -71,6 +71,7 @@ def main():
     ap.add_argument("--kind", choices=["nop", "migrate"], default="nop")
     ap.add_argument("--plugins", default="target/plugins", help="the inverters (for --rollback)")
     ap.add_argument("--rollback", action="store_true", help="then time its rollback (dry run, then stored)")
+    ap.add_argument("--perf", metavar="FILE", help="perf record -g the server during the rollbacks into FILE")
     args = ap.parse_args()
 
     data = tempfile.mkdtemp(prefix="bench-execute-", dir=args.data_parent)
@@ -122,12 +123,19 @@ def main():
             f"seconds={elapsed:.2f} ms_per_action={1000 * elapsed / args.actions:.2f} peak_rss_mib={rss:.0f}"
         )
         if args.rollback:
+            perf = None
+            if args.perf:
+                perf = subprocess.Popen(["perf", "record", "-g", "-q", "-o", args.perf, "-p", str(server.pid)])
+                time.sleep(0.5)
             for name, body in (("dry_run", {"dry_run": True}), ("stored", {})):
                 r0 = time.monotonic()
                 rb = call(base, "POST", f"/v1/action_plans/{plan}/rollback", body)
                 took = time.monotonic() - r0
                 print(f"rollback={name} inverse_actions={len(rb['actions'])} ms={1000 * took:.0f} "
                       f"peak_rss_mib={peak_rss_mib(server.pid):.0f}")
+            if perf:
+                perf.send_signal(2)
+                perf.wait(timeout=60)
     finally:
         server.terminate()
         try:

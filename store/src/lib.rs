@@ -325,26 +325,29 @@ impl Store {
         Ok(out)
     }
 
-    /// Builds a sort order on the committer thread, so no write lands
-    /// between reading the records and marking the order kept. The first
-    /// list in an order pays the whole table once; every write after that
-    /// keeps the order up to date.
+    /// Builds a sort order on the committer thread, one step of records at
+    /// a time (other writes run between the steps and keep the part built
+    /// so far up to date). The first list in an order pays the whole table
+    /// once; every write after that keeps the order up to date.
     fn build_order(&self, actions: bool, field: usize, name: &str) -> Result<(), StoreError> {
-        let name = name.to_string();
-        self.write(move |txn| {
-            let t = txn.tables();
-            if !t.keeps(actions, field) {
-                let started = std::time::Instant::now();
-                let entries = t.build_order(actions, field)?;
-                let kind = if actions { "actions" } else { "action plans" };
-                tracing::info!(
-                    entries,
-                    ms = started.elapsed().as_millis() as u64,
-                    "built the sort index of {kind} by {name} on its first use"
-                );
+        let started = std::time::Instant::now();
+        let mut entries = 0;
+        loop {
+            let (wrote, done) = self.write(move |txn| txn.tables().build_order_chunk(actions, field))?;
+            entries += wrote;
+            if done {
+                break;
             }
-            Ok::<_, StoreError>(())
-        })
+        }
+        if entries > 0 {
+            let kind = if actions { "actions" } else { "action plans" };
+            tracing::info!(
+                entries,
+                ms = started.elapsed().as_millis() as u64,
+                "built the sort index of {kind} by {name} on its first use"
+            );
+        }
+        Ok(())
     }
 
     /// A named JSON document (e.g. the simulated cloud's state).

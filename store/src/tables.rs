@@ -25,8 +25,9 @@ use crate::model::{Action, ActionPlan};
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// One staged write.
@@ -76,7 +77,16 @@ pub(crate) struct Tables {
     /// The sort orders each `_sort` tree keeps (bit f: field f), plans
     /// then actions. Changed only on the committer thread (or at open).
     orders: Arc<[AtomicU32; 2]>,
+    /// Orders being built, and how far. Used only on the committer thread.
+    building: Arc<Mutex<Builds>>,
 }
+
+/// (actions?, field) → the last record key a build has done, if any.
+type Builds = BTreeMap<(bool, usize), Option<sled::IVec>>;
+
+/// Records one step of an order's build reads, so other writes wait at
+/// most one step while an order of a large table is built.
+const BUILD_STEP: usize = 4096;
 
 /// Where [`Tables::orders`] is kept in `meta`: plans, then actions.
 const ORDERS_KEYS: [&[u8]; 2] = [b"sort_orders/plans", b"sort_orders/actions"];
@@ -118,6 +128,7 @@ impl Tables {
             meta: db.open_tree("meta")?,
             reads: Arc::new(AtomicU64::new(0)),
             orders: Arc::new([AtomicU32::new(0), AtomicU32::new(0)]),
+            building: Arc::default(),
         })
     }
 
@@ -237,10 +248,18 @@ impl Tables {
         self.orders[actions as usize].load(Ordering::Acquire) & (1 << field) != 0
     }
 
-    /// The orders the actions' (or plans') sort tree keeps, ascending.
-    pub(crate) fn kept_orders(&self, actions: bool) -> Vec<usize> {
+    /// The orders a write of the action (or plan) `uuid` must maintain:
+    /// those kept, and those being built whose build has passed `uuid`
+    /// (the build's later steps read the records after it as committed).
+    pub(crate) fn orders_for(&self, actions: bool, uuid: Uuid) -> Vec<usize> {
         let n = if actions { crate::sort::ACTION_SORT_KEYS.len() } else { crate::sort::PLAN_SORT_KEYS.len() };
-        (0..n).filter(|&f| self.keeps(actions, f)).collect()
+        let building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        (0..n)
+            .filter(|&f| {
+                self.keeps(actions, f)
+                    || matches!(building.get(&(actions, f)), Some(Some(done)) if uuid.as_bytes()[..] <= done[..])
+            })
+            .collect()
     }
 
     /// Reads which orders each tree keeps from `meta` (none when unset).
@@ -268,22 +287,59 @@ impl Tables {
     }
 
     /// Builds order `field` of the actions' (or plans') sort tree from the
-    /// records and marks it kept, so every later write maintains it. Runs on
-    /// the committer thread (no write interleaves) or at open. Entries a
-    /// build cut short by a crash left behind are removed first; the mark
-    /// goes in after the entries, and sled's log is ordered, so a durable
-    /// mark implies durable entries. Returns how many entries were written.
+    /// records, then marks it kept (every later write maintains it).
+    /// Returns how many entries were written. For the store's open and
+    /// tests; the committer builds in steps ([`Tables::build_order_step`]).
     pub(crate) fn build_order(&self, actions: bool, field: usize) -> Result<usize, StoreError> {
-        let tree = self.sort_tree(actions);
-        let field_byte = field as u8;
-        let left: Vec<sled::IVec> =
-            tree.range(vec![field_byte]..vec![field_byte + 1]).keys().collect::<Result<_, _>>()?;
-        for k in left {
-            tree.remove(k)?;
-        }
-        let records = if actions { &self.actions } else { &self.plans };
         let mut n = 0;
-        for kv in records.iter() {
+        loop {
+            let (wrote, done) = self.build_order_step(actions, field, usize::MAX)?;
+            n += wrote;
+            if done {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// One step of building order `field`: the entries of the next `step`
+    /// records in key order, after those of the steps before. Runs on the
+    /// committer thread, between writes: a write meanwhile maintains the
+    /// order for the records already done ([`Tables::orders_for`]), and a
+    /// later step reads the others as they are then. The first step removes
+    /// what a build cut short by a crash left behind; the last marks the
+    /// order kept, after its entries (sled's log is ordered: a durable mark
+    /// implies durable entries). Returns (entries written, whether done).
+    pub(crate) fn build_order_step(
+        &self,
+        actions: bool,
+        field: usize,
+        step: usize,
+    ) -> Result<(usize, bool), StoreError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        if self.keeps(actions, field) {
+            return Ok((0, true));
+        }
+        let tree = self.sort_tree(actions);
+        let mut building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        let after = match building.get(&(actions, field)) {
+            Some(after) => after.clone(),
+            None => {
+                let field_byte = field as u8;
+                let left: Vec<sled::IVec> =
+                    tree.range(vec![field_byte]..vec![field_byte + 1]).keys().collect::<Result<_, _>>()?;
+                for k in left {
+                    tree.remove(k)?;
+                }
+                None
+            }
+        };
+        let records = if actions { &self.actions } else { &self.plans };
+        let range = match &after {
+            None => records.iter(),
+            Some(k) => records.range::<&[u8], _>((Excluded(k.as_ref()), Unbounded)),
+        };
+        let (mut n, mut last) = (0, None);
+        for kv in range.take(step) {
             let (k, v) = kv?;
             self.read(1);
             let (key, uuid) = if actions {
@@ -295,10 +351,22 @@ impl Tables {
             };
             tree.insert(key, uuid.as_bytes())?;
             n += 1;
+            last = Some(k);
         }
-        let mask = self.orders[actions as usize].load(Ordering::Acquire) | (1 << field);
-        self.set_orders(actions, mask)?;
-        Ok(n)
+        if n < step {
+            building.remove(&(actions, field));
+            let mask = self.orders[actions as usize].load(Ordering::Acquire) | (1 << field);
+            self.set_orders(actions, mask)?;
+            Ok((n, true))
+        } else {
+            building.insert((actions, field), last.or(after));
+            Ok((n, false))
+        }
+    }
+
+    /// A build step for the committer (see [`Tables::build_order_step`]).
+    pub(crate) fn build_order_chunk(&self, actions: bool, field: usize) -> Result<(usize, bool), StoreError> {
+        self.build_order_step(actions, field, BUILD_STEP)
     }
 
     /// The uuids stored under `prefix` in a pair index.

@@ -181,18 +181,19 @@ impl<'a> Txn<'a> {
     pub(crate) fn into_writes(self) -> Vec<Write> {
         use crate::sort::{action_key, changes, plan_key};
         let mut writes = self.writes;
-        // Only the orders the store keeps (see `sort`); they change only on
-        // this thread, so none is built between here and the apply.
-        let (plan_orders, action_orders) = (self.tables.kept_orders(false), self.tables.kept_orders(true));
+        // Only the orders the store keeps or has built past this record
+        // (see `sort`); they change only on this thread, between writes.
         for (uuid, p) in &self.plans {
             let before = self.plans_before.get(uuid).and_then(Option::as_ref);
-            for (key, uuid) in changes(before, p, &plan_orders, plan_key, *uuid) {
+            let orders = self.tables.orders_for(false, *uuid);
+            for (key, uuid) in changes(before, p, &orders, plan_key, *uuid) {
                 writes.push(Write::Sort { actions: false, key, uuid });
             }
         }
         for (uuid, a) in &self.actions {
             let before = self.actions_before.get(uuid).and_then(Option::as_ref);
-            for (key, uuid) in changes(before, a, &action_orders, action_key, *uuid) {
+            let orders = self.tables.orders_for(true, *uuid);
+            for (key, uuid) in changes(before, a, &orders, action_key, *uuid) {
                 writes.push(Write::Sort { actions: true, key, uuid });
             }
         }
