@@ -333,7 +333,8 @@ impl Store {
         let started = std::time::Instant::now();
         let mut entries = 0;
         loop {
-            let (wrote, done) = self.write(move |txn| txn.tables().build_order_chunk(actions, field))?;
+            let (wrote, done) =
+                self.write(move |txn| txn.tables().build_order_step(actions, field, tables::BUILD_STEP))?;
             entries += wrote;
             if done {
                 break;

@@ -84,9 +84,30 @@ pub(crate) struct Tables {
 /// (actions?, field) → the last record key a build has done, if any.
 type Builds = BTreeMap<(bool, usize), Option<sled::IVec>>;
 
+/// The orders a write of one kind maintains ([`Tables::maintained`]).
+pub(crate) struct Maintained {
+    kept: Vec<usize>,
+    /// Orders being built, with the last record key done so far.
+    building: Vec<(usize, sled::IVec)>,
+}
+
+impl Maintained {
+    /// The orders a write of record `uuid` maintains: those kept, and those
+    /// being built whose build has passed `uuid` (the build's later steps
+    /// read the records after it as committed).
+    pub(crate) fn for_record(&self, uuid: Uuid) -> std::borrow::Cow<'_, [usize]> {
+        if self.building.is_empty() {
+            return self.kept.as_slice().into();
+        }
+        let passed =
+            self.building.iter().filter(|(_, done)| uuid.as_bytes()[..] <= done[..]).map(|(f, _)| *f);
+        self.kept.iter().copied().chain(passed).collect::<Vec<_>>().into()
+    }
+}
+
 /// Records one step of an order's build reads, so other writes wait at
 /// most one step while an order of a large table is built.
-const BUILD_STEP: usize = 4096;
+pub(crate) const BUILD_STEP: usize = 4096;
 
 /// Where [`Tables::orders`] is kept in `meta`: plans, then actions.
 const ORDERS_KEYS: [&[u8]; 2] = [b"sort_orders/plans", b"sort_orders/actions"];
@@ -248,18 +269,19 @@ impl Tables {
         self.orders[actions as usize].load(Ordering::Acquire) & (1 << field) != 0
     }
 
-    /// The orders a write of the action (or plan) `uuid` must maintain:
-    /// those kept, and those being built whose build has passed `uuid`
-    /// (the build's later steps read the records after it as committed).
-    pub(crate) fn orders_for(&self, actions: bool, uuid: Uuid) -> Vec<usize> {
+    /// The orders writes of actions (or plans) must maintain, read once
+    /// per transaction (they change only on the committer thread).
+    pub(crate) fn maintained(&self, actions: bool) -> Maintained {
         let n = if actions { crate::sort::ACTION_SORT_KEYS.len() } else { crate::sort::PLAN_SORT_KEYS.len() };
         let building = self.building.lock().unwrap_or_else(|e| e.into_inner());
-        (0..n)
-            .filter(|&f| {
-                self.keeps(actions, f)
-                    || matches!(building.get(&(actions, f)), Some(Some(done)) if uuid.as_bytes()[..] <= done[..])
-            })
-            .collect()
+        Maintained {
+            kept: (0..n).filter(|&f| self.keeps(actions, f)).collect(),
+            building: building
+                .iter()
+                .filter(|((kind, _), _)| *kind == actions)
+                .filter_map(|((_, f), done)| Some((*f, done.clone()?)))
+                .collect(),
+        }
     }
 
     /// Reads which orders each tree keeps from `meta` (none when unset).
@@ -287,24 +309,17 @@ impl Tables {
     }
 
     /// Builds order `field` of the actions' (or plans') sort tree from the
-    /// records, then marks it kept (every later write maintains it).
-    /// Returns how many entries were written. For the store's open and
-    /// tests; the committer builds in steps ([`Tables::build_order_step`]).
+    /// records in one step, then marks it kept (every later write maintains
+    /// it). Returns how many entries were written. For the store's open and
+    /// tests; the committer builds in steps of [`BUILD_STEP`].
     pub(crate) fn build_order(&self, actions: bool, field: usize) -> Result<usize, StoreError> {
-        let mut n = 0;
-        loop {
-            let (wrote, done) = self.build_order_step(actions, field, usize::MAX)?;
-            n += wrote;
-            if done {
-                return Ok(n);
-            }
-        }
+        Ok(self.build_order_step(actions, field, usize::MAX)?.0)
     }
 
     /// One step of building order `field`: the entries of the next `step`
     /// records in key order, after those of the steps before. Runs on the
     /// committer thread, between writes: a write meanwhile maintains the
-    /// order for the records already done ([`Tables::orders_for`]), and a
+    /// order for the records already done ([`Tables::maintained`]), and a
     /// later step reads the others as they are then. The first step removes
     /// what a build cut short by a crash left behind; the last marks the
     /// order kept, after its entries (sled's log is ordered: a durable mark
@@ -362,11 +377,6 @@ impl Tables {
             building.insert((actions, field), last.or(after));
             Ok((n, false))
         }
-    }
-
-    /// A build step for the committer (see [`Tables::build_order_step`]).
-    pub(crate) fn build_order_chunk(&self, actions: bool, field: usize) -> Result<(usize, bool), StoreError> {
-        self.build_order_step(actions, field, BUILD_STEP)
     }
 
     /// The uuids stored under `prefix` in a pair index.

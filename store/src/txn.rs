@@ -183,17 +183,16 @@ impl<'a> Txn<'a> {
         let mut writes = self.writes;
         // Only the orders the store keeps or has built past this record
         // (see `sort`); they change only on this thread, between writes.
+        let (plan_orders, action_orders) = (self.tables.maintained(false), self.tables.maintained(true));
         for (uuid, p) in &self.plans {
             let before = self.plans_before.get(uuid).and_then(Option::as_ref);
-            let orders = self.tables.orders_for(false, *uuid);
-            for (key, uuid) in changes(before, p, &orders, plan_key, *uuid) {
+            for (key, uuid) in changes(before, p, &plan_orders.for_record(*uuid), plan_key, *uuid) {
                 writes.push(Write::Sort { actions: false, key, uuid });
             }
         }
         for (uuid, a) in &self.actions {
             let before = self.actions_before.get(uuid).and_then(Option::as_ref);
-            let orders = self.tables.orders_for(true, *uuid);
-            for (key, uuid) in changes(before, a, &orders, action_key, *uuid) {
+            for (key, uuid) in changes(before, a, &action_orders.for_record(*uuid), action_key, *uuid) {
                 writes.push(Write::Sort { actions: true, key, uuid });
             }
         }
