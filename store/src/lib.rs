@@ -90,7 +90,9 @@ impl Store {
         })?;
         let tables = Tables::open(&db)?;
         let found = check_schema(&tables)?;
-        match tables.meta.get(SORT_INDEX_KEY)?.as_deref() {
+        let layout = tables.meta.get(SORT_INDEX_KEY)?;
+        let upgrade = layout.as_deref() != Some(&[2u8][..]) || found != Some(SCHEMA_VERSION);
+        match layout.as_deref() {
             None => {
                 // New, or from before the sort indexes: creation order only.
                 let n = tables.build_order(false, 0)? + tables.build_order(true, 0)?;
@@ -105,11 +107,12 @@ impl Store {
             }
             Some(_) => {}
         }
-        tables.meta.insert(SORT_INDEX_KEY, &[2u8][..])?;
-        if found != Some(SCHEMA_VERSION) {
+        if upgrade {
+            // New, or written by an older build: recorded once, not at every open.
+            tables.meta.insert(SORT_INDEX_KEY, &[2u8][..])?;
             tables.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            db.flush()?;
         }
-        db.flush()?;
         tables.load_orders()?;
         let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
         // sled creates `conf`, `db` and `blobs/` without syncing them or
