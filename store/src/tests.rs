@@ -275,7 +275,7 @@ fn stale_sort_entries_are_skipped_not_listed() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..4).map(|_| create(&store, None, 0).0).collect();
-    let state = PLAN_SORT_KEYS.iter().position(|k| *k == "state").unwrap();
+    let state = field_number(PLAN_SORT_KEYS, "state").unwrap() as usize;
     // Kept from here on: a crash after this can leave stale entries in it.
     assert_eq!(store.plans_page("state", None, false, 100, |_| true).unwrap(), made);
     let t = &store.inner.tables;
@@ -359,7 +359,7 @@ fn an_order_whose_build_was_cut_short_is_built_again_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..5).map(|_| create(&store, None, 0).0).collect();
-    let hostname = PLAN_SORT_KEYS.iter().position(|k| *k == "hostname").unwrap();
+    let hostname = field_number(PLAN_SORT_KEYS, "hostname").unwrap() as usize;
     let t = &store.inner.tables;
     let mut moved = made[2].clone();
     moved.hostname = Some("elsewhere".into());
@@ -418,7 +418,7 @@ fn writes_between_the_steps_of_a_build_are_not_lost() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..30).map(|_| create(&store, None, 0).0).collect();
-    let state = PLAN_SORT_KEYS.iter().position(|k| *k == "state").unwrap();
+    let state = field_number(PLAN_SORT_KEYS, "state").unwrap() as usize;
     let t = store.inner.tables.clone();
     assert_eq!(t.build_order_step(false, state, 7).unwrap(), (7, false));
     assert!(!t.keeps(false, state), "not kept before its last step");

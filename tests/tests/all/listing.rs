@@ -102,6 +102,28 @@ fn walk(app: &axum::Router, rt: &tokio::runtime::Runtime, uri: &str, key: &str) 
     }
 }
 
+/// For every key in `keys`, both directions: walking `list` unfiltered
+/// (pages from the sort index) gives what walking it with `filter` (records
+/// sorted in memory) gives, `len` records long. `list` is (path, the
+/// answer's array key, the filter query).
+fn same_as_full_sort(
+    app: &axum::Router,
+    rt: &tokio::runtime::Runtime,
+    keys: &[&str],
+    (path, key, filter): (&str, &str, String),
+    len: usize,
+) {
+    for sort_key in keys {
+        for dir in ["asc", "desc"] {
+            let q = format!("sort_key={sort_key}&sort_dir={dir}&limit=7");
+            let indexed = walk(app, rt, &format!("{path}?{q}"), key);
+            let sorted = walk(app, rt, &format!("{path}?{q}&{filter}"), key);
+            assert_eq!(indexed, sorted, "{key} by {sort_key} {dir}");
+            assert_eq!(indexed.len(), len, "{key} by {sort_key} {dir}: the ones not deleted");
+        }
+    }
+}
+
 /// Every sort key, both directions: the pages read from the sort index
 /// (no filter) are exactly the pages of a full sort (the same records
 /// reached through the audit or plan filter, which sorts in memory) —
@@ -151,26 +173,10 @@ fn every_sort_order_from_the_index_matches_a_full_sort() {
     // Every order compared twice: first built from the records on its first
     // list, then kept up to date by the updates below.
     let compare = |live_plans: usize| {
-        for key in rollback_store::PLAN_SORT_KEYS {
-            for dir in ["asc", "desc"] {
-                let q = format!("sort_key={key}&sort_dir={dir}&limit=7");
-                let indexed = walk(&app, &rt, &format!("/v1/action_plans?{q}"), "action_plans");
-                let sorted =
-                    walk(&app, &rt, &format!("/v1/action_plans?{q}&audit_uuid={audit}"), "action_plans");
-                assert_eq!(indexed, sorted, "plans by {key} {dir}");
-                assert_eq!(indexed.len(), live_plans, "the plans not deleted, and the holder");
-            }
-        }
-        for key in rollback_store::ACTION_SORT_KEYS {
-            for dir in ["asc", "desc"] {
-                let q = format!("sort_key={key}&sort_dir={dir}&limit=7");
-                let indexed = walk(&app, &rt, &format!("/v1/actions/detail?{q}"), "actions");
-                let sorted =
-                    walk(&app, &rt, &format!("/v1/actions/detail?{q}&action_plan_uuid={holder}"), "actions");
-                assert_eq!(indexed, sorted, "actions by {key} {dir}");
-                assert_eq!(indexed.len(), 60);
-            }
-        }
+        let plans = ("/v1/action_plans", "action_plans", format!("audit_uuid={audit}"));
+        same_as_full_sort(&app, &rt, rollback_store::PLAN_SORT_KEYS, plans, live_plans);
+        let actions = ("/v1/actions/detail", "actions", format!("action_plan_uuid={holder}"));
+        same_as_full_sort(&app, &rt, rollback_store::ACTION_SORT_KEYS, actions, 60);
     };
     compare(46); // 60 plans, 15 deleted, and the holder
                  // Updates move records in the indexes (state, messages, timestamps, links).
