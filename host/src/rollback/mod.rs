@@ -331,7 +331,7 @@ impl Planner<'_> {
                     } else {
                         std::mem::take(&mut inv.description)
                     },
-                    expected_state: (!expected_state.is_empty()).then(|| Value::Object(expected_state)),
+                    expected_state: (!expected_state.is_empty()).then_some(Value::Object(expected_state)),
                     inverse_of: Some(from.uuid),
                     ..Action::new(
                         uuids[k],
