@@ -7,8 +7,9 @@
 //! the `rollback-store` crate. [`auth`] says who is calling and what the
 //! policy lets them do. [`action_types`] says what each built-in
 //! action type's parameters mean and which schema checks them. [`service`]
-//! wires the parts together once. The binary in `main.rs` is only the CLI
-//! edge. See `docs/architecture.md`.
+//! wires the parts together once; [`server`] starts it from a
+//! configuration and serves it. The binary in `main.rs` is only the CLI
+//! edge: it turns flags into a [`server::Config`]. See `docs/architecture.md`.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -19,9 +20,11 @@ pub mod applier;
 pub mod auth;
 pub mod cloud;
 pub mod graph;
+pub mod lifecycle;
 pub mod metrics;
 pub mod openstack;
 pub mod plans;
 pub mod plugins;
 pub mod rollback;
+pub mod server;
 pub mod service;

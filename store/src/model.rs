@@ -166,6 +166,11 @@ pub struct Action {
     /// (several inverse actions may undo one action).
     #[serde(default)]
     pub inverse_of: Option<Uuid>,
+    /// A FAILED action interrupted by a stop whose outcome the cloud driver
+    /// could not observe after the restart: it may or may not have made its
+    /// change, so a rollback lists it instead of inverting it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outcome_unknown: bool,
 }
 
 impl ActionPlan {
@@ -224,6 +229,7 @@ impl Action {
             result: None,
             expected_state: None,
             inverse_of: None,
+            outcome_unknown: false,
         }
     }
 }

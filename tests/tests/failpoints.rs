@@ -7,10 +7,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use rollback_host::api::{router, Bounds};
 use rollback_host::auth::Access;
-use rollback_host::plugins::{Limits, Registry, Runtime};
-use rollback_host::service::{Options, Service};
-use rollback_store::{Store, StoreError};
-use std::collections::BTreeMap;
+use rollback_host::server::{self, Config, StoreAt};
+use rollback_host::service::Options;
+use rollback_store::StoreError;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -40,11 +39,9 @@ fn call(
 fn a_failed_fsync_is_never_acknowledged_and_stops_the_service() {
     let scenario = fail::FailScenario::setup();
     let dir = rollback_tests::tmpfs_dir();
-    let store = Store::open(dir.path()).unwrap();
-    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), BTreeMap::new());
-    let service = Service::new(store, registry, &Options::default());
-    let app = router(service.clone(), Access::open(), &Bounds::default());
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let service = rt.block_on(server::start(Config::new(StoreAt::Dir(dir.path().into())))).unwrap().service;
+    let app = router(service.clone(), Access::open(), &Bounds::default());
     let plan = r#"{"actions": [{"action_type": "nop", "input_parameters": {"message": "x"}}]}"#;
 
     assert_eq!(call(&app, &rt, "POST", "/v1/action_plans", plan).0, StatusCode::CREATED);
@@ -80,17 +77,15 @@ fn a_failure_between_a_cloud_change_and_its_record_leaves_neither() {
     let scenario = fail::FailScenario::setup();
     let dir = rollback_tests::tmpfs_dir();
     let plugins = rollback_tests::plugins_dir_with(&[]);
-    let serve = |dir: &std::path::Path| {
-        let store = Store::open(dir).unwrap();
-        let runtime = Runtime::new(Limits::default()).unwrap();
-        let registry = Registry::new(runtime, BTreeMap::new());
-        registry.scan(plugins.path());
-        let service = Service::new(store, registry, &Options { sleep_scale: 0.0, ..Options::default() });
-        let seed = serde_json::from_str(rollback_host::cloud::simulated::DEFAULT_SEED).unwrap();
-        service.seed_cloud(seed).unwrap();
-        service
-    };
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let serve = |dir: &std::path::Path| {
+        let config = Config {
+            plugins_dir: Some(plugins.path().into()),
+            options: Options { sleep_scale: 0.0, ..Options::default() },
+            ..Config::new(StoreAt::Dir(dir.into()))
+        };
+        rt.block_on(server::start(config)).unwrap().service
+    };
     let service = serve(dir.path());
     let app = router(service.clone(), Access::open(), &Bounds::default());
     let (_, before) = call(&app, &rt, "GET", "/v1/cloud", "");
@@ -122,11 +117,7 @@ fn a_failure_between_a_cloud_change_and_its_record_leaves_neither() {
     // Restart, roll back, run the rollback: the cloud is as before the plan.
     drop(app);
     drop(service);
-    let service = rt.block_on(async {
-        let s = serve(dir.path());
-        s.recover().unwrap();
-        s
-    });
+    let service = serve(dir.path());
     let app = router(service, Access::open(), &Bounds::default());
     let (status, body) =
         call(&app, &rt, "POST", &format!("/v1/action_plans/{uuid}/rollback"), r#"{"auto_start": true}"#);

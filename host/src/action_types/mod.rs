@@ -10,7 +10,7 @@
 
 pub mod schemas;
 
-pub use schemas::{validator_for, Validator};
+pub use schemas::{builtin_validator, Validator};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -5,13 +5,12 @@
 //! the active plugin's schema (from its `metadata`, compiled when the plugin
 //! loads; a schema that does not compile refuses the plugin); when no plugin
 //! for the type is loaded, the **built-in fallback** below, which covers
-//! Watcher's action types (DESIGN.md §3) and `start`, so that plans of
+//! Watcher's action types (docs/design.md, "Data model") and `start`, so that plans of
 //! those types validate on a server with no plugins. Validators are compiled
 //! once per (type, schema digest) and shared.
 
 use serde_json::{json, Value};
 
-use crate::plugins::Snapshot;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -164,15 +163,6 @@ pub fn builtin_validator(action_type: &str) -> Option<Validator> {
             .collect()
     });
     BUILTIN.get(action_type).cloned()
-}
-
-/// The validator for `action_type`: the active plugin's, else the built-in
-/// fallback; `None` when neither knows the type.
-pub fn validator_for(plugins: &Snapshot, action_type: &str) -> Option<Validator> {
-    match plugins.get(action_type) {
-        Some(active) => Some(active.plugin.validator().clone()),
-        None => builtin_validator(action_type),
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use super::list::{collection, Dir, ListQuery, Row};
 use super::patch;
 use super::version::{Version, MAX};
 use super::views::{self, Form};
+use crate::lifecycle::LifecycleError;
 use crate::plans::{NewPlan, PlanError};
 use crate::service::Service;
 use axum::extract::State;
@@ -148,7 +149,7 @@ pub(super) async fn patch(
         })
         .await
         .map_err(|e| match e {
-            PlanError::Transition(t) => patch::refused(&patch_body, t).into(),
+            PlanError::Lifecycle(LifecycleError::Transition(t)) => patch::refused(&patch_body, t).into(),
             other => ApiError::from(other),
         })?;
     Ok(Json(views::plan(&plan, &host, version, Form::Detail)))

@@ -7,6 +7,7 @@ use super::list::{collection, Dir, ListQuery, Row};
 use super::patch;
 use super::version::{Version, MAX};
 use super::views::{self, Form};
+use crate::lifecycle::LifecycleError;
 use crate::plans::{ActionsOf, PlanError};
 use crate::service::Service;
 use axum::extract::State;
@@ -150,9 +151,11 @@ pub(super) async fn patch(
                 Value::Null => None,
                 Value::String(s) if s.len() <= 1024 => Some(s.clone()),
                 Value::String(_) => {
-                    return Err(PlanError::Invalid("status_message is longer than 1024 characters".into()))
+                    return Err(LifecycleError::Invalid(
+                        "status_message is longer than 1024 characters".into(),
+                    ))
                 }
-                _ => return Err(PlanError::Invalid("status_message must be a string or null".into())),
+                _ => return Err(LifecycleError::Invalid("status_message must be a string or null".into())),
             };
             let to = ActionState::parse(wanted)
                 .ok_or_else(|| patch::refused(&body, format!("Invalid state: {wanted}")))?;
@@ -160,7 +163,7 @@ pub(super) async fn patch(
         })
         .await
         .map_err(|e| match e {
-            PlanError::Transition(t) => patch::refused(&patch_body, t).into(),
+            PlanError::Lifecycle(LifecycleError::Transition(t)) => patch::refused(&patch_body, t).into(),
             other => ApiError::from(other),
         })?;
     Ok(Json(views::action(&action, &host, version, Form::Detail)))

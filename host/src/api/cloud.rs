@@ -5,6 +5,7 @@
 
 use super::error::ApiError;
 use super::extract::JsonBody;
+use crate::cloud::simulated::Simulated;
 use crate::service::Service;
 use axum::extract::State;
 use axum::routing::get;
@@ -18,8 +19,7 @@ pub(super) fn routes() -> Router<Service> {
 #[utoipa::path(get, path = "/v1/cloud", tag = "cloud", operation_id = "cloud_show",
     responses((status = 200, description = "The simulated cloud's document", body = Object)))]
 pub(super) async fn show(State(state): State<Service>) -> Result<Json<Value>, ApiError> {
-    simulated(&state)?;
-    let cloud = state.cloud.clone();
+    let cloud = simulated(&state)?;
     let now = tokio::task::spawn_blocking(move || cloud.get()).await.map_err(ApiError::internal)??;
     Ok(Json(now))
 }
@@ -31,17 +31,16 @@ pub(super) async fn replace(
     State(state): State<Service>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    simulated(&state)?;
-    let cloud = state.cloud.clone();
+    let cloud = simulated(&state)?;
     let stored = tokio::task::spawn_blocking(move || cloud.put(body)).await.map_err(ApiError::internal)??;
     tracing::info!("simulated cloud replaced");
     Ok(Json(stored))
 }
 
-/// Refuses when the applier does not act on the simulated cloud.
-fn simulated(state: &Service) -> Result<(), ApiError> {
-    if state.simulated() {
-        return Ok(());
+/// The simulated cloud; refuses when the applier does not act on it.
+fn simulated(state: &Service) -> Result<Simulated, ApiError> {
+    if let Some(cloud) = &state.cloud {
+        return Ok(cloud.clone());
     }
     Err(ApiError::conflict(
         "this service acts on an OpenStack cloud (--driver openstack); /v1/cloud is the simulated cloud's, which is not in use",

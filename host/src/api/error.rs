@@ -3,6 +3,7 @@
 //! debuginfo}>"}`.
 
 use crate::cloud::simulated::CloudError;
+use crate::lifecycle::LifecycleError;
 use crate::plans::PlanError;
 use crate::plugins::RegistryError;
 use crate::rollback::RollbackError;
@@ -89,12 +90,23 @@ impl From<StoreError> for ApiError {
 impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> Self {
         match e {
-            PlanError::NotFound { .. } => ApiError::not_found(e.to_string()),
-            PlanError::Invalid(_) | PlanError::Transition(_) => ApiError::bad_request(e.to_string()),
-            PlanError::Conflict(_) => ApiError::conflict(e.to_string()),
+            PlanError::Invalid(_) => ApiError::bad_request(e.to_string()),
+            PlanError::Lifecycle(l) => l.into(),
             PlanError::Rollback(r) => r.into(),
-            PlanError::Store(s) => s.into(),
-            PlanError::Internal(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            LifecycleError::Invalid(_) | LifecycleError::Transition(_) => {
+                ApiError::bad_request(e.to_string())
+            }
+            LifecycleError::Conflict(_) => ApiError::conflict(e.to_string()),
+            LifecycleError::Store(s) => s.into(),
+            LifecycleError::Internal(_) => ApiError::internal(e),
         }
     }
 }

@@ -4,17 +4,17 @@
 //! only the patchable fields; any result that gained or lost a field is
 //! refused, which covers `add`, `remove`, `move` and `copy` alike.
 
-use crate::plans::PlanError;
+use crate::lifecycle::LifecycleError;
 use serde_json::{Map, Value};
 
 /// Watcher's PatchError: the patch and why it cannot apply.
-pub fn refused(patch: &Value, reason: impl std::fmt::Display) -> PlanError {
-    PlanError::Invalid(format!("Couldn't apply patch '{patch}'. Reason: {reason}"))
+pub fn refused(patch: &Value, reason: impl std::fmt::Display) -> LifecycleError {
+    LifecycleError::Invalid(format!("Couldn't apply patch '{patch}'. Reason: {reason}"))
 }
 
 /// Applies `patch` (the request body) to `doc`, whose keys are exactly the
 /// patchable fields. Returns the patched fields.
-pub fn apply(patch: &Value, doc: Map<String, Value>) -> Result<Map<String, Value>, PlanError> {
+pub fn apply(patch: &Value, doc: Map<String, Value>) -> Result<Map<String, Value>, LifecycleError> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| refused(patch, format!("not a JSON Patch document (a list of operations): {e}")))?;
     if ops.0.is_empty() {
@@ -50,7 +50,7 @@ pub fn string_field<'a>(
     patch: &Value,
     fields: &'a Map<String, Value>,
     field: &str,
-) -> Result<&'a str, PlanError> {
+) -> Result<&'a str, LifecycleError> {
     fields
         .get(field)
         .and_then(Value::as_str)
@@ -84,7 +84,10 @@ mod tests {
             json!([{"op": "frobnicate", "path": "/state"}]),
         ] {
             let e = apply(&p, doc()).unwrap_err();
-            assert!(matches!(&e, PlanError::Invalid(m) if m.starts_with("Couldn't apply patch")), "{p}: {e}");
+            assert!(
+                matches!(&e, LifecycleError::Invalid(m) if m.starts_with("Couldn't apply patch")),
+                "{p}: {e}"
+            );
         }
     }
 }

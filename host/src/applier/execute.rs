@@ -8,8 +8,7 @@
 
 use crate::action_types::Operation;
 use crate::cloud::{CloudDriver, Prepared};
-use crate::plans::lifecycle::{move_action, ActionTrigger};
-use crate::plans::PlanError;
+use crate::lifecycle::{move_action, ActionTrigger, LifecycleError};
 use chrono::Utc;
 use rollback_store::{Action, ActionState, Store};
 use serde_json::Value;
@@ -24,7 +23,7 @@ fn record(
     message: Option<String>,
     pre_state: Option<Value>,
     result: Option<Value>,
-) -> Result<(), PlanError> {
+) -> Result<(), LifecycleError> {
     let mut next = action.clone();
     if pre_state.is_some() {
         next.pre_state = pre_state;
@@ -34,7 +33,7 @@ fn record(
     }
     let written = store.write(move |txn| {
         move_action(txn, &mut next, trigger, to, message, Utc::now())?;
-        Ok::<_, PlanError>(next)
+        Ok::<_, LifecycleError>(next)
     })?;
     *action = written;
     Ok(())
@@ -109,11 +108,11 @@ enum Abandoned {
     /// The driver failed (a change may have been staged).
     Driver(crate::cloud::DriverError),
     /// The store or the transition table refused.
-    Plan(PlanError),
+    Plan(LifecycleError),
 }
 
-impl From<PlanError> for Abandoned {
-    fn from(e: PlanError) -> Self {
+impl From<LifecycleError> for Abandoned {
+    fn from(e: LifecycleError) -> Self {
         Abandoned::Plan(e)
     }
 }
@@ -147,7 +146,7 @@ fn outcome(
 fn guarded<T>(
     store: &Store,
     action: &mut Action,
-    f: impl FnOnce(&mut Action) -> Result<T, PlanError>,
+    f: impl FnOnce(&mut Action) -> Result<T, LifecycleError>,
 ) -> Option<T> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(action)));
     let why = match run {
@@ -178,7 +177,11 @@ fn guarded<T>(
 }
 
 /// The first half's steps; an `Err` is a store failure.
-fn steps(store: &Store, driver: &dyn CloudDriver, action: &mut Action) -> Result<Option<Started>, PlanError> {
+fn steps(
+    store: &Store,
+    driver: &dyn CloudDriver,
+    action: &mut Action,
+) -> Result<Option<Started>, LifecycleError> {
     let prepared = match driver.prepare(action) {
         Ok(p) => p,
         Err(e) => {

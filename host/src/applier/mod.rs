@@ -2,7 +2,7 @@
 //!
 //! A started plan goes PENDING → ONGOING → SUCCEEDED | FAILED (or
 //! CANCELLING → CANCELLED), through the transition table in
-//! [`crate::plans::lifecycle`]. Actions run in DAG order, independent
+//! [`crate::lifecycle`]. Actions run in DAG order, independent
 //! branches concurrently up to a bound; an action whose parent FAILED or was
 //! CANCELLED never runs and ends CANCELLED. SKIPPED parents count as done.
 //!
@@ -20,8 +20,7 @@ mod schedule;
 pub use recover::{recover, Recovery};
 
 use crate::cloud::CloudDriver;
-use crate::plans::lifecycle::{self, move_action, ActionTrigger, Outcome};
-use crate::plans::{blocking, PlanError};
+use crate::lifecycle::{self, blocking, move_action, ActionTrigger, LifecycleError, Outcome};
 use chrono::Utc;
 use rollback_store::{Action, ActionState, Store};
 use schedule::Schedule;
@@ -137,7 +136,7 @@ async fn run_action(inner: Arc<Inner>, i: usize, mut action: Action) -> (usize, 
 
 /// PENDING → ONGOING, then schedule actions until none can run, then settle
 /// the plan's final state.
-async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -> Result<(), PlanError> {
+async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -> Result<(), LifecycleError> {
     let store = inner.store.clone();
     let Some((_, actions)) =
         blocking(move || store.write(move |txn| lifecycle::begin(txn, plan_uuid))).await?
@@ -170,7 +169,7 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -
                         )?;
                         out.push(a);
                     }
-                    Ok::<_, PlanError>(out)
+                    Ok::<_, LifecycleError>(out)
                 })
             })
             .await?;
@@ -192,7 +191,7 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -
                 schedule.finished(i, action);
             }
             // `execute` catches panics; a join error means the runtime is going away.
-            Some(Err(e)) => return Err(PlanError::Internal(format!("action task: {e}"))),
+            Some(Err(e)) => return Err(LifecycleError::Internal(format!("action task: {e}"))),
             None => break,
         }
     }

@@ -13,7 +13,7 @@
 
 use super::Applier;
 use crate::cloud::Observed;
-use crate::plans::{lifecycle, PlanError};
+use crate::lifecycle::{self, LifecycleError};
 use rollback_store::{ActionState, PlanState};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -29,7 +29,7 @@ pub struct Recovery {
 
 /// Settles interrupted plans and resumes pending ones. Call once at start,
 /// inside the tokio runtime, before serving.
-pub fn recover(applier: &Applier) -> Result<Recovery, PlanError> {
+pub fn recover(applier: &Applier) -> Result<Recovery, LifecycleError> {
     let store = applier.store();
     let mut report = Recovery::default();
     for plan in store.plans()? {

@@ -1,6 +1,6 @@
 //! The plan domain: every operation on plans and actions that callers (the
 //! HTTP API, later the CLI) may ask for, each one function over the store,
-//! with the state rules in one table ([`lifecycle`]).
+//! with the state rules in one table ([`crate::lifecycle`]).
 //!
 //! [`Plans`] is the entry point: it reads plans and actions, creates plans
 //! ([`new_plan`] checks them), moves them through Watcher's states, rolls
@@ -9,24 +9,18 @@
 //! the API renders.
 
 mod error;
-pub mod lifecycle;
 pub mod new_plan;
 
 pub use error::PlanError;
-pub use new_plan::{NewPlan, MAX_PLAN_ACTIONS};
+pub use new_plan::NewPlan;
 
-use crate::action_types::validator_for;
 use crate::applier::Applier;
-use crate::plugins::Registry;
+use crate::lifecycle::{self, LifecycleError};
+use crate::plugins::{validator_for, Registry};
 use crate::rollback::{Options, Planned, Planner, RollbackLimits};
 use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store};
-use std::time::Duration;
 use uuid::Uuid;
-
-/// The default rollback window: plans finished within the last hour, as in
-/// Watcher's approved spec.
-pub const DEFAULT_ROLLBACK_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Which actions a list asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +42,13 @@ pub struct Plans {
     limits: RollbackLimits,
 }
 
-/// Runs blocking store work off the async threads (the applier and the
-/// service use it too).
-pub(crate) async fn blocking<T, F>(f: F) -> Result<T, PlanError>
+/// [`lifecycle::blocking`] for this layer's closures.
+async fn blocking<T, F>(f: F) -> Result<T, PlanError>
 where
     F: FnOnce() -> Result<T, PlanError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f).await.map_err(|e| PlanError::Internal(e.to_string()))?
+    lifecycle::blocking(f).await
 }
 
 fn visible<T>(record: Option<T>, deleted: impl Fn(&T) -> bool, show_deleted: bool) -> Option<T> {
@@ -75,7 +68,7 @@ impl Plans {
         let store = self.store.clone();
         blocking(move || {
             visible(store.plan(uuid)?, |p| p.state == PlanState::Deleted, show_deleted)
-                .ok_or(PlanError::NotFound { kind: "ActionPlan", uuid })
+                .ok_or(LifecycleError::NotFound { kind: "ActionPlan", uuid }.into())
         })
         .await
     }
@@ -134,7 +127,7 @@ impl Plans {
         let store = self.store.clone();
         blocking(move || {
             visible(store.action(uuid)?, |a| a.state == ActionState::Deleted, show_deleted)
-                .ok_or(PlanError::NotFound { kind: "Action", uuid })
+                .ok_or(LifecycleError::NotFound { kind: "Action", uuid }.into())
         })
         .await
     }
@@ -208,10 +201,11 @@ impl Plans {
     /// the plan as it is (inside the transaction).
     pub async fn patch<F>(&self, uuid: Uuid, wanted: F) -> Result<ActionPlan, PlanError>
     where
-        F: FnOnce(&ActionPlan) -> Result<PlanState, PlanError> + Send + 'static,
+        F: FnOnce(&ActionPlan) -> Result<PlanState, LifecycleError> + Send + 'static,
     {
         let store = self.store.clone();
-        let plan = blocking(move || store.write(move |txn| lifecycle::patch(txn, uuid, wanted))).await?;
+        let plan =
+            lifecycle::blocking(move || store.write(move |txn| lifecycle::patch(txn, uuid, wanted))).await?;
         tracing::info!(plan = %plan.uuid, state = %plan.state, "action plan patched");
         self.follow_up(&plan);
         Ok(plan)
@@ -220,7 +214,7 @@ impl Plans {
     /// Starts a RECOMMENDED plan.
     pub async fn start(&self, uuid: Uuid) -> Result<ActionPlan, PlanError> {
         let store = self.store.clone();
-        let plan = blocking(move || store.write(move |txn| lifecycle::start(txn, uuid))).await?;
+        let plan = lifecycle::blocking(move || store.write(move |txn| lifecycle::start(txn, uuid))).await?;
         tracing::info!(plan = %plan.uuid, "action plan started");
         self.follow_up(&plan);
         Ok(plan)
@@ -229,7 +223,7 @@ impl Plans {
     /// Soft-deletes a plan and its actions.
     pub async fn delete(&self, uuid: Uuid) -> Result<(), PlanError> {
         let store = self.store.clone();
-        blocking(move || store.write(move |txn| lifecycle::delete(txn, uuid))).await?;
+        lifecycle::blocking(move || store.write(move |txn| lifecycle::delete(txn, uuid))).await?;
         tracing::info!(plan = %uuid, "action plan deleted");
         Ok(())
     }
@@ -238,11 +232,12 @@ impl Plans {
     /// state and message asked for from the action as it is.
     pub async fn skip_action<F>(&self, uuid: Uuid, wanted: F) -> Result<Action, PlanError>
     where
-        F: FnOnce(&Action) -> Result<(ActionState, Option<String>), PlanError> + Send + 'static,
+        F: FnOnce(&Action) -> Result<(ActionState, Option<String>), LifecycleError> + Send + 'static,
     {
         let store = self.store.clone();
         let action =
-            blocking(move || store.write(move |txn| lifecycle::skip_action(txn, uuid, wanted))).await?;
+            lifecycle::blocking(move || store.write(move |txn| lifecycle::skip_action(txn, uuid, wanted)))
+                .await?;
         tracing::info!(action = %action.uuid, state = %action.state, "action patched");
         Ok(action)
     }

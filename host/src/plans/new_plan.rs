@@ -5,14 +5,11 @@
 
 use super::PlanError;
 use crate::action_types::Validator;
+use crate::lifecycle::MAX_PLAN_ACTIONS;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
-
-/// The most actions one plan may have (an inverter's own bound is
-/// `plugins::limits::MAX_INVERSE_ACTIONS`).
-pub const MAX_PLAN_ACTIONS: usize = 10_000;
 
 /// The request body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

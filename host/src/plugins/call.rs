@@ -94,17 +94,18 @@ pub(crate) fn with_instance<I, R>(
 
 /// `invert-batch` of a fresh instance: each action's answer, in order.
 pub(crate) fn invert_batch(
-    code: &super::tiers::Code,
+    engine: &Engine,
+    pre: &bindings::PluginCorePre<CallState>,
     batch: &wasmtime::component::ComponentExportIndex,
     limits: &Limits,
     plugin: &str,
     actions: &[bindings::ExecutedAction],
 ) -> Result<bindings::BatchResults, PluginError> {
     with_instance(
-        &code.engine,
+        engine,
         limits,
         plugin,
-        |store| code.pre.instance_pre().instantiate(store),
+        |store| pre.instance_pre().instantiate(store),
         |instance, store| batch_func(instance, &mut *store, batch)?.call(store, (actions,)),
     )
 }

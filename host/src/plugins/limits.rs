@@ -1,6 +1,6 @@
 //! The sandbox's bounds: CPU deadline, memory cap, output size, pool size.
 //!
-//! Defaults follow DESIGN.md §6. Every knob is a CLI flag with an environment
+//! Defaults are the ones docs/design.md promises ("Sandbox and limits"). Every knob is a CLI flag with an environment
 //! variable, so operators can tune them without a rebuild.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ pub const DEADLINE_MS: u64 = 100;
 /// Default: Memory cap per instance, in MiB.
 pub const MEMORY_MIB: usize = 16;
 /// Default: Most inverse actions one `invert` call may return (a plan's
-/// own bound is `plans::MAX_PLAN_ACTIONS`).
+/// own bound is `lifecycle::MAX_PLAN_ACTIONS`).
 pub const MAX_INVERSE_ACTIONS: usize = 1000;
 /// Default: Most output per call, in KiB.
 pub const MAX_OUTPUT_KIB: usize = 1024;

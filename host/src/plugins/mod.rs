@@ -27,7 +27,7 @@ pub use bindings::{CONTRACT_PACKAGE, CONTRACT_VERSION};
 pub use error::PluginError;
 pub use limits::{Compile, Limits};
 pub use output::{valid_action_type, Inverse, Metadata};
-pub use registry::{Active, Registry, RegistryError, Snapshot, Source};
+pub use registry::{validator_for, Active, Registry, RegistryError, Snapshot, Source};
 
 use crate::action_types::Validator;
 use sha2::{Digest, Sha256};

@@ -9,6 +9,7 @@
 //! load is refused and the previous version stays active.
 
 use super::{LoadedPlugin, PluginError, Runtime};
+use crate::action_types::{builtin_validator, Validator};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,15 @@ pub struct Active {
 
 /// An immutable view of the active plugins.
 pub type Snapshot = Arc<BTreeMap<String, Active>>;
+
+/// The validator for `action_type`: the active plugin's, else the built-in
+/// fallback; `None` when neither knows the type.
+pub fn validator_for(plugins: &Snapshot, action_type: &str) -> Option<Validator> {
+    match plugins.get(action_type) {
+        Some(active) => Some(active.plugin.validator().clone()),
+        None => builtin_validator(action_type),
+    }
+}
 
 /// The registry. Cheap to clone.
 #[derive(Clone)]
@@ -105,6 +115,11 @@ impl Registry {
                 pins,
             }),
         }
+    }
+
+    /// The runtime its plugins are loaded by.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
     }
 
     /// The active plugins now.

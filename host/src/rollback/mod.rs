@@ -12,9 +12,8 @@
 
 mod inverse_dag;
 
-use crate::action_types::validator_for;
-use crate::plans::lifecycle::{self, may_roll_back};
-use crate::plugins::{Executed, Inverse, PluginError, Snapshot};
+use crate::lifecycle::{self, may_roll_back};
+use crate::plugins::{validator_for, Executed, Inverse, PluginError, Snapshot};
 use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{Map, Value};
@@ -152,8 +151,8 @@ pub struct RollbackLimits {
 impl Default for RollbackLimits {
     fn default() -> Self {
         RollbackLimits {
-            window: crate::plans::DEFAULT_ROLLBACK_WINDOW,
-            max_actions: crate::plans::MAX_PLAN_ACTIONS,
+            window: lifecycle::DEFAULT_ROLLBACK_WINDOW,
+            max_actions: lifecycle::MAX_PLAN_ACTIONS,
             deadline: Duration::from_secs(10),
         }
     }
@@ -230,12 +229,8 @@ impl Planner<'_> {
         // Interrupted actions whose outcome nobody could observe.
         let unknown: Vec<(Uuid, String, String)> = actions
             .iter()
-            .filter(|a| a.state == ActionState::Failed)
-            .filter_map(|a| {
-                let m = a.status_message.as_deref()?;
-                m.starts_with(lifecycle::UNKNOWN_PREFIX)
-                    .then(|| (a.uuid, a.action_type.clone(), m.to_string()))
-            })
+            .filter(|a| lifecycle::outcome_unknown(a))
+            .map(|a| (a.uuid, a.action_type.clone(), a.status_message.clone().unwrap_or_default()))
             .collect();
 
         // Ask each inverter (all of a type's actions at once, in batches),

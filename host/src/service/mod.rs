@@ -1,7 +1,7 @@
 //! The assembled service: the one place that wires the store, the plugin
 //! registry, the cloud driver, the applier and the plan domain together.
-//! The binary (`rollback-host serve`) and the in-process tests build it the
-//! same way, with [`Service::new`].
+//! [`crate::server::start`] builds it (for the binary and the in-process
+//! tests alike) with [`Service::with_driver`].
 
 mod uploads;
 
@@ -10,7 +10,8 @@ pub use uploads::{UploadError, BLOB_PREFIX, MAX_PLUGIN_BYTES};
 use crate::applier::{recover, Applier, Recovery};
 use crate::cloud::simulated::{CloudError, Simulated};
 use crate::cloud::CloudDriver;
-use crate::plans::{PlanError, Plans, DEFAULT_ROLLBACK_WINDOW};
+use crate::lifecycle::{LifecycleError, DEFAULT_ROLLBACK_WINDOW, MAX_PLAN_ACTIONS};
+use crate::plans::Plans;
 use crate::plugins::Registry;
 use crate::rollback::RollbackLimits;
 use rollback_store::Store;
@@ -19,6 +20,15 @@ use std::time::Duration;
 
 /// Watcher's `api.max_limit`: the largest page a list returns.
 pub const MAX_LIMIT: usize = 1000;
+
+/// Actions of one plan that may run at once, by default.
+pub const DEFAULT_APPLIER_CONCURRENCY: usize = 4;
+/// Plans that may run at once, by default.
+pub const DEFAULT_MAX_RUNNING_PLANS: usize = 8;
+/// Plugin types that may be uploaded over the API, by default.
+pub const DEFAULT_MAX_UPLOADED_PLUGINS: usize = 64;
+/// The time all plugin calls of one rollback may take together, by default.
+pub const DEFAULT_ROLLBACK_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The knobs of the assembly (the CLI's `serve` flags set them).
 #[derive(Debug, Clone)]
@@ -45,13 +55,13 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             rollback_window: DEFAULT_ROLLBACK_WINDOW,
-            applier_concurrency: 4,
-            max_running_plans: 8,
+            applier_concurrency: DEFAULT_APPLIER_CONCURRENCY,
+            max_running_plans: DEFAULT_MAX_RUNNING_PLANS,
             sleep_scale: 1.0,
             max_limit: MAX_LIMIT,
-            rollback_max_actions: crate::plans::MAX_PLAN_ACTIONS,
-            rollback_deadline: RollbackLimits::default().deadline,
-            max_uploaded_plugins: 64,
+            rollback_max_actions: MAX_PLAN_ACTIONS,
+            rollback_deadline: DEFAULT_ROLLBACK_DEADLINE,
+            max_uploaded_plugins: DEFAULT_MAX_UPLOADED_PLUGINS,
         }
     }
 }
@@ -65,11 +75,9 @@ pub struct Service {
     pub registry: Registry,
     /// The plan operations.
     pub plans: Plans,
-    /// The simulated cloud (the driver the applier acts through, unless
-    /// another driver was given: see [`Service::simulated`]).
-    pub cloud: Simulated,
-    /// Whether the applier acts on the simulated cloud.
-    simulated: bool,
+    /// The simulated cloud, when it is the driver the applier acts
+    /// through (`None` with another driver).
+    pub cloud: Option<Simulated>,
     /// The largest page a list returns.
     pub max_limit: usize,
     applier: Applier,
@@ -93,9 +101,13 @@ impl Service {
         options: &Options,
         driver: Option<Arc<dyn CloudDriver>>,
     ) -> Service {
-        let cloud = Simulated::new(store.clone(), options.sleep_scale);
-        let simulated = driver.is_none();
-        let driver = driver.unwrap_or_else(|| Arc::new(cloud.clone()));
+        let (cloud, driver): (_, Arc<dyn CloudDriver>) = match driver {
+            Some(d) => (None, d),
+            None => {
+                let cloud = Simulated::new(store.clone(), options.sleep_scale);
+                (Some(cloud.clone()), Arc::new(cloud))
+            }
+        };
         let applier =
             Applier::new(store.clone(), driver, options.applier_concurrency, options.max_running_plans);
         let limits = RollbackLimits {
@@ -109,7 +121,6 @@ impl Service {
             registry,
             plans,
             cloud,
-            simulated,
             max_limit: options.max_limit,
             applier,
             uploads: Arc::new(tokio::sync::Mutex::new(())),
@@ -120,26 +131,26 @@ impl Service {
     /// Whether the applier acts on the simulated cloud (`GET/PUT /v1/cloud`
     /// show and replace it only then).
     pub fn simulated(&self) -> bool {
-        self.simulated
+        self.cloud.is_some()
     }
 
     /// Seeds the simulated cloud unless the store already has one; returns
-    /// whether it seeded.
+    /// whether it seeded (never with another driver).
     pub fn seed_cloud(&self, seed: serde_json::Value) -> Result<bool, CloudError> {
-        self.cloud.seed_if_empty(seed)
+        self.cloud.as_ref().map_or(Ok(false), |c| c.seed_if_empty(seed))
     }
 
     /// Settles plans a previous process left running and resumes pending
     /// ones. Call once, inside the tokio runtime, before serving.
-    pub fn recover(&self) -> Result<Recovery, PlanError> {
+    pub fn recover(&self) -> Result<Recovery, LifecycleError> {
         recover(&self.applier)
     }
 
     /// Whether the store can commit and answers a read (for `/healthz`).
-    pub async fn store_reads(&self) -> Result<(), PlanError> {
+    pub async fn store_reads(&self) -> Result<(), LifecycleError> {
         self.store.health()?;
         let store = self.store.clone();
-        crate::plans::blocking(move || Ok(store.plan(uuid::Uuid::nil()).map(drop)?)).await
+        crate::lifecycle::blocking(move || Ok(store.plan(uuid::Uuid::nil()).map(drop)?)).await
     }
 
     /// Resolves, with the reason, once the store stops taking writes (a

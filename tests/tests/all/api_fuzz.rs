@@ -8,18 +8,17 @@ use proptest::prelude::*;
 use rollback_host::api::{router, Bounds};
 use rollback_host::auth::Access;
 use rollback_host::plugins::{Limits, Registry, Runtime};
-use rollback_host::service::{Options, Service};
 use rollback_store::Store;
 use std::collections::BTreeMap;
 use tower::ServiceExt;
 
-fn app(store: Store) -> axum::Router {
+fn app(store: Store, rt: &tokio::runtime::Runtime) -> axum::Router {
     // One empty registry (one engine) serves every case.
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
     let registry =
         REGISTRY.get_or_init(|| Registry::new(Runtime::new(Limits::default()).unwrap(), BTreeMap::new()));
     router(
-        Service::new(store, registry.clone(), &Options { sleep_scale: 0.0, ..Options::default() }),
+        super::in_process::simulated(rt, &store, Some(registry)).service,
         Access::open(),
         &Bounds::default(),
     )
@@ -107,8 +106,8 @@ proptest! {
     fn no_body_makes_the_api_fail_on_its_side(body in json_value(), raw in prop::collection::vec(any::<u8>(), 0..64), pick in 0usize..4) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let app = app(store);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let app = app(store, &rt);
         let (s, b) = call(&app, &rt, "POST", "/v1/action_plans", body.to_string().into_bytes());
         assert_watcher_error(s, &b);
         let (s, b) = call(&app, &rt, "POST", "/v1/action_plans", raw.clone());
@@ -132,8 +131,8 @@ proptest! {
     fn no_path_or_query_makes_the_api_fail_on_its_side(seg in "[a-zA-Z0-9%._~-]{0,40}", q in "[a-z_=&0-9%-]{0,40}") {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let app = app(store);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let app = app(store, &rt);
         for path in [
             format!("/v1/action_plans/{seg}?{q}"),
             format!("/v1/action_plans?{q}"),

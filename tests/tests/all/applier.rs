@@ -351,16 +351,10 @@ fn a_cloud_seed_file_is_used_on_first_start_only() {
 
 #[test]
 fn recovery_resumes_a_plan_left_pending() {
-    use rollback_host::cloud::simulated::DEFAULT_SEED;
-    use rollback_host::plugins::{Limits, Registry, Runtime};
-    use rollback_host::service::{Options, Service};
     use rollback_store::{Action, ActionPlan, PlanState, Store, StoreError};
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
-    let service = Service::new(store.clone(), registry, &Options { sleep_scale: 0.0, ..Options::default() });
-    service.seed_cloud(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
     let now = chrono::Utc::now();
     let plan_uuid = uuid::Uuid::new_v4();
     store
@@ -385,15 +379,16 @@ fn recovery_resumes_a_plan_left_pending() {
         .unwrap();
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let running = super::in_process::simulated(&rt, &store, None);
+    assert_eq!(running.recovery.resumed, vec![plan_uuid]);
+    assert!(running.recovery.interrupted.is_empty());
     rt.block_on(async {
-        let report = service.recover().unwrap();
-        assert_eq!(report.resumed, vec![plan_uuid]);
-        assert!(report.interrupted.is_empty());
         let until = Instant::now() + Duration::from_secs(30);
         while store.plan(plan_uuid).unwrap().unwrap().state != PlanState::Succeeded {
             assert!(Instant::now() < until, "the resumed plan did not finish");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
-    assert_eq!(service.cloud.get().unwrap()["instances"][WEB1]["status"], "SHUTOFF");
+    let cloud = running.service.cloud.as_ref().expect("the simulated cloud is the driver");
+    assert_eq!(cloud.get().unwrap()["instances"][WEB1]["status"], "SHUTOFF");
 }

@@ -7,7 +7,6 @@ use rollback_host::action_types::Operation;
 use rollback_host::applier::Applier;
 use rollback_host::cloud::{CloudDriver, DriverError, Prepared};
 use rollback_host::plugins::{Limits, Registry, Runtime};
-use rollback_host::service::{Options, Service};
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -127,11 +126,10 @@ fn a_panicking_driver_fails_its_action_and_the_plan_still_settles() {
 fn reads_to_execute(actions: Vec<(&'static str, Value, Vec<usize>)>) -> (u64, Duration) {
     let dir = rollback_tests::tmpfs_dir();
     let store = Store::open(dir.path()).unwrap();
-    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), Default::default());
-    let service = Service::new(store.clone(), registry, &Options { sleep_scale: 0.0, ..Options::default() });
     let n = actions.len();
     let (plan, _) = store_plan(&store, PlanState::Recommended, actions);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let service = super::in_process::simulated(&rt, &store, None).service;
     let before = store.reads();
     let started = Instant::now();
     rt.block_on(service.plans.start(plan)).unwrap();

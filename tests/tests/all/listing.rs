@@ -7,11 +7,8 @@ use axum::body::Body;
 use axum::http::Request;
 use rollback_host::api::{router, Bounds};
 use rollback_host::auth::Access;
-use rollback_host::plugins::{Limits, Registry, Runtime};
-use rollback_host::service::{Options, Service};
 use rollback_store::{Action, ActionPlan, PlanState, Store, StoreError};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -50,10 +47,9 @@ fn a_page_in_any_order_costs_the_page_not_the_collection() {
             })
             .unwrap();
     }
-    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), BTreeMap::new());
-    let service = Service::new(store.clone(), registry, &Options::default());
-    let app = router(service, Access::open(), &Bounds::default());
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let service = super::in_process::simulated(&rt, &store, None).service;
+    let app = router(service, Access::open(), &Bounds::default());
 
     for (uri, key) in
         [("/v1/action_plans?limit=50", "action_plans"), ("/v1/actions/detail?limit=50", "actions")]
@@ -163,13 +159,9 @@ fn every_sort_order_from_the_index_matches_a_full_sort() {
             Ok::<_, StoreError>(())
         })
         .unwrap();
-    let registry = Registry::new(Runtime::new(Limits::default()).unwrap(), BTreeMap::new());
-    let app = router(
-        Service::new(store.clone(), registry, &Options::default()),
-        Access::open(),
-        &Bounds::default(),
-    );
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let app =
+        router(super::in_process::simulated(&rt, &store, None).service, Access::open(), &Bounds::default());
     // Every order compared twice: first built from the records on its first
     // list, then kept up to date by the updates below.
     let compare = |live_plans: usize| {

@@ -16,6 +16,7 @@ mod components;
 mod config;
 mod fail_stop;
 mod graph;
+mod in_process;
 mod keystone;
 mod listing;
 mod metrics;

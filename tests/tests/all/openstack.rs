@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use rollback_host::cloud::openstack::{OpenStack, Options};
 use rollback_host::cloud::simulated::DEFAULT_SEED;
 use rollback_host::openstack::{CloudConfig, Method, Session, SessionOptions};
-use rollback_host::service::{self, Service};
+use rollback_host::service;
 use rollback_store::{ActionState, PlanState, Store};
 use rollback_tests::openstack_double::Double;
 use rollback_tests::{plugins_dir_with, Server};
@@ -477,7 +477,8 @@ proptest! {
         let dir = rollback_tests::tmpfs_dir();
         let store = Store::open(dir.path()).unwrap();
         let options = service::Options { sleep_scale: 0.0, ..service::Options::default() };
-        let service = Service::with_driver(store.clone(), registry().clone(), &options, Some(driver.clone()));
+        let cloud = rollback_host::server::Cloud::Driver(driver.clone());
+        let service = crate::in_process::start(tokio(), &store, Some(registry()), options, cloud).service;
         let w = World { _dir: dir, store, service };
         let start = c.double.cloud();
         let plan = run(&w, &generate(&seed, &choices, &edges));

@@ -18,10 +18,9 @@
 //! of cases (default 1000 for property 1, 250 for property 2).
 
 use proptest::prelude::*;
-use rollback_host::cloud::simulated::DEFAULT_SEED;
 use rollback_host::plugins::{Limits, Registry, Runtime};
 use rollback_host::rollback::Options;
-use rollback_host::service::{self, Service};
+use rollback_host::service::Service;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -229,12 +228,17 @@ pub(crate) struct World {
     pub(crate) service: Service,
 }
 
+impl World {
+    /// The simulated cloud the applier acts on.
+    pub(crate) fn cloud(&self) -> &rollback_host::cloud::simulated::Simulated {
+        self.service.cloud.as_ref().expect("the simulated cloud is the driver")
+    }
+}
+
 fn world() -> World {
     let dir = rollback_tests::tmpfs_dir();
     let store = Store::open(dir.path()).unwrap();
-    let options = service::Options { sleep_scale: 0.0, ..service::Options::default() };
-    let service = Service::new(store.clone(), registry().clone(), &options);
-    service.seed_cloud(serde_json::from_str(DEFAULT_SEED).unwrap()).unwrap();
+    let service = super::in_process::simulated(tokio(), &store, Some(registry())).service;
     World { _dir: dir, store, service }
 }
 
@@ -299,7 +303,7 @@ proptest! {
     #[test]
     fn rolling_back_restores_the_cloud((choices, edges) in steps()) {
         let w = world();
-        let start = w.service.cloud.get().unwrap();
+        let start = w.cloud().get().unwrap();
         let actions = generate(&start, &choices, &edges);
         let plan = run(&w, &actions);
         let executed = w.store.actions_of(plan).unwrap();
@@ -310,7 +314,7 @@ proptest! {
         for a in w.store.actions_of(rb).unwrap() {
             prop_assert_eq!(a.state, ActionState::Succeeded, "rollback {} {:?}: {:?}", a.action_type, a.input_parameters, a.status_message);
         }
-        prop_assert_eq!(w.service.cloud.get().unwrap(), start);
+        prop_assert_eq!(w.cloud().get().unwrap(), start);
     }
 }
 
@@ -347,11 +351,11 @@ proptest! {
     #[test]
     fn a_rollback_never_acts_on_a_drifted_resource((choices, edges) in steps(), kinds in prop::collection::vec((any::<u8>(), any::<u8>()), 1..3)) {
         let w = world();
-        let start = w.service.cloud.get().unwrap();
+        let start = w.cloud().get().unwrap();
         let plan = run(&w, &generate(&start, &choices, &edges));
-        let mut c = w.service.cloud.get().unwrap();
+        let mut c = w.cloud().get().unwrap();
         let what: Vec<String> = kinds.iter().map(|&(k, p)| drift(&mut c, k, p)).collect();
-        w.service.cloud.put(c).unwrap();
+        w.cloud().put(c).unwrap();
         let rb = roll_back(&w, plan);
         let p = w.store.plan(rb).unwrap().unwrap();
         prop_assert!(matches!(p.state, PlanState::Succeeded | PlanState::Failed), "{:?} after {:?}", p.state, what);
@@ -379,7 +383,7 @@ proptest! {
             prop_assert!(failed_parent, "{} was cancelled without a failed parent ({:?})", a.action_type, what);
         }
         // Volumes are never drifted: each comes back unless a failure elsewhere blocked its rollback.
-        let now = w.service.cloud.get().unwrap();
+        let now = w.cloud().get().unwrap();
         for v in VOLUMES {
             let mine: Vec<&Action> = actions.iter().filter(|a| a.input_parameters["resource_id"] == v).collect();
             if mine.iter().all(|a| a.state == ActionState::Succeeded) {

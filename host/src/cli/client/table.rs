@@ -33,6 +33,11 @@ pub fn fields(obj: &Value, order: &[&str]) -> Table {
     t
 }
 
+/// The first 8 characters of a uuid, as tables and progress lines show it.
+pub fn short(uuid: &str) -> &str {
+    uuid.get(..8).unwrap_or(uuid)
+}
+
 /// What an action acts on (the graph's rule, `graph::target_of`).
 pub fn target(action: &Value) -> String {
     action["input_parameters"].as_object().map(rollback_host::graph::target_of).unwrap_or("").to_string()
@@ -44,7 +49,7 @@ pub fn actions(actions: &[Value]) -> Table {
     for a in actions {
         let parents: Vec<&str> = a["parents"]
             .as_array()
-            .map(|p| p.iter().filter_map(Value::as_str).map(super::wait::short).collect())
+            .map(|p| p.iter().filter_map(Value::as_str).map(short).collect())
             .unwrap_or_default();
         t.add_row(vec![
             cell(&a["uuid"]),

@@ -51,7 +51,7 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
                     "{state} {} {} ({}): {why}",
                     a["action_type"].as_str().unwrap_or(""),
                     super::table::target(a),
-                    short(&id)
+                    super::table::short(&id)
                 ));
             }
         }
@@ -61,7 +61,7 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
             .map(|a| {
                 let target = super::table::target(a);
                 let what = if target.is_empty() {
-                    short(a["uuid"].as_str().unwrap_or("")).to_string()
+                    super::table::short(a["uuid"].as_str().unwrap_or("")).to_string()
                 } else {
                     target
                 };
@@ -98,9 +98,4 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
         bar.tick();
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// The first 8 characters of a uuid.
-pub fn short(uuid: &str) -> &str {
-    uuid.get(..8).unwrap_or(uuid)
 }

@@ -7,8 +7,18 @@
 //! (interrupt), or the rollback planner ("may be rolled back"). Nothing else
 //! in the crate writes a plan's or an action's state; a move that is not in
 //! the table is refused with Watcher's message for its cause.
+//!
+//! This layer sits below the applier and the rollback planner, which both
+//! change states through it, and below [`crate::plans`], the front door
+//! that calls them; it imports none of them. It also owns the bounds every
+//! plan keeps ([`MAX_PLAN_ACTIONS`], [`DEFAULT_ROLLBACK_WINDOW`]) and
+//! [`blocking`], the one way its callers run store work off the async
+//! threads.
 
-use super::PlanError;
+mod error;
+
+pub use error::LifecycleError;
+
 use crate::cloud::Observed;
 use chrono::Utc;
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, StoreError, Timestamp, Txn};
@@ -55,6 +65,24 @@ pub enum ActionTrigger {
 
 use ActionState as A;
 use PlanState as P;
+
+/// The most actions one plan may have (a rollback's own bound too).
+pub const MAX_PLAN_ACTIONS: usize = 10_000;
+
+/// The default rollback window: plans finished within the last hour, as in
+/// Watcher's approved spec.
+pub const DEFAULT_ROLLBACK_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Runs blocking store work off the async threads; a task that panics or
+/// is cancelled is a [`LifecycleError::Internal`].
+pub async fn blocking<T, E, F>(f: F) -> Result<T, E>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<LifecycleError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| E::from(LifecycleError::Internal(e.to_string())))?
+}
 
 /// Every allowed plan transition.
 pub const PLAN_TRANSITIONS: &[(PlanTrigger, PlanState, PlanState)] = &[
@@ -187,7 +215,7 @@ pub fn move_plan(
     trigger: PlanTrigger,
     to: PlanState,
     now: Timestamp,
-) -> Result<(), PlanError> {
+) -> Result<(), LifecycleError> {
     plan_transition(trigger, plan.state, to)?;
     plan.state = to;
     plan.updated_at = Some(now);
@@ -209,7 +237,7 @@ pub fn move_action(
     to: ActionState,
     message: Option<String>,
     now: Timestamp,
-) -> Result<(), PlanError> {
+) -> Result<(), LifecycleError> {
     action_transition(trigger, action.state, to)?;
     action.state = to;
     action.status_message = message;
@@ -222,8 +250,10 @@ pub fn move_action(
 }
 
 /// A plan the caller may act on: not deleted.
-pub fn live_plan(txn: &Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
-    txn.plan(uuid)?.filter(|p| p.state != P::Deleted).ok_or(PlanError::NotFound { kind: "ActionPlan", uuid })
+pub fn live_plan(txn: &Txn<'_>, uuid: Uuid) -> Result<ActionPlan, LifecycleError> {
+    txn.plan(uuid)?
+        .filter(|p| p.state != P::Deleted)
+        .ok_or(LifecycleError::NotFound { kind: "ActionPlan", uuid })
 }
 
 /// Stores a new plan and its actions, assigning their ids.
@@ -243,8 +273,8 @@ pub fn insert(txn: &mut Txn<'_>, plan: &mut ActionPlan, actions: &mut [Action]) 
 pub fn patch(
     txn: &mut Txn<'_>,
     uuid: Uuid,
-    wanted: impl FnOnce(&ActionPlan) -> Result<PlanState, PlanError>,
-) -> Result<ActionPlan, PlanError> {
+    wanted: impl FnOnce(&ActionPlan) -> Result<PlanState, LifecycleError>,
+) -> Result<ActionPlan, LifecycleError> {
     let mut plan = live_plan(txn, uuid)?;
     let to = wanted(&plan)?;
     let now = Utc::now();
@@ -263,7 +293,7 @@ pub fn patch(
 /// RECOMMENDED or PENDING) gives its original back: the original's
 /// `rolled_back_by` is cleared, so a stray rollback request cannot block
 /// the real one forever. The dropped plan keeps its `rollback_of`.
-fn release(txn: &mut Txn<'_>, plan: &ActionPlan, now: Timestamp) -> Result<(), PlanError> {
+fn release(txn: &mut Txn<'_>, plan: &ActionPlan, now: Timestamp) -> Result<(), LifecycleError> {
     let Some(original) = plan.rollback_of else { return Ok(()) };
     if let Some(mut o) = txn.plan(original)? {
         if o.rolled_back_by == Some(plan.uuid) {
@@ -277,14 +307,14 @@ fn release(txn: &mut Txn<'_>, plan: &ActionPlan, now: Timestamp) -> Result<(), P
 }
 
 /// `start`: RECOMMENDED → PENDING.
-pub fn start(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+pub fn start(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, LifecycleError> {
     let mut plan = live_plan(txn, uuid)?;
     move_plan(txn, &mut plan, PlanTrigger::Start, P::Pending, Utc::now())?;
     Ok(plan)
 }
 
 /// Soft delete: the plan and its actions become DELETED.
-pub fn delete(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
+pub fn delete(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, LifecycleError> {
     let mut plan = live_plan(txn, uuid)?;
     let now = Utc::now();
     let never_started = matches!(plan.state, P::Recommended | P::Pending);
@@ -307,15 +337,15 @@ pub fn delete(txn: &mut Txn<'_>, uuid: Uuid) -> Result<ActionPlan, PlanError> {
 pub fn skip_action(
     txn: &mut Txn<'_>,
     uuid: Uuid,
-    wanted: impl FnOnce(&Action) -> Result<(ActionState, Option<String>), PlanError>,
-) -> Result<Action, PlanError> {
+    wanted: impl FnOnce(&Action) -> Result<(ActionState, Option<String>), LifecycleError>,
+) -> Result<Action, LifecycleError> {
     let mut action = txn
         .action(uuid)?
         .filter(|a| a.state != A::Deleted)
-        .ok_or(PlanError::NotFound { kind: "Action", uuid })?;
+        .ok_or(LifecycleError::NotFound { kind: "Action", uuid })?;
     let plan = live_plan(txn, action.action_plan_uuid)?;
     if !matches!(plan.state, P::Recommended | P::Pending) {
-        return Err(PlanError::Conflict(format!(
+        return Err(LifecycleError::Conflict(format!(
             "Action {uuid} can be skipped only while its action plan is RECOMMENDED or PENDING; it is {}.",
             plan.state
         )));
@@ -329,7 +359,7 @@ pub fn skip_action(
 /// and its actions as of that moment (read in the same transaction, so no
 /// operator change slips in between), or `None` if the plan is not PENDING
 /// any more (cancelled, or taken by another run).
-pub fn begin(txn: &mut Txn<'_>, uuid: Uuid) -> Result<Option<(ActionPlan, Vec<Action>)>, PlanError> {
+pub fn begin(txn: &mut Txn<'_>, uuid: Uuid) -> Result<Option<(ActionPlan, Vec<Action>)>, LifecycleError> {
     let Some(mut plan) = txn.plan(uuid)? else { return Ok(None) };
     if plan.state != P::Pending {
         return Ok(None);
@@ -340,7 +370,12 @@ pub fn begin(txn: &mut Txn<'_>, uuid: Uuid) -> Result<Option<(ActionPlan, Vec<Ac
 }
 
 /// Cancels every PENDING action of a plan with `why`.
-fn cancel_pending_actions(txn: &mut Txn<'_>, plan: Uuid, why: &str, now: Timestamp) -> Result<(), PlanError> {
+fn cancel_pending_actions(
+    txn: &mut Txn<'_>,
+    plan: Uuid,
+    why: &str,
+    now: Timestamp,
+) -> Result<(), LifecycleError> {
     for mut a in txn.actions_of(plan)? {
         if a.state == A::Pending {
             move_action(txn, &mut a, ActionTrigger::Cancel, A::Cancelled, Some(why.into()), now)?;
@@ -368,7 +403,7 @@ pub const SKIPPED_MESSAGE: &str = "One or more actions were skipped.";
 /// The applier finishes a plan: CANCELLED if it was being cancelled, else
 /// FAILED if any action failed (the message names the first), else
 /// SUCCEEDED. Actions that never ran end CANCELLED.
-pub fn settle(txn: &mut Txn<'_>, uuid: Uuid, outcome: Outcome) -> Result<ActionPlan, PlanError> {
+pub fn settle(txn: &mut Txn<'_>, uuid: Uuid, outcome: Outcome) -> Result<ActionPlan, LifecycleError> {
     let now = Utc::now();
     let mut plan = txn.plan_required(uuid)?;
     for mut a in outcome.never_ran {
@@ -408,21 +443,31 @@ pub fn interrupted_message(in_flight: usize, not_started: usize) -> String {
 }
 
 /// How a FAILED action's message starts when, after a restart, the driver
-/// could not tell whether it made its change (a rollback lists these).
+/// could not tell whether it made its change. The record says so in
+/// `outcome_unknown`; stores written before that field mark these actions
+/// by this prefix only, which [`outcome_unknown`] still reads.
 pub const UNKNOWN_PREFIX: &str = "Interrupted, outcome unknown:";
+
+/// Whether `action` was interrupted with an outcome nobody could observe
+/// (a rollback lists these instead of inverting them).
+pub fn outcome_unknown(action: &Action) -> bool {
+    action.state == A::Failed
+        && (action.outcome_unknown
+            || action.status_message.as_deref().is_some_and(|m| m.starts_with(UNKNOWN_PREFIX)))
+}
 
 /// A restart found `uuid` running. Its ONGOING actions are settled by what
 /// the driver `observed` of each: SUCCEEDED with the observed result when
 /// the change happened (so a rollback undoes it), FAILED when nothing
-/// changed, FAILED with [`UNKNOWN_PREFIX`] and the reason when the driver
-/// cannot tell (or was not asked). Its PENDING actions end CANCELLED, and
+/// changed, FAILED with `outcome_unknown` set (and [`UNKNOWN_PREFIX`] and
+/// the reason in its message) when the driver cannot tell (or was not asked). Its PENDING actions end CANCELLED, and
 /// the plan FAILED (CANCELLED if it was being cancelled) with a message
 /// saying so.
 pub fn interrupt(
     txn: &mut Txn<'_>,
     uuid: Uuid,
     observed: &std::collections::HashMap<Uuid, Observed>,
-) -> Result<ActionPlan, PlanError> {
+) -> Result<ActionPlan, LifecycleError> {
     let now = Utc::now();
     let (mut in_flight, mut not_started) = (0, 0);
     for mut a in txn.actions_of(uuid)? {
@@ -438,8 +483,14 @@ pub fn interrupt(
                         A::Failed,
                         "Interrupted by a stop; after the restart the cloud driver observed that nothing changed.".to_string(),
                     ),
-                    Some(Observed::Unknown(why)) => (A::Failed, format!("{UNKNOWN_PREFIX} {why}")),
-                    None => (A::Failed, format!("{UNKNOWN_PREFIX} the cloud driver was not asked")),
+                    Some(Observed::Unknown(why)) => {
+                        a.outcome_unknown = true;
+                        (A::Failed, format!("{UNKNOWN_PREFIX} {why}"))
+                    }
+                    None => {
+                        a.outcome_unknown = true;
+                        (A::Failed, format!("{UNKNOWN_PREFIX} the cloud driver was not asked"))
+                    }
                 }
             }
             A::Pending => {

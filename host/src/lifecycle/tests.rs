@@ -174,7 +174,7 @@ mod in_a_store {
             "a second begin finds it ONGOING"
         );
         let e = store.write(move |txn| skip_action(txn, actions[0].uuid, |_| unreachable!())).unwrap_err();
-        assert!(matches!(e, PlanError::Conflict(_)), "{e}");
+        assert!(matches!(e, LifecycleError::Conflict(_)), "{e}");
     }
 
     #[test]
@@ -204,7 +204,7 @@ mod in_a_store {
                 for mut a in running {
                     move_action(txn, &mut a, ActionTrigger::Run, ActionState::Ongoing, None, Utc::now())?;
                 }
-                Ok::<_, PlanError>(())
+                Ok::<_, LifecycleError>(())
             })
             .unwrap();
         let observed: std::collections::HashMap<_, _> = [
@@ -224,5 +224,22 @@ mod in_a_store {
         assert!(after[1].status_message.as_deref().unwrap().contains("nothing changed"));
         let unknown = after[2].status_message.as_deref().unwrap();
         assert!(unknown.starts_with(UNKNOWN_PREFIX) && unknown.contains("timed out"), "{unknown}");
+        let flags: Vec<_> = after.iter().map(|a| a.outcome_unknown).collect();
+        assert_eq!(flags, [false, false, true, false], "only the unobserved action is marked unknown");
+        assert_eq!(after.iter().filter(|a| outcome_unknown(a)).count(), 1);
+    }
+
+    #[test]
+    fn an_unknown_outcome_recorded_before_the_field_is_still_recognised() {
+        let mut a = Action::new(Uuid::new_v4(), Uuid::new_v4(), "nop", Map::new(), vec![], Utc::now());
+        a.state = ActionState::Failed;
+        a.status_message = Some(format!("{UNKNOWN_PREFIX} the API timed out"));
+        assert!(outcome_unknown(&a), "a legacy record, marked by its message only");
+        a.status_message = Some("Nova refused it".into());
+        assert!(!outcome_unknown(&a));
+        a.outcome_unknown = true;
+        assert!(outcome_unknown(&a));
+        a.state = ActionState::Succeeded;
+        assert!(!outcome_unknown(&a), "only a FAILED action can have an unknown outcome");
     }
 }
