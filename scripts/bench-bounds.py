@@ -16,19 +16,13 @@ async sleeps it is about one action's duration, however many run).
 import argparse
 import http.client
 import json
-import os
 import shutil
 import socket
-import subprocess
 import tempfile
 import threading
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from rbhost import Server
 
 
 def request(conn, method, path, body=None):
@@ -87,18 +81,9 @@ def main():
     args = ap.parse_args()
 
     data = tempfile.mkdtemp(prefix="bench-bounds-")
-    port = free_port()
-    server = subprocess.Popen(
-        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
-         "--applier-concurrency", str(args.sleeps), "--sleep-scale", "1"],
-        stderr=subprocess.DEVNULL)
+    server = Server(args.bin, data, ["--applier-concurrency", str(args.sleeps), "--sleep-scale", "1"])
+    port = server.port
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         summary("idle", healthz_latencies(port, args.seconds))
 
         stop = threading.Event()
@@ -127,8 +112,7 @@ def main():
         took = time.monotonic() - started
         print(f"plan of {args.sleeps} parallel {args.sleep_seconds:g} s sleeps: {p['state']} in {took:.2f} s", flush=True)
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -20,32 +20,21 @@ twice, as a dry run and stored (issue 13, P3), and the rollback plan's
 size printed.
 """
 import argparse
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+import rbhost
+from rbhost import Server, ServerError
 
 
 def call(base, method, path, body=None, timeout=600):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read() or b"null")
+        return rbhost.call(base, method, path, body, timeout=timeout)[1]
     except urllib.error.HTTPError as e:
         sys.exit(f"bench-execute: {method} {path}: {e.code} {e.read().decode(errors='replace')[:500]}")
 
@@ -75,24 +64,15 @@ def main():
     args = ap.parse_args()
 
     data = tempfile.mkdtemp(prefix="bench-execute-", dir=args.data_parent)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = open(os.path.join(data, "server.log"), "w")
-    server = subprocess.Popen(
-        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(data, "db")]
-        + (["--plugins-dir", args.plugins] if os.path.isdir(args.plugins) else []),
-        stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"},
-    )
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                call(base, "GET", "/healthz", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    sys.exit("bench-execute: the server did not start; see " + log.name)
-                time.sleep(0.05)
+        server = Server(args.bin, os.path.join(data, "db"),
+                        ["--plugins-dir", args.plugins] if os.path.isdir(args.plugins) else [],
+                        log=log, env={"RUST_LOG": "warn"})
+    except ServerError as e:
+        sys.exit(f"bench-execute: {e}; see {log.name}")
+    base = server.base
+    try:
         actions = []
         hosts = ["compute-1", "compute-2"]
         for i in range(args.actions):
@@ -137,11 +117,7 @@ def main():
                 perf.send_signal(2)
                 perf.wait(timeout=60)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 

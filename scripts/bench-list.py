@@ -14,12 +14,12 @@ import argparse
 import http.client
 import json
 import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
+
+from rbhost import Server
 
 URLS = [
     "/v1/action_plans?limit=50",
@@ -34,13 +34,9 @@ def main():
     ap.add_argument("--plans", type=int, default=10000)
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="bench-list-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
-                              stderr=subprocess.DEVNULL)
+    server = Server(args.bin, data)
+    port = server.port
     try:
-        time.sleep(1)
 
         def create(count):
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -69,8 +65,7 @@ def main():
             print(f"plans={args.plans:<7} {url:<58} first={times[0]:8.2f} ms "
                   f"median={statistics.median(times):8.2f} ms", flush=True)
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -27,31 +27,20 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+
+import rbhost
+from rbhost import Server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def call(base, method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read() or b"null")
+    return rbhost.call(base, method, path, body, timeout=120)[1]
 
 
 def thread_cpu(pid):
@@ -97,21 +86,12 @@ def main():
     ap.add_argument("--perf", metavar="FILE", help="perf record the server during the rollback run into FILE")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="bench-load-")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = open(os.path.join(data, "server.log"), "w")
-    server = subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
-                               os.path.join(data, "db"), "--plugins-dir", args.plugins,
-                               "--max-running-plans", "64"],
-                              stdout=log, stderr=log, env={**os.environ, "RUST_LOG": "warn"})
+    server = Server(args.bin, os.path.join(data, "db"), ["--plugins-dir", args.plugins, "--max-running-plans", "64"],
+                    log=log, env={"RUST_LOG": "warn"})
+    base = server.base
     r_rate = 0.0
     try:
-        for _ in range(300):
-            try:
-                call(base, "GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.05)
         seeders = 8
         if args.kind == "migrate":
             cloud = call(base, "GET", "/v1/cloud")
@@ -184,11 +164,7 @@ def main():
             print(out, file=sys.stderr)
             sys.exit("bench-load: some rollbacks were refused (seed more plans with --plans)")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
     if args.dry_run or not os.path.exists(args.store_example):
         return

@@ -14,37 +14,22 @@ import argparse
 import http.client
 import json
 import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from rbhost import Server, ServerError
 
 
 def start_and_time(binary, plugins, data, extra):
-    port = free_port()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
-                             "--plugins-dir", plugins, *extra], stderr=subprocess.DEVNULL)
     try:
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    ready = time.perf_counter() - t0
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise SystemExit("the server exited")
-            time.sleep(0.001)
+        server = Server(binary, data, ["--plugins-dir", plugins, *extra], poll=0.001, ready_timeout=120)
+    except ServerError as e:
+        raise SystemExit(str(e))
+    ready = time.perf_counter() - t0
+    port = server.port
+    try:
         # With tiered compilation the optimized code is compiled (and
         # cached) in the background after a cold start: wait for it, so
         # that the next start is warm, and report when it was all in.
@@ -58,8 +43,7 @@ def start_and_time(binary, plugins, data, extra):
                 raise SystemExit("the plugins' optimized code did not land within 120 s")
             time.sleep(0.005)
     finally:
-        proc.terminate()
-        proc.wait()
+        server.stop()
 
 
 def main():

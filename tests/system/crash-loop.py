@@ -13,7 +13,7 @@ restart that:
   - no half-written plan is visible (every plan has all its actions);
   - every acknowledged upload is active with its digest.
 
-    python3 scripts/crash-loop.py target/debug/rollback-host --kills 20
+    python3 tests/system/crash-loop.py target/debug/rollback-host --kills 20
 """
 import argparse
 import hashlib
@@ -21,17 +21,15 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.error
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from rbhost import ROOT, Server, ServerError, call, free_port  # noqa: E402
+
 ACTIONS = 3
 
 
@@ -44,16 +42,6 @@ class Ledger:
         self.started = set()   # uuids whose start was answered 200
         self.rollbacks = {}    # original -> rollback uuid
         self.uploads = {}      # action type -> sha256
-
-
-def call(base, method, path, body=None, ctype="application/json"):
-    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", ctype)
-    with urllib.request.urlopen(req, timeout=10) as r:
-        text = r.read()
-        return r.status, (json.loads(text) if text else None)
 
 
 def worker(base, ledger, stop, seed):
@@ -99,18 +87,11 @@ def worker(base, ledger, stop, seed):
 
 
 def start(binary, data, port):
-    proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
-                             "--sleep-scale", "0.001"], stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            call(base, "GET", "/healthz")
-            return proc, base
-        except OSError:
-            if proc.poll() is not None:
-                sys.exit(f"crash-loop: the server exited with {proc.returncode} at start")
-            time.sleep(0.05)
-    sys.exit("crash-loop: the server did not start")
+    try:
+        server = Server(binary, data, ["--sleep-scale", "0.001"], port=port, ready_timeout=15)
+    except ServerError as e:
+        sys.exit(f"crash-loop: {e}")
+    return server, server.base
 
 
 def immutable(plan):
@@ -196,10 +177,8 @@ def main():
     failures = 0
     try:
         for kill in range(1, args.kills + 1):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            proc, base = start(args.binary, data, port)
+            port = free_port()
+            server, base = start(args.binary, data, port)
             problems, count = verify(base, ledger)
             if problems:
                 failures += len(problems)
@@ -212,16 +191,14 @@ def main():
             for t in threads:
                 t.start()
             time.sleep(rnd.uniform(0.2, 1.5))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            server.kill()
             stop.set()
             for t in threads:
                 t.join()
             print(f"kill {kill:2d}: {count} plans before it, {len(ledger.plans)} acknowledged so far", flush=True)
-        proc, base = start(args.binary, data, port)
+        server, base = start(args.binary, data, port)
         problems, count = verify(base, ledger)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
+        server.stop()
         failures += len(problems)
         for p in problems[:20]:
             print("  " + p)

@@ -11,21 +11,20 @@ created or renamed there meanwhile must have had its directory fsynced
 after. Prints each
 violation and exits 1 if there is any.
 
-    python3 scripts/strace-durability.py target/debug/rollback-host
+    python3 tests/system/strace-durability.py target/debug/rollback-host
 """
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import rbhost  # noqa: E402
+from rbhost import ROOT, Server  # noqa: E402
+
 LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)$")
 RESUMED = re.compile(r"^(\d+)\s+<\.\.\. (\w+) resumed>(.*)$")
 FD = re.compile(r"^(\d+)<([^>]*)>")
@@ -51,13 +50,7 @@ def padded_plugin(path, size):
 
 def client(base, data_dir):
     def call(method, path, body=None, ctype="application/json"):
-        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-        req = urllib.request.Request(base + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", ctype)
-        with urllib.request.urlopen(req, timeout=60) as r:
-            text = r.read()
-            return r.status, (json.loads(text) if text else None)
+        return rbhost.call(base, method, path, body, ctype, timeout=60)
 
     status, plan = call("POST", "/v1/action_plans", {"actions": [
         {"action_type": "change_nova_service_state",
@@ -168,27 +161,16 @@ def main():
     work = tempfile.mkdtemp(prefix="strace-check-")
     data_dir = os.path.join(work, "data")
     trace = os.path.join(work, "trace")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        ["strace", "-f", "-yy", "-qq", "-s", "64", "-o", trace,
-         "-e", "trace=openat,read,recvfrom,recvmsg,write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,fsync,fdatasync,"
-               "sync_file_range,rename,renameat,renameat2",
-         binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
-         "--plugins-dir", os.path.join(ROOT, "target/plugins"), "--sleep-scale", "0.001"],
-        stderr=subprocess.DEVNULL, start_new_session=True)
+    wrap = ["strace", "-f", "-yy", "-qq", "-s", "64", "-o", trace,
+            "-e", "trace=openat,read,recvfrom,recvmsg,write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,"
+                  "fsync,fdatasync,sync_file_range,rename,renameat,renameat2"]
+    server = Server(binary, data_dir, ["--plugins-dir", os.path.join(ROOT, "target/plugins"),
+                                       "--sleep-scale", "0.001"], wrap=wrap, new_session=True, ready_timeout=60,
+                    poll=0.1)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        client(f"http://127.0.0.1:{port}", data_dir)
+        client(server.base, data_dir)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        server.stop(timeout=60)
     answers, violations = check(trace, os.path.realpath(data_dir))
     if not os.environ.get('KEEP_TRACE'):
         shutil.rmtree(work, ignore_errors=True)
