@@ -41,6 +41,7 @@ test-plugins:
 	$(CARGO) test --manifest-path plugins/Cargo.toml --workspace
 
 test-host:
+	python3 scripts/import-graph.py host/src --check
 	$(CARGO) build -p rollback-host --features failpoints --bin rollback-host-failpoints
 	$(CARGO) test --workspace
 
@@ -49,14 +50,14 @@ test-api: build
 	bash scripts/schemathesis.sh
 
 ## test-durability: the server under strace; every 2xx write answer comes after
-##                  the fsyncs of what it wrote (scripts/strace-durability.py)
+##                  the fsyncs of what it wrote (tests/system/strace-durability.py)
 test-durability: build
-	python3 scripts/strace-durability.py target/debug/rollback-host
+	python3 tests/system/strace-durability.py target/debug/rollback-host
 
 ## test-crash: 20 kill -9s at random moments under concurrent writes; after each
-##             restart nothing acknowledged is lost or changed (scripts/crash-loop.py)
+##             restart nothing acknowledged is lost or changed (tests/system/crash-loop.py)
 test-crash: build
-	python3 scripts/crash-loop.py target/debug/rollback-host --kills 20
+	python3 tests/system/crash-loop.py target/debug/rollback-host --kills 20
 
 ## test-keystone: a real Keystone (Debian's package, SQLite) on 127.0.0.1:$(KEYSTONE_PORT),
 ##                then the ignored Keystone tests against it, and the OpenStack driver's

@@ -33,9 +33,11 @@ done
 [ -n "$addr" ] || { cat "$work/log" >&2; exit 1; }
 url="http://$addr/openapi.json"
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
+# schemathesis keeps a cache in ./.schemathesis: run it in the scratch
+# directory, so a test run leaves the work tree as it found it.
 run() {
-    "$venv/bin/schemathesis" run "$url" --checks "$checks" --max-examples "${ST_EXAMPLES:-30}" \
-        --seed "${ST_SEED:-20261126}" --generation-database none "$@"
+    (cd "$work" && "$venv/bin/schemathesis" run "$url" --checks "$checks" --max-examples "${ST_EXAMPLES:-30}" \
+        --seed "${ST_SEED:-20261126}" --generation-database none "$@")
 }
 echo "== schemathesis: with an admin token"
 run --header "X-Auth-Token: $token" --checks "$checks,ignored_auth" | tee "$work/with.txt" | tail -45
