@@ -14,22 +14,12 @@ use crate::service::Service;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rollback_store::PlanState;
 use serde_json::{json, Map, Value};
 
 /// Fields a list may be sorted by (the store keeps an index for each).
 const SORT_KEYS: &[&str] = rollback_store::PLAN_SORT_KEYS;
-
-pub(super) fn routes() -> Router<Service> {
-    Router::new()
-        .route("/v1/action_plans", get(list).post(create))
-        .route("/v1/action_plans/", get(list).post(create))
-        .route("/v1/action_plans/detail", get(detail))
-        .route("/v1/action_plans/{uuid}", get(show).patch(patch).delete(delete))
-        .route("/v1/action_plans/{uuid}/start", post(start))
-}
 
 #[utoipa::path(get, path = "/v1/action_plans", tag = "action_plans", operation_id = "action_plan_list",
     params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::PlanFilter, crate::api::openapi::schemas::WatcherHeaders),

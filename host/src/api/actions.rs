@@ -12,22 +12,13 @@ use crate::plans::{ActionsOf, PlanError};
 use crate::service::Service;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rollback_store::ActionState;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 /// Fields a list may be sorted by (the store keeps an index for each).
 const SORT_KEYS: &[&str] = rollback_store::ACTION_SORT_KEYS;
-
-pub(super) fn routes() -> Router<Service> {
-    Router::new()
-        .route("/v1/actions", get(list))
-        .route("/v1/actions/", get(list))
-        .route("/v1/actions/detail", get(detail))
-        .route("/v1/actions/{uuid}", get(show).patch(patch))
-}
 
 #[utoipa::path(get, path = "/v1/actions", tag = "actions", operation_id = "action_list",
     params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::ActionFilter, crate::api::openapi::schemas::WatcherHeaders),

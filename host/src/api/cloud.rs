@@ -8,13 +8,8 @@ use super::extract::JsonBody;
 use crate::cloud::simulated::Simulated;
 use crate::service::Service;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::Value;
-
-pub(super) fn routes() -> Router<Service> {
-    Router::new().route("/v1/cloud", get(show).put(replace))
-}
 
 #[utoipa::path(get, path = "/v1/cloud", tag = "cloud", operation_id = "cloud_show",
     responses((status = 200, description = "The simulated cloud's document", body = Object)))]

@@ -13,16 +13,10 @@ use crate::service::Service;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use rollback_store::{Action, ActionPlan};
 
 /// Pictures being laid out at once, at most.
 static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-pub(super) fn routes() -> Router<Service> {
-    Router::new().route("/v1/action_plans/{uuid}/graph", get(graph))
-}
 
 #[utoipa::path(get, path = "/v1/action_plans/{uuid}/graph", tag = "action_plans", operation_id = "action_plan_graph",
     params(("uuid" = uuid::Uuid, Path, description = "The plan to draw"),

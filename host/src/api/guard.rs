@@ -1,6 +1,6 @@
-//! The API's gate: who may call which route. Every route's policy rule is
-//! in [`RULES`], the one table; a route missing from it is refused (fail
-//! closed). The routes in [`OPEN`] stay open.
+//! The API's gate: who may call which route. Every route's guard (a policy
+//! rule, or open) is declared with the route itself (`super::routes`); a
+//! matched route missing from that table is refused (fail closed).
 //!
 //! [`hosts`] runs before routing: with `--auth none` it answers 400 to a
 //! `Host` that is not loopback or configured (DNS rebinding) and 403 to a
@@ -10,49 +10,12 @@
 //! Watcher's error body.
 
 use super::error::ApiError;
+use super::routes::{guard_of, Guard};
 use crate::auth::{Access, Denied, Mode};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-/// Routes anyone may call.
-/// (`/ui` is a static page: the data it shows comes from guarded routes.)
-pub const OPEN: &[&str] =
-    &["/", "/v1", "/v1/", "/healthz", "/openapi.json", "/metrics", "/ui", "/ui/app.js", "/ui/style.css"];
-
-/// (method, route, rule): the policy rule of every guarded route.
-pub const RULES: &[(Method, &str, &str)] = &[
-    (Method::GET, "/v1/action_plans", "action_plan:get_all"),
-    (Method::GET, "/v1/action_plans/", "action_plan:get_all"),
-    (Method::POST, "/v1/action_plans", "action_plan:create"),
-    (Method::POST, "/v1/action_plans/", "action_plan:create"),
-    (Method::GET, "/v1/action_plans/detail", "action_plan:detail"),
-    (Method::GET, "/v1/action_plans/{uuid}", "action_plan:get"),
-    (Method::PATCH, "/v1/action_plans/{uuid}", "action_plan:update"),
-    (Method::DELETE, "/v1/action_plans/{uuid}", "action_plan:delete"),
-    (Method::POST, "/v1/action_plans/{uuid}/start", "action_plan:start"),
-    (Method::POST, "/v1/action_plans/{uuid}/rollback", "action_plan:rollback"),
-    (Method::GET, "/v1/action_plans/{uuid}/graph", "action_plan:get"),
-    (Method::GET, "/v1/actions", "action:get_all"),
-    (Method::GET, "/v1/actions/", "action:get_all"),
-    (Method::GET, "/v1/actions/detail", "action:detail"),
-    (Method::GET, "/v1/actions/{uuid}", "action:get"),
-    (Method::PATCH, "/v1/actions/{uuid}", "action:update"),
-    (Method::GET, "/v1/plugins", "plugin:get_all"),
-    (Method::GET, "/v1/plugins/", "plugin:get_all"),
-    (Method::GET, "/v1/plugins/{action_type}", "plugin:get"),
-    (Method::PUT, "/v1/plugins/{action_type}", "plugin:create"),
-    (Method::DELETE, "/v1/plugins/{action_type}", "plugin:delete"),
-    (Method::GET, "/v1/cloud", "cloud:get"),
-    (Method::PUT, "/v1/cloud", "cloud:update"),
-];
-
-/// The rule guarding `method` on `route` (HEAD is GET's).
-pub fn rule_for(method: &Method, route: &str) -> Option<&'static str> {
-    let method = if method == Method::HEAD { &Method::GET } else { method };
-    RULES.iter().find(|(m, r, _)| m == method && *r == route).map(|(_, _, rule)| *rule)
-}
 
 /// Before routing: the `Host` and cross-site checks of `--auth none`.
 pub async fn hosts(State(access): State<Access>, req: Request, next: Next) -> Response {
@@ -100,12 +63,13 @@ fn cross_site(req: &Request) -> bool {
 pub async fn authorize(State(access): State<Access>, mut req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
     let Some(route) = route else { return next.run(req).await };
-    if OPEN.contains(&route.as_str()) {
-        return next.run(req).await;
-    }
-    let Some(rule) = rule_for(req.method(), &route) else {
-        tracing::error!(method = %req.method(), %route, "no policy rule for this route; refused");
-        return deny(&access, Denied::Forbidden("(unlisted route)"));
+    let rule = match guard_of(req.method(), &route) {
+        Some(Guard::Open) => return next.run(req).await,
+        Some(Guard::Policy(rule)) => rule.name(),
+        None => {
+            tracing::error!(method = %req.method(), %route, "no guard for this route; refused");
+            return deny(&access, Denied::Forbidden("(unlisted route)"));
+        }
     };
     let token = req.headers().get("x-auth-token").and_then(|v| v.to_str().ok());
     let identity = match access.identify(token).await {
@@ -137,19 +101,4 @@ fn deny(access: &Access, why: Denied) -> Response {
         }
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_rule_in_the_table_exists_in_the_policy() {
-        let policy = crate::auth::Policy::default();
-        for (m, route, rule) in RULES {
-            assert!(policy.roles(rule).is_some(), "{m} {route}: {rule} has no default");
-        }
-        assert_eq!(rule_for(&Method::HEAD, "/v1/actions"), Some("action:get_all"));
-        assert_eq!(rule_for(&Method::POST, "/v1/actions"), None);
-    }
 }

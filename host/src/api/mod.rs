@@ -2,7 +2,8 @@
 //! only: each handler parses the request, calls one operation of the
 //! [`Service`] (mostly [`crate::plans::Plans`]), and renders the answer.
 //!
-//! Every request gets a request id (`request_id`), then passes the bounds (`serve`: in-flight cap, deadline), the
+//! Every route is declared once, in `routes` (handler, OpenAPI entry,
+//! policy rule). Every request gets a request id (`request_id`), then passes the bounds (`serve`: in-flight cap, deadline), the
 //! `Host` check, microversion negotiation (`version`), a 1 MiB body limit,
 //! a panic guard, and after routing the policy check (`guard`); every error
 //! is an [`ApiError`] in Watcher's body.
@@ -28,6 +29,7 @@ mod plugins;
 mod request_id;
 mod rollback;
 mod root;
+pub mod routes;
 mod serve;
 mod ui;
 mod version;
@@ -35,7 +37,6 @@ mod views;
 
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
-pub use guard::{rule_for, OPEN, RULES};
 pub use serve::Bounds;
 
 use crate::auth::Access;
@@ -43,24 +44,13 @@ use crate::service::Service;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 
 /// The service's routes and middleware, guarded by `access`, bounded by
 /// `bounds`.
 pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi::document))
-        .route("/metrics", get(metrics::metrics))
-        .merge(ui::routes())
-        .merge(graph::routes())
-        .merge(root::routes())
-        .merge(action_plans::routes())
-        .merge(actions::routes())
-        .merge(cloud::routes())
-        .merge(rollback::routes())
-        .merge(plugins::routes())
+    let (routes, _, _) = routes::build(Default::default());
+    routes
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
         .route_layer(axum::middleware::from_fn_with_state(access.clone(), guard::authorize))
         .route_layer(axum::middleware::from_fn(metrics::mark_route))

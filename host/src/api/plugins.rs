@@ -8,19 +8,10 @@ use super::extract::{body_rejection, media_type, PathParam};
 use crate::plugins::{valid_action_type, Active};
 use crate::service::{Service, MAX_PLUGIN_BYTES};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
-
-pub(super) fn routes() -> Router<Service> {
-    Router::new()
-        .route("/v1/plugins", get(list))
-        .route("/v1/plugins/", get(list))
-        .route("/v1/plugins/{action_type}", get(show).put(upload).delete(remove))
-        .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES))
-}
 
 fn view(a: &Active) -> Value {
     let m = a.plugin.metadata();

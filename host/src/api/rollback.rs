@@ -9,13 +9,8 @@ use crate::metrics::METRICS;
 use crate::rollback::Options;
 use crate::service::Service;
 use axum::extract::{Request, State};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
-
-pub(super) fn routes() -> Router<Service> {
-    Router::new().route("/v1/action_plans/{uuid}/rollback", post(rollback))
-}
 
 #[utoipa::path(post, path = "/v1/action_plans/{uuid}/rollback", tag = "action_plans", operation_id = "action_plan_rollback",
     params(("uuid" = uuid::Uuid, Path, description = "The plan to roll back"), crate::api::openapi::schemas::WatcherHeaders),

@@ -2,14 +2,8 @@
 
 use super::extract::HostUrl;
 use super::version::{MAX, MIN};
-use crate::service::Service;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
-
-pub(super) fn routes() -> Router<Service> {
-    Router::new().route("/", get(root)).route("/v1", get(v1)).route("/v1/", get(v1))
-}
 
 fn version_entry(host: &str) -> Value {
     json!({

@@ -7,8 +7,6 @@
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 
 const INDEX: &str = include_str!("ui/index.html");
 const SCRIPT: &str = include_str!("ui/app.js");
@@ -16,10 +14,6 @@ const STYLE: &str = include_str!("ui/style.css");
 
 const CSP: &str =
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-
-pub(super) fn routes() -> Router<crate::service::Service> {
-    Router::new().route("/ui", get(index)).route("/ui/app.js", get(script)).route("/ui/style.css", get(style))
-}
 
 /// The page.
 #[utoipa::path(get, path = "/ui", tag = "meta", operation_id = "ui",

@@ -13,7 +13,7 @@ pub mod policy;
 pub mod tokens;
 
 pub use keystone::{Keystone, KeystoneConfig, KeystoneError};
-pub use policy::{Policy, PolicyError};
+pub use policy::{Policy, PolicyError, Rule};
 pub use tokens::{hash_token, StaticTokens, TokensError};
 
 use std::net::SocketAddr;

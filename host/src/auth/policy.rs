@@ -18,31 +18,133 @@ const READ: &[&str] = &["reader", "member", "admin"];
 /// Roles that may change plans (Watcher's `rule:admin_api`).
 const ADMIN: &[&str] = &["admin"];
 
-/// Every rule, with its default roles.
-pub const DEFAULTS: &[(&str, &[&str])] = &[
-    ("action_plan:get", READ),
-    ("action_plan:get_all", READ),
-    ("action_plan:detail", READ),
-    ("action_plan:create", ADMIN),
-    ("action_plan:update", ADMIN),
-    ("action_plan:delete", ADMIN),
-    ("action_plan:start", ADMIN),
-    ("action_plan:rollback", ADMIN),
-    ("action:get", READ),
-    ("action:get_all", READ),
-    ("action:detail", READ),
-    ("action:update", ADMIN),
-    ("plugin:get", READ),
-    ("plugin:get_all", READ),
-    ("plugin:create", ADMIN),
-    ("plugin:delete", ADMIN),
-    ("cloud:get", READ),
-    ("cloud:update", ADMIN),
-];
+/// Every rule a route can be guarded by. A route names one of these (see
+/// `api::routes`), so it cannot name a rule without a default: each has
+/// its oslo.policy name ([`Rule::name`]) and Watcher's default roles
+/// ([`Rule::default_roles`]), both by exhaustive match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    /// `action_plan:get`
+    ActionPlanGet,
+    /// `action_plan:get_all`
+    ActionPlanGetAll,
+    /// `action_plan:detail`
+    ActionPlanDetail,
+    /// `action_plan:create`
+    ActionPlanCreate,
+    /// `action_plan:update`
+    ActionPlanUpdate,
+    /// `action_plan:delete`
+    ActionPlanDelete,
+    /// `action_plan:start`
+    ActionPlanStart,
+    /// `action_plan:rollback`
+    ActionPlanRollback,
+    /// `action:get`
+    ActionGet,
+    /// `action:get_all`
+    ActionGetAll,
+    /// `action:detail`
+    ActionDetail,
+    /// `action:update`
+    ActionUpdate,
+    /// `plugin:get`
+    PluginGet,
+    /// `plugin:get_all`
+    PluginGetAll,
+    /// `plugin:create`
+    PluginCreate,
+    /// `plugin:delete`
+    PluginDelete,
+    /// `cloud:get`
+    CloudGet,
+    /// `cloud:update`
+    CloudUpdate,
+}
+
+impl Rule {
+    /// Every rule.
+    pub const ALL: &'static [Rule] = &[
+        Rule::ActionPlanGet,
+        Rule::ActionPlanGetAll,
+        Rule::ActionPlanDetail,
+        Rule::ActionPlanCreate,
+        Rule::ActionPlanUpdate,
+        Rule::ActionPlanDelete,
+        Rule::ActionPlanStart,
+        Rule::ActionPlanRollback,
+        Rule::ActionGet,
+        Rule::ActionGetAll,
+        Rule::ActionDetail,
+        Rule::ActionUpdate,
+        Rule::PluginGet,
+        Rule::PluginGetAll,
+        Rule::PluginCreate,
+        Rule::PluginDelete,
+        Rule::CloudGet,
+        Rule::CloudUpdate,
+    ];
+
+    /// Its name in a policy file (Watcher's).
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::ActionPlanGet => "action_plan:get",
+            Rule::ActionPlanGetAll => "action_plan:get_all",
+            Rule::ActionPlanDetail => "action_plan:detail",
+            Rule::ActionPlanCreate => "action_plan:create",
+            Rule::ActionPlanUpdate => "action_plan:update",
+            Rule::ActionPlanDelete => "action_plan:delete",
+            Rule::ActionPlanStart => "action_plan:start",
+            Rule::ActionPlanRollback => "action_plan:rollback",
+            Rule::ActionGet => "action:get",
+            Rule::ActionGetAll => "action:get_all",
+            Rule::ActionDetail => "action:detail",
+            Rule::ActionUpdate => "action:update",
+            Rule::PluginGet => "plugin:get",
+            Rule::PluginGetAll => "plugin:get_all",
+            Rule::PluginCreate => "plugin:create",
+            Rule::PluginDelete => "plugin:delete",
+            Rule::CloudGet => "cloud:get",
+            Rule::CloudUpdate => "cloud:update",
+        }
+    }
+
+    /// Watcher's default: reads for readers, members and admins; changes
+    /// for admins.
+    pub fn default_roles(self) -> &'static [&'static str] {
+        match self {
+            Rule::ActionPlanGet
+            | Rule::ActionPlanGetAll
+            | Rule::ActionPlanDetail
+            | Rule::ActionGet
+            | Rule::ActionGetAll
+            | Rule::ActionDetail
+            | Rule::PluginGet
+            | Rule::PluginGetAll
+            | Rule::CloudGet => READ,
+            Rule::ActionPlanCreate
+            | Rule::ActionPlanUpdate
+            | Rule::ActionPlanDelete
+            | Rule::ActionPlanStart
+            | Rule::ActionPlanRollback
+            | Rule::ActionUpdate
+            | Rule::PluginCreate
+            | Rule::PluginDelete
+            | Rule::CloudUpdate => ADMIN,
+        }
+    }
+}
 
 /// Rules fixed to `role:admin`: an inverter runs on every later rollback,
 /// and the cloud document is what every action acts on.
 pub const FIXED_ADMIN: &[&str] = &["plugin:create", "plugin:delete", "cloud:update"];
+
+#[cfg(test)]
+#[test]
+fn rule_names_are_unique() {
+    let names: std::collections::BTreeSet<_> = Rule::ALL.iter().map(|r| r.name()).collect();
+    assert_eq!(names.len(), Rule::ALL.len());
+}
 
 /// A policy file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +196,9 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            rules: DEFAULTS
+            rules: Rule::ALL
                 .iter()
-                .map(|(rule, roles)| (*rule, roles.iter().map(|r| r.to_string()).collect()))
+                .map(|rule| (rule.name(), rule.default_roles().iter().map(|r| r.to_string()).collect()))
                 .collect(),
         }
     }
@@ -125,7 +227,7 @@ impl Policy {
                 return Err(PolicyError::UnknownRule {
                     path: path.into(),
                     rule,
-                    known: DEFAULTS.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", "),
+                    known: Rule::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
                 });
             };
             let roles = parse_roles(&value).map_err(bad)?;

@@ -1,10 +1,10 @@
 //! `GET /openapi.json`: the document matches the committed snapshot
 //! (`docs/openapi.json`; regenerate with `ROLLBACK_BLESS=1` and review the
-//! diff), and it names exactly the routes the policy table guards plus the
-//! open ones. schemathesis checks the live answers against it
+//! diff), and it names exactly the routes declared (`api::routes`), each
+//! guarded or open as declared. schemathesis checks the live answers against it
 //! (`scripts/schemathesis.sh`, run by `make test`).
 
-use rollback_host::api::{OPEN, RULES};
+use rollback_host::api::routes::{table, Guard};
 use rollback_tests::{repo_root, Server};
 use std::collections::BTreeSet;
 
@@ -37,13 +37,12 @@ fn the_document_and_the_policy_table_name_the_same_routes() {
             documented.insert((method.to_ascii_uppercase(), path.clone()));
         }
     }
-    let mut routed: BTreeSet<(String, String)> =
-        RULES.iter().map(|(m, p, _)| (m.as_str().to_string(), p.to_string())).collect();
-    routed.extend(OPEN.iter().map(|p| ("GET".to_string(), p.to_string())));
+    let routed: BTreeSet<(String, String)> =
+        table().iter().map(|r| (r.method.as_str().to_string(), r.path.clone())).collect();
     assert_eq!(documented, routed, "every route is documented and guarded (or open), and nothing else");
     // Guarded operations declare the token; open ones do not.
-    for (method, path) in &documented {
-        let op = &doc["paths"][path][method.to_ascii_lowercase()];
-        assert_eq!(op.get("security").is_some(), !OPEN.contains(&path.as_str()), "{method} {path}");
+    for r in table() {
+        let op = &doc["paths"][&r.path][r.method.as_str().to_ascii_lowercase()];
+        assert_eq!(op.get("security").is_some(), r.guard != Guard::Open, "{} {}", r.method, r.path);
     }
 }

@@ -1,17 +1,16 @@
 //! `GET /openapi.json`: the API described by the code — every route's
 //! parameters, body and answers, from the `#[utoipa::path]` annotations on
-//! the handlers and the request types the handlers parse. A committed
+//! the handlers declared in `super::routes` and the request types the
+//! handlers parse. A committed
 //! snapshot (`docs/openapi.json`) is compared in a test, so changes to the
 //! contract are deliberate; schemathesis checks the live server against it.
 
 pub mod schemas;
 
-use super::guard::OPEN;
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -22,44 +21,18 @@ use utoipa::{Modify, OpenApi};
         description = "A Watcher-compatible (infra-optim v1) service that stores, applies and rolls back action plans.",
         license(name = "Apache-2.0")
     ),
-    paths(
-        super::root::root,
-        super::root::v1,
-        super::healthz,
-        super::metrics::metrics,
-        super::ui::index,
-        super::ui::script,
-        super::ui::style,
-        document,
-        super::action_plans::list,
-        super::action_plans::detail,
-        super::action_plans::show,
-        super::action_plans::create,
-        super::action_plans::patch,
-        super::action_plans::delete,
-        super::action_plans::start,
-        super::rollback::rollback,
-        super::graph::graph,
-        super::actions::list,
-        super::actions::detail,
-        super::actions::show,
-        super::actions::patch,
-        super::plugins::list,
-        super::plugins::show,
-        super::plugins::upload,
-        super::plugins::remove,
-        super::cloud::show,
-        super::cloud::replace,
-    ),
-    components(schemas(schemas::ErrorBody)),
-    modifiers(&Conventions)
+    components(schemas(schemas::ErrorBody))
 )]
 struct ApiDoc;
 
 /// The document.
 pub fn document_json() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).expect("the document serializes"))
+    DOC.get_or_init(|| {
+        let (_, mut doc, _) = super::routes::build(ApiDoc::openapi());
+        Conventions.modify(&mut doc);
+        serde_json::to_value(doc).expect("the document serializes")
+    })
 }
 
 /// The OpenAPI document of this API.
@@ -70,8 +43,9 @@ pub(super) async fn document() -> impl IntoResponse {
 }
 
 /// What every operation shares, added once: the error answers (Watcher's
-/// error body), the token requirement of guarded routes, and the
-/// trailing-slash twins of the collection routes.
+/// error body; 401 and 403 on guarded operations, which `routes::build`
+/// marked with the token requirement), and the trailing-slash twins of the
+/// collection routes.
 struct Conventions;
 
 /// Error statuses any operation may answer, with what they mean.
@@ -108,9 +82,9 @@ impl Modify for Conventions {
                 )
                 .build()
         };
-        for (path, item) in doc.paths.paths.iter_mut() {
-            let open = OPEN.contains(&path.as_str());
-            for op in operations(item) {
+        for item in doc.paths.paths.values_mut() {
+            for (_, op) in super::routes::operations(item) {
+                let open = op.security.is_none();
                 for (status, why) in ERRORS {
                     let guarded_only = matches!(*status, "401" | "403");
                     if open && guarded_only {
@@ -118,25 +92,16 @@ impl Modify for Conventions {
                     }
                     op.responses.responses.entry(status.to_string()).or_insert_with(|| error(why).into());
                 }
-                if !open {
-                    op.security = Some(vec![SecurityRequirement::new("token", Vec::<String>::new())]);
-                }
             }
         }
-        for base in ["/v1", "/v1/action_plans", "/v1/actions", "/v1/plugins"] {
-            if let Some(item) = doc.paths.paths.get(base).cloned() {
+        for base in super::routes::TWINS {
+            if let Some(item) = doc.paths.paths.get(*base).cloned() {
                 let mut twin = item;
-                for op in operations(&mut twin) {
+                for (_, op) in super::routes::operations(&mut twin) {
                     op.operation_id = op.operation_id.as_ref().map(|id| format!("{id}_slash"));
                 }
                 doc.paths.paths.insert(format!("{base}/"), twin);
             }
         }
     }
-}
-
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
-    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head]
-        .into_iter()
-        .filter_map(|o| o.as_mut())
 }
