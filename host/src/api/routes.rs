@@ -121,7 +121,7 @@ pub fn table() -> &'static [Route] {
 /// does not exist. HEAD is GET's.
 pub fn guard_of(method: &Method, path: &str) -> Option<Guard> {
     let method = if method == Method::HEAD { &Method::GET } else { method };
-    table().iter().find(|r| &r.method == method && r.path == path).map(|r| r.guard)
+    table().iter().find(|r| r.method == *method && r.path == path).map(|r| r.guard)
 }
 
 /// The operations of a path item, with their methods.
