@@ -20,7 +20,7 @@ mod txn;
 
 pub use error::StoreError;
 pub use model::{Action, ActionPlan, ActionState, PlanState, Timestamp};
-pub use sort::{ACTION_SORT_KEYS, PLAN_SORT_KEYS};
+pub use sort::{ActionSortKey, PlanSortKey};
 pub use txn::Txn;
 
 use committer::{Job, Outcome, Poison};
@@ -102,8 +102,8 @@ impl Store {
             }
             Some([1]) => {
                 // Every order was kept and is complete: go on keeping them all.
-                tables.set_orders(false, tables::all_orders(PLAN_SORT_KEYS.len()))?;
-                tables.set_orders(true, tables::all_orders(ACTION_SORT_KEYS.len()))?;
+                tables.set_orders(false, tables::all_orders(PlanSortKey::ALL.len()))?;
+                tables.set_orders(true, tables::all_orders(ActionSortKey::ALL.len()))?;
             }
             Some(_) => {}
         }
@@ -248,8 +248,8 @@ impl Store {
         Ok(all)
     }
 
-    /// Up to `limit` plans in the order of `sort_key` (one of
-    /// [`PLAN_SORT_KEYS`]; equal values in creation order), descending when
+    /// Up to `limit` plans in the order of `sort_key` (equal values in
+    /// creation order), descending when
     /// `descending`, starting after the plan `marker`, keeping only those
     /// `keep` accepts. Reads the sort index and one record per plan looked
     /// at, not the whole table — except the first list in an order the
@@ -257,30 +257,47 @@ impl Store {
     /// marker is `NotFound`.
     pub fn plans_page(
         &self,
-        sort_key: &str,
+        sort_key: PlanSortKey,
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         keep: impl FnMut(&ActionPlan) -> bool,
     ) -> Result<Vec<ActionPlan>, StoreError> {
         let t = &self.inner.tables;
-        let index =
-            SortIndex { tree: &t.plan_sort, actions: false, keys: PLAN_SORT_KEYS, kind: "ActionPlan" };
-        self.page(index, sort_key, marker, descending, limit, |u| t.plan(u), sort::plan_key, keep)
+        let index = SortIndex { tree: &t.plan_sort, actions: false, kind: "ActionPlan" };
+        self.page(
+            index,
+            (sort_key.field(), sort_key.name()),
+            marker,
+            descending,
+            limit,
+            |u| t.plan(u),
+            sort::plan_key,
+            keep,
+        )
     }
 
-    /// Like [`Store::plans_page`], for actions ([`ACTION_SORT_KEYS`]).
+    /// Like [`Store::plans_page`], for actions.
     pub fn actions_page(
         &self,
-        sort_key: &str,
+        sort_key: ActionSortKey,
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         keep: impl FnMut(&Action) -> bool,
     ) -> Result<Vec<Action>, StoreError> {
         let t = &self.inner.tables;
-        let index = SortIndex { tree: &t.action_sort, actions: true, keys: ACTION_SORT_KEYS, kind: "Action" };
-        self.page(index, sort_key, marker, descending, limit, |u| t.action(u), sort::action_key, keep)
+        let index = SortIndex { tree: &t.action_sort, actions: true, kind: "Action" };
+        self.page(
+            index,
+            (sort_key.field(), sort_key.name()),
+            marker,
+            descending,
+            limit,
+            |u| t.action(u),
+            sort::action_key,
+            keep,
+        )
     }
 
     /// One page from a sort index: `load` reads a record, `key_of` computes
@@ -290,7 +307,7 @@ impl Store {
     fn page<T>(
         &self,
         index: SortIndex<'_>,
-        sort_key: &str,
+        (field, sort_key): (usize, &str),
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
@@ -299,25 +316,23 @@ impl Store {
         mut keep: impl FnMut(&T) -> bool,
     ) -> Result<Vec<T>, StoreError> {
         self.readable()?;
-        let field = field_number(index.keys, sort_key)?;
-        if !self.inner.tables.keeps(index.actions, field as usize) {
-            self.build_order(index.actions, field as usize, sort_key)?;
+        if !self.inner.tables.keeps(index.actions, field) {
+            self.build_order(index.actions, field, sort_key)?;
         }
         let after = match marker {
-            Some(m) => Some(key_of(
-                &load(m)?.ok_or(StoreError::NotFound { kind: index.kind, uuid: m })?,
-                field as usize,
-            )),
+            Some(m) => {
+                Some(key_of(&load(m)?.ok_or(StoreError::NotFound { kind: index.kind, uuid: m })?, field))
+            }
             None => None,
         };
         let mut out = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
-        for entry in self.inner.tables.sorted(index.tree, field, after, descending) {
+        for entry in self.inner.tables.sorted(index.tree, field as u8, after, descending) {
             let (key, uuid) = entry?;
             if let Some(record) = load(uuid)? {
-                if key == key_of(&record, field as usize) && keep(&record) {
+                if key == key_of(&record, field) && keep(&record) {
                     out.push(record);
                     if out.len() >= limit {
                         break;
@@ -415,15 +430,7 @@ struct SortIndex<'a> {
     tree: &'a sled::Tree,
     /// Whether it is the actions' tree.
     actions: bool,
-    keys: &'a [&'a str],
     kind: &'static str,
-}
-
-fn field_number(keys: &[&str], key: &str) -> Result<u8, StoreError> {
-    keys.iter()
-        .position(|k| *k == key)
-        .map(|i| i as u8)
-        .ok_or_else(|| StoreError::Engine(format!("{key} is not a sort key")))
 }
 
 /// The store's schema version (`None`: a new database); refuses a newer

@@ -25,36 +25,100 @@
 use crate::model::{Action, ActionPlan, Timestamp};
 use uuid::Uuid;
 
-/// Fields a plan list may be sorted by; `id` is creation order.
-pub const PLAN_SORT_KEYS: &[&str] = &[
-    "id",
-    "uuid",
-    "audit_uuid",
-    "strategy_name",
-    "state",
-    "status_message",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "hostname",
-    "finished_at",
-    "rollback_of",
-    "rolled_back_by",
-];
+/// Declares a sort-key enum: its variants are the fields in the order of
+/// their field numbers (persisted in index keys: append only, never
+/// reorder), each with its API name.
+macro_rules! sort_keys {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $(
+                #[doc = concat!("`", $text, "`")]
+                $variant,
+            )+
+        }
 
-/// Fields an action list may be sorted by; `id` is creation order.
-pub const ACTION_SORT_KEYS: &[&str] = &[
-    "id",
-    "uuid",
-    "action_plan_uuid",
-    "action_type",
-    "state",
-    "description",
-    "status_message",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-];
+        impl $name {
+            /// Every key, in field-number order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// Its name in the API (`sort_key=`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The key named `name`, if it is one.
+            pub fn parse(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|k| k.name() == name)
+            }
+
+            /// Its field number in the index.
+            pub(crate) fn field(self) -> usize {
+                self as usize
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+sort_keys! {
+    /// Fields a plan list may be sorted by; `Id` is creation order.
+    PlanSortKey {
+        Id = "id",
+        Uuid = "uuid",
+        AuditUuid = "audit_uuid",
+        StrategyName = "strategy_name",
+        State = "state",
+        StatusMessage = "status_message",
+        CreatedAt = "created_at",
+        UpdatedAt = "updated_at",
+        DeletedAt = "deleted_at",
+        Hostname = "hostname",
+        FinishedAt = "finished_at",
+        RollbackOf = "rollback_of",
+        RolledBackBy = "rolled_back_by",
+    }
+}
+
+sort_keys! {
+    /// Fields an action list may be sorted by; `Id` is creation order.
+    ActionSortKey {
+        Id = "id",
+        Uuid = "uuid",
+        ActionPlanUuid = "action_plan_uuid",
+        ActionType = "action_type",
+        State = "state",
+        Description = "description",
+        StatusMessage = "status_message",
+        CreatedAt = "created_at",
+        UpdatedAt = "updated_at",
+        DeletedAt = "deleted_at",
+    }
+}
+
+impl PlanSortKey {
+    /// `p`'s position in this order, as bytes that compare in the API's
+    /// order (the index's own key): for sorting plans that did not come
+    /// from the index.
+    pub fn position(self, p: &ActionPlan) -> Vec<u8> {
+        plan_key(p, self.field())
+    }
+}
+
+impl ActionSortKey {
+    /// Like [`PlanSortKey::position`], for actions.
+    pub fn position(self, a: &Action) -> Vec<u8> {
+        action_key(a, self.field())
+    }
+}
 
 enum V<'a> {
     /// `id` itself: the key is the field and the id.
@@ -95,49 +159,49 @@ fn encode(field: usize, v: V<'_>, id: u64) -> Vec<u8> {
     k
 }
 
-fn plan_value<'a>(p: &'a ActionPlan, field: &str) -> V<'a> {
-    match field {
-        "id" => V::Nothing,
-        "uuid" => V::Id(Some(p.uuid)),
-        "audit_uuid" => V::Id(p.audit_uuid),
-        "strategy_name" => V::Str(Some(&p.strategy_name)),
-        "state" => V::Str(Some(p.state.as_str())),
-        "status_message" => V::Str(p.status_message.as_deref()),
-        "created_at" => V::Time(Some(p.created_at)),
-        "updated_at" => V::Time(p.updated_at),
-        "deleted_at" => V::Time(p.deleted_at),
-        "hostname" => V::Str(p.hostname.as_deref()),
-        "finished_at" => V::Time(p.finished_at),
-        "rollback_of" => V::Id(p.rollback_of),
-        "rolled_back_by" => V::Id(p.rolled_back_by),
-        other => unreachable!("{other} is not in PLAN_SORT_KEYS"),
+fn plan_value(p: &ActionPlan, key: PlanSortKey) -> V<'_> {
+    use PlanSortKey as K;
+    match key {
+        K::Id => V::Nothing,
+        K::Uuid => V::Id(Some(p.uuid)),
+        K::AuditUuid => V::Id(p.audit_uuid),
+        K::StrategyName => V::Str(Some(&p.strategy_name)),
+        K::State => V::Str(Some(p.state.as_str())),
+        K::StatusMessage => V::Str(p.status_message.as_deref()),
+        K::CreatedAt => V::Time(Some(p.created_at)),
+        K::UpdatedAt => V::Time(p.updated_at),
+        K::DeletedAt => V::Time(p.deleted_at),
+        K::Hostname => V::Str(p.hostname.as_deref()),
+        K::FinishedAt => V::Time(p.finished_at),
+        K::RollbackOf => V::Id(p.rollback_of),
+        K::RolledBackBy => V::Id(p.rolled_back_by),
     }
 }
 
-fn action_value<'a>(a: &'a Action, field: &str) -> V<'a> {
-    match field {
-        "id" => V::Nothing,
-        "uuid" => V::Id(Some(a.uuid)),
-        "action_plan_uuid" => V::Id(Some(a.action_plan_uuid)),
-        "action_type" => V::Str(Some(&a.action_type)),
-        "state" => V::Str(Some(a.state.as_str())),
-        "description" => V::Str(Some(&a.description)),
-        "status_message" => V::Str(a.status_message.as_deref()),
-        "created_at" => V::Time(Some(a.created_at)),
-        "updated_at" => V::Time(a.updated_at),
-        "deleted_at" => V::Time(a.deleted_at),
-        other => unreachable!("{other} is not in ACTION_SORT_KEYS"),
+fn action_value(a: &Action, key: ActionSortKey) -> V<'_> {
+    use ActionSortKey as K;
+    match key {
+        K::Id => V::Nothing,
+        K::Uuid => V::Id(Some(a.uuid)),
+        K::ActionPlanUuid => V::Id(Some(a.action_plan_uuid)),
+        K::ActionType => V::Str(Some(&a.action_type)),
+        K::State => V::Str(Some(a.state.as_str())),
+        K::Description => V::Str(Some(&a.description)),
+        K::StatusMessage => V::Str(a.status_message.as_deref()),
+        K::CreatedAt => V::Time(Some(a.created_at)),
+        K::UpdatedAt => V::Time(a.updated_at),
+        K::DeletedAt => V::Time(a.deleted_at),
     }
 }
 
 /// The plan's key under sort field number `field`.
 pub(crate) fn plan_key(p: &ActionPlan, field: usize) -> Vec<u8> {
-    encode(field, plan_value(p, PLAN_SORT_KEYS[field]), p.id)
+    encode(field, plan_value(p, PlanSortKey::ALL[field]), p.id)
 }
 
 /// The action's key under sort field number `field`.
 pub(crate) fn action_key(a: &Action, field: usize) -> Vec<u8> {
-    encode(field, action_value(a, ACTION_SORT_KEYS[field]), a.id)
+    encode(field, action_value(a, ActionSortKey::ALL[field]), a.id)
 }
 
 /// Index changes for a record going from `old` to `new` (`None`: absent)

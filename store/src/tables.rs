@@ -272,7 +272,8 @@ impl Tables {
     /// The orders writes of actions (or plans) must maintain, read once
     /// per transaction (they change only on the committer thread).
     pub(crate) fn maintained(&self, actions: bool) -> Maintained {
-        let n = if actions { crate::sort::ACTION_SORT_KEYS.len() } else { crate::sort::PLAN_SORT_KEYS.len() };
+        let n =
+            if actions { crate::sort::ActionSortKey::ALL.len() } else { crate::sort::PlanSortKey::ALL.len() };
         let building = self.building.lock().unwrap_or_else(|e| e.into_inner());
         Maintained {
             kept: (0..n).filter(|&f| self.keeps(actions, f)).collect(),

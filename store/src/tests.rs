@@ -231,19 +231,19 @@ fn pages_come_from_the_order_index_without_reading_every_record() {
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..200).map(|_| create(&store, None, 1).0).collect();
     let before = store.reads();
-    let page = store.plans_page("id", None, false, 10, |_| true).unwrap();
+    let page = store.plans_page(PlanSortKey::Id, None, false, 10, |_| true).unwrap();
     assert_eq!(page, made[..10]);
     assert!(store.reads() - before <= 20, "{} reads for a 10-plan page", store.reads() - before);
-    let next = store.plans_page("id", Some(page[9].uuid), false, 10, |_| true).unwrap();
+    let next = store.plans_page(PlanSortKey::Id, Some(page[9].uuid), false, 10, |_| true).unwrap();
     assert_eq!(next, made[10..20]);
-    let newest = store.plans_page("id", None, true, 3, |_| true).unwrap();
+    let newest = store.plans_page(PlanSortKey::Id, None, true, 3, |_| true).unwrap();
     assert_eq!(newest.iter().map(|p| p.uuid).collect::<Vec<_>>(), [199, 198, 197].map(|i| made[i].uuid));
-    let before_that = store.plans_page("id", Some(made[5].uuid), true, 10, |_| true).unwrap();
+    let before_that = store.plans_page(PlanSortKey::Id, Some(made[5].uuid), true, 10, |_| true).unwrap();
     assert_eq!(before_that.len(), 5);
     let wanted = [3, 50, 120, 199].map(|i| made[i].uuid);
-    let some = store.plans_page("id", None, false, 3, |p| wanted.contains(&p.uuid)).unwrap();
+    let some = store.plans_page(PlanSortKey::Id, None, false, 3, |p| wanted.contains(&p.uuid)).unwrap();
     assert_eq!(some.iter().map(|p| p.uuid).collect::<Vec<_>>(), wanted[..3]);
-    let actions = store.actions_page("id", None, false, 5, |_| true).unwrap();
+    let actions = store.actions_page(ActionSortKey::Id, None, false, 5, |_| true).unwrap();
     assert_eq!(
         actions.iter().map(|a| a.action_plan_uuid).collect::<Vec<_>>(),
         made[..5].iter().map(|p| p.uuid).collect::<Vec<_>>()
@@ -263,8 +263,8 @@ fn a_store_from_before_the_order_index_gets_it_at_open() {
         made
     };
     let store = reopen(dir.path()).unwrap();
-    assert_eq!(store.plans_page("id", None, false, 100, |_| true).unwrap(), made);
-    assert_eq!(store.actions_page("id", None, false, 100, |_| true).unwrap().len(), 10);
+    assert_eq!(store.plans_page(PlanSortKey::Id, None, false, 100, |_| true).unwrap(), made);
+    assert_eq!(store.actions_page(ActionSortKey::Id, None, false, 100, |_| true).unwrap().len(), 10);
 }
 
 /// Sort entries are written outside the records' transaction (before it,
@@ -275,9 +275,9 @@ fn stale_sort_entries_are_skipped_not_listed() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..4).map(|_| create(&store, None, 0).0).collect();
-    let state = field_number(PLAN_SORT_KEYS, "state").unwrap() as usize;
+    let state = PlanSortKey::State.field();
     // Kept from here on: a crash after this can leave stale entries in it.
-    assert_eq!(store.plans_page("state", None, false, 100, |_| true).unwrap(), made);
+    assert_eq!(store.plans_page(PlanSortKey::State, None, false, 100, |_| true).unwrap(), made);
     let t = &store.inner.tables;
     // An entry from an update that never committed: plan 0 as if FAILED.
     let mut failed = made[0].clone();
@@ -286,7 +286,7 @@ fn stale_sort_entries_are_skipped_not_listed() {
     // An entry whose record never committed.
     let ghost = ActionPlan { id: 999_999, ..plan(None) };
     t.plan_sort.insert(sort::plan_key(&ghost, state), ghost.uuid.as_bytes()).unwrap();
-    let listed = store.plans_page("state", None, false, 100, |_| true).unwrap();
+    let listed = store.plans_page(PlanSortKey::State, None, false, 100, |_| true).unwrap();
     assert_eq!(listed, made, "each plan once, at its real key");
 }
 
@@ -319,7 +319,7 @@ fn a_write_indexes_only_the_orders_in_use() {
     assert_eq!(sort_entries(&store), (3, 6), "creation order only");
 
     // The first list by state builds that order, for the plans only.
-    let by_state = store.plans_page("state", None, false, 100, |_| true).unwrap();
+    let by_state = store.plans_page(PlanSortKey::State, None, false, 100, |_| true).unwrap();
     assert_eq!(by_state, first);
     assert_eq!(sort_entries(&store), (6, 6));
     let (p, _) = create(&store, None, 1);
@@ -336,8 +336,12 @@ fn a_write_indexes_only_the_orders_in_use() {
         })
         .unwrap();
     let before = store.reads();
-    let listed: Vec<Uuid> =
-        store.plans_page("state", None, false, 100, |_| true).unwrap().iter().map(|p| p.uuid).collect();
+    let listed: Vec<Uuid> = store
+        .plans_page(PlanSortKey::State, None, false, 100, |_| true)
+        .unwrap()
+        .iter()
+        .map(|p| p.uuid)
+        .collect();
     assert_eq!(listed, vec![first[1].uuid, first[2].uuid, p.uuid, moved], "RECOMMENDED before SUCCEEDED");
     assert!(store.reads() - before <= 10, "a kept order is not rebuilt: {} reads", store.reads() - before);
     assert_eq!(sort_entries(&store), (8, 7), "the old entry went out as the new one came in");
@@ -346,9 +350,9 @@ fn a_write_indexes_only_the_orders_in_use() {
     drop(store);
     let store = reopen(dir.path()).unwrap();
     let before = store.reads();
-    assert_eq!(store.plans_page("state", None, false, 2, |_| true).unwrap().len(), 2);
+    assert_eq!(store.plans_page(PlanSortKey::State, None, false, 2, |_| true).unwrap().len(), 2);
     assert!(store.reads() - before <= 4, "{} reads after a reopen", store.reads() - before);
-    assert_eq!(store.actions_page("description", None, true, 100, |_| true).unwrap().len(), 7);
+    assert_eq!(store.actions_page(ActionSortKey::Description, None, true, 100, |_| true).unwrap().len(), 7);
     assert_eq!(sort_entries(&store), (8, 14));
 }
 
@@ -359,14 +363,14 @@ fn an_order_whose_build_was_cut_short_is_built_again_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..5).map(|_| create(&store, None, 0).0).collect();
-    let hostname = field_number(PLAN_SORT_KEYS, "hostname").unwrap() as usize;
+    let hostname = PlanSortKey::Hostname.field();
     let t = &store.inner.tables;
     let mut moved = made[2].clone();
     moved.hostname = Some("elsewhere".into());
     t.plan_sort.insert(sort::plan_key(&made[0], hostname), made[0].uuid.as_bytes()).unwrap();
     t.plan_sort.insert(sort::plan_key(&moved, hostname), moved.uuid.as_bytes()).unwrap();
     assert!(!t.keeps(false, hostname));
-    assert_eq!(store.plans_page("hostname", None, false, 100, |_| true).unwrap(), made);
+    assert_eq!(store.plans_page(PlanSortKey::Hostname, None, false, 100, |_| true).unwrap(), made);
     assert_eq!(sort_entries(&store).0, 10, "five in creation order, five by hostname, no leftovers");
 }
 
@@ -380,10 +384,10 @@ fn a_store_that_kept_every_order_keeps_them_without_a_rebuild() {
         let store = Store::open(dir.path()).unwrap();
         let made: Vec<ActionPlan> = (0..4).map(|_| create(&store, None, 1).0).collect();
         // As schema 1 left it: every order's entries, and `sort_index` 1.
-        for f in 0..PLAN_SORT_KEYS.len() {
+        for f in 0..PlanSortKey::ALL.len() {
             store.inner.tables.build_order(false, f).unwrap();
         }
-        for f in 0..ACTION_SORT_KEYS.len() {
+        for f in 0..ActionSortKey::ALL.len() {
             store.inner.tables.build_order(true, f).unwrap();
         }
         let meta = &store.inner.tables.meta;
@@ -395,18 +399,21 @@ fn a_store_that_kept_every_order_keeps_them_without_a_rebuild() {
         made
     };
     let store = reopen(dir.path()).unwrap();
-    for (f, name) in PLAN_SORT_KEYS.iter().enumerate() {
+    for (f, name) in PlanSortKey::ALL.iter().enumerate() {
         assert!(store.inner.tables.keeps(false, f), "{name}");
     }
     let before = store.reads();
     let mut newest_first = made.clone();
     newest_first.reverse();
-    assert_eq!(store.plans_page("created_at", None, true, 100, |_| true).unwrap(), newest_first);
+    assert_eq!(store.plans_page(PlanSortKey::CreatedAt, None, true, 100, |_| true).unwrap(), newest_first);
     assert!(store.reads() - before <= 10, "no rebuild: {} reads", store.reads() - before);
     let schema = store.inner.tables.meta.get(SCHEMA_KEY).unwrap().unwrap();
     assert_eq!(schema.as_ref(), &SCHEMA_VERSION.to_be_bytes());
     let (p, _) = create(&store, None, 0);
-    assert_eq!(store.plans_page("hostname", Some(made[3].uuid), false, 5, |_| true).unwrap(), vec![p]);
+    assert_eq!(
+        store.plans_page(PlanSortKey::Hostname, Some(made[3].uuid), false, 5, |_| true).unwrap(),
+        vec![p]
+    );
 }
 
 /// An order of a large table is built a step at a time, with writes
@@ -418,7 +425,7 @@ fn writes_between_the_steps_of_a_build_are_not_lost() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..30).map(|_| create(&store, None, 0).0).collect();
-    let state = field_number(PLAN_SORT_KEYS, "state").unwrap() as usize;
+    let state = PlanSortKey::State.field();
     let t = store.inner.tables.clone();
     assert_eq!(t.build_order_step(false, state, 7).unwrap(), (7, false));
     assert!(!t.keeps(false, state), "not kept before its last step");
@@ -449,7 +456,7 @@ fn writes_between_the_steps_of_a_build_are_not_lost() {
 
     let mut expected = store.plans().unwrap();
     expected.sort_by(|a, b| (a.state.as_str(), a.id).cmp(&(b.state.as_str(), b.id)));
-    assert_eq!(store.plans_page("state", None, false, 100, |_| true).unwrap(), expected);
+    assert_eq!(store.plans_page(PlanSortKey::State, None, false, 100, |_| true).unwrap(), expected);
     let entries = t.plan_sort.scan_prefix([state as u8]).count();
     assert_eq!(entries, 36, "one entry per plan: none lost, none left over");
 }

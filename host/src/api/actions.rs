@@ -5,44 +5,42 @@ use super::error::ApiError;
 use super::extract::{parse_uuid, HostUrl, JsonBody, Params, PathParam, ShowDeleted};
 use super::list::{collection, Dir, ListQuery, Row};
 use super::patch;
-use super::version::{Version, MAX};
-use super::views::{self, Form};
+use super::version::Version;
+use super::views::{ActionPage, ActionView, Form};
 use crate::lifecycle::LifecycleError;
 use crate::plans::{ActionsOf, PlanError};
 use crate::service::Service;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use rollback_store::ActionSortKey;
 use rollback_store::ActionState;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-/// Fields a list may be sorted by (the store keeps an index for each).
-const SORT_KEYS: &[&str] = rollback_store::ACTION_SORT_KEYS;
-
 #[utoipa::path(get, path = "/v1/actions", tag = "actions", operation_id = "action_list",
-    params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::ActionFilter, crate::api::openapi::schemas::WatcherHeaders),
-    responses((status = 200, description = "A page of actions (short form)", body = crate::api::openapi::schemas::ActionCollection)))]
+    params(super::list::ListParams, super::list::ActionFilter, super::version::WatcherHeaders),
+    responses((status = 200, description = "A page of actions (short form)", body = ActionPage)))]
 pub(super) async fn list(
     state: State<Service>,
     params: Params,
     v: Version,
     sd: ShowDeleted,
     host: HostUrl,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionPage>, ApiError> {
     list_impl(state, params, v, sd, host, Form::Short, "/v1/actions").await
 }
 
 #[utoipa::path(get, path = "/v1/actions/detail", tag = "actions", operation_id = "action_detail",
-    params(crate::api::openapi::schemas::ListQuery, crate::api::openapi::schemas::ActionFilter, crate::api::openapi::schemas::WatcherHeaders),
-    responses((status = 200, description = "A page of actions (detail form)", body = crate::api::openapi::schemas::ActionCollection)))]
+    params(super::list::ListParams, super::list::ActionFilter, super::version::WatcherHeaders),
+    responses((status = 200, description = "A page of actions (detail form)", body = ActionPage)))]
 pub(super) async fn detail(
     state: State<Service>,
     params: Params,
     v: Version,
     sd: ShowDeleted,
     host: HostUrl,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionPage>, ApiError> {
     list_impl(state, params, v, sd, host, Form::Detail, "/v1/actions/detail").await
 }
 
@@ -54,8 +52,8 @@ async fn list_impl(
     HostUrl(host): HostUrl,
     form: Form,
     path: &str,
-) -> Result<Json<Value>, ApiError> {
-    let q = ListQuery::parse(&params, SORT_KEYS, state.max_limit)?;
+) -> Result<Json<ActionPage>, ApiError> {
+    let q = ListQuery::<ActionSortKey>::parse(&params, state.max_limit)?;
     let by = |k: &str| -> Result<Option<Uuid>, ApiError> {
         match params.get(k).filter(|v| !v.is_empty()) {
             Some(v) => parse_uuid(k, v).map(Some),
@@ -75,7 +73,7 @@ async fn list_impl(
     // own index, bounded by a plan's or an audit's size, and sorts that.)
     let (actions, q) = if matches!(of, ActionsOf::All) {
         let desc = q.sort_dir == Dir::Desc;
-        let page = state.plans.actions_page(&q.sort_key, q.marker, desc, q.limit, show_deleted).await?;
+        let page = state.plans.actions_page(q.sort_key, q.marker, desc, q.limit, show_deleted).await?;
         (page, ListQuery { marker: None, ..q })
     } else {
         (state.plans.actions(of, show_deleted).await?, q)
@@ -83,44 +81,44 @@ async fn list_impl(
     let rows = actions
         .iter()
         .map(|a| Row {
-            id: a.id,
+            position: q.sort_key.position(a),
             uuid: a.uuid,
-            detail: views::action(a, &host, MAX, Form::Detail),
-            shown: views::action(a, &host, version, form),
+            shown: ActionView::new(a, &host, version, form),
         })
         .collect();
     let filters = [("action_plan_uuid", plan), ("audit_uuid", audit)];
-    Ok(Json(collection(rows, &q, "Action", "actions", &host, path, &filters)?))
+    let (actions, next) = collection(rows, &q, "Action", (&host, path), &filters)?;
+    Ok(Json(ActionPage { actions, next }))
 }
 
 #[utoipa::path(get, path = "/v1/actions/{uuid}", tag = "actions", operation_id = "action_show",
-    params(("uuid" = uuid::Uuid, Path, description = "The action's uuid"), crate::api::openapi::schemas::WatcherHeaders),
-    responses((status = 200, description = "The action", body = crate::api::openapi::schemas::Action)))]
+    params(("uuid" = uuid::Uuid, Path, description = "The action's uuid"), super::version::WatcherHeaders),
+    responses((status = 200, description = "The action", body = ActionView)))]
 pub(super) async fn show(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
     ShowDeleted(show_deleted): ShowDeleted,
     HostUrl(host): HostUrl,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionView>, ApiError> {
     let uuid = parse_uuid("action_uuid", &uuid)?;
     let action = state.plans.action(uuid, show_deleted).await?;
-    Ok(Json(views::action(&action, &host, version, Form::Detail)))
+    Ok(Json(ActionView::new(&action, &host, version, Form::Detail)))
 }
 
 /// Skips a PENDING action (and may set its `status_message`), while its
 /// plan has not started.
 #[utoipa::path(patch, path = "/v1/actions/{uuid}", tag = "actions", operation_id = "action_update",
-    params(("uuid" = uuid::Uuid, Path, description = "The action's uuid"), crate::api::openapi::schemas::WatcherHeaders),
-    request_body = Vec<crate::api::openapi::schemas::PatchOperation>,
-    responses((status = 200, description = "The action after the change (skip)", body = crate::api::openapi::schemas::Action)))]
+    params(("uuid" = uuid::Uuid, Path, description = "The action's uuid"), super::version::WatcherHeaders),
+    request_body = Vec<super::patch::PatchOperation>,
+    responses((status = 200, description = "The action after the change (skip)", body = ActionView)))]
 pub(super) async fn patch(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
     version: Version,
     HostUrl(host): HostUrl,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionView>, ApiError> {
     let uuid = parse_uuid("action_uuid", &uuid)?;
     if !version.at_least(5) {
         return Err(ApiError::new(
@@ -157,5 +155,5 @@ pub(super) async fn patch(
             PlanError::Lifecycle(LifecycleError::Transition(t)) => patch::refused(&patch_body, t).into(),
             other => ApiError::from(other),
         })?;
-    Ok(Json(views::action(&action, &host, version, Form::Detail)))
+    Ok(Json(ActionView::new(&action, &host, version, Form::Detail)))
 }

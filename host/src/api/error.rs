@@ -49,15 +49,27 @@ impl ApiError {
     }
 
     /// The `error_message` body Watcher sends.
-    pub fn body(&self) -> serde_json::Value {
+    pub fn body(&self) -> ErrorBody {
         let faultcode = if self.status.is_server_error() { "Server" } else { "Client" };
-        let inner = serde_json::json!({
-            "faultcode": faultcode,
-            "faultstring": self.message,
-            "debuginfo": null,
-        });
-        serde_json::json!({ "error_message": inner.to_string() })
+        let inner = Fault { faultcode, faultstring: &self.message, debuginfo: None };
+        ErrorBody { error_message: serde_json::to_string(&inner).expect("a fault serializes") }
     }
+}
+
+/// Watcher's error body: `error_message` is the JSON text of
+/// `{"faultcode", "faultstring", "debuginfo"}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// JSON text.
+    pub error_message: String,
+}
+
+/// What `error_message` holds (as text).
+#[derive(serde::Serialize)]
+struct Fault<'a> {
+    faultcode: &'a str,
+    faultstring: &'a str,
+    debuginfo: Option<&'a str>,
 }
 
 impl IntoResponse for ApiError {
@@ -159,16 +171,13 @@ mod tests {
     #[test]
     fn body_nests_the_fault_as_a_json_string() {
         let body = ApiError::bad_request("nope").body();
-        let inner: serde_json::Value = serde_json::from_str(body["error_message"].as_str().unwrap()).unwrap();
+        let inner: serde_json::Value = serde_json::from_str(&body.error_message).unwrap();
         assert_eq!(
             inner,
             serde_json::json!({"faultcode": "Client", "faultstring": "nope", "debuginfo": null})
         );
         let inner = ApiError::internal("disk on fire").body();
-        assert!(inner["error_message"].as_str().unwrap().contains("\"faultcode\":\"Server\""));
-        assert!(
-            !inner["error_message"].as_str().unwrap().contains("disk on fire"),
-            "details stay in the log"
-        );
+        assert!(inner.error_message.contains("\"faultcode\":\"Server\""));
+        assert!(!inner.error_message.contains("disk on fire"), "details stay in the log");
     }
 }

@@ -33,7 +33,7 @@ pub mod routes;
 mod serve;
 mod ui;
 mod version;
-mod views;
+pub mod views;
 
 pub use error::ApiError;
 pub use extract::MAX_BODY_BYTES;
@@ -83,13 +83,19 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Liveness: the process answers, the store reads, and the plugins loaded.
 #[utoipa::path(get, path = "/healthz", tag = "meta", operation_id = "healthz",
-    responses((status = 200, description = "Alive: the store reads", body = crate::api::openapi::schemas::Health)))]
-pub(super) async fn healthz(State(state): State<Service>) -> Result<Json<serde_json::Value>, ApiError> {
+    responses((status = 200, description = "Alive: the store reads", body = Health)))]
+pub(super) async fn healthz(State(state): State<Service>) -> Result<Json<Health>, ApiError> {
     state.store_reads().await?;
-    Ok(Json(serde_json::json!({
-        "status": "ok",
-        "plugins": state.registry.snapshot().keys().collect::<Vec<_>>(),
-    })))
+    Ok(Json(Health { status: "ok".into(), plugins: state.registry.snapshot().keys().cloned().collect() }))
+}
+
+/// Liveness.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// The action types with an active inverter.
+    pub plugins: Vec<String>,
 }
 
 /// Serves `router(state, access, bounds)` on `listener` until `shutdown`

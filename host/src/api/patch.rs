@@ -7,6 +7,19 @@
 use crate::lifecycle::LifecycleError;
 use serde_json::{Map, Value};
 
+/// One JSON Patch operation (RFC 6902); Watcher accepts `replace` of
+/// `/state` (plans) and of `/state` or `/status_message` (actions).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // The document's description; `apply` reads the body with json-patch.
+pub struct PatchOperation {
+    /// `replace`, `add`, `remove`, …
+    op: String,
+    /// A JSON pointer.
+    path: String,
+    /// The new value.
+    value: Option<serde_json::Value>,
+}
+
 /// Watcher's PatchError: the patch and why it cannot apply.
 pub fn refused(patch: &Value, reason: impl std::fmt::Display) -> LifecycleError {
     LifecycleError::Invalid(format!("Couldn't apply patch '{patch}'. Reason: {reason}"))

@@ -5,28 +5,85 @@
 
 use super::error::ApiError;
 use super::extract::{body_rejection, media_type, PathParam};
-use crate::plugins::{valid_action_type, Active};
+use crate::plugins::{valid_action_type, Active, Source};
 use crate::service::{Service, MAX_PLUGIN_BYTES};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-fn view(a: &Active) -> Value {
-    let m = a.plugin.metadata();
-    json!({
-        "action_type": m.action_type,
-        "plugin_version": m.plugin_version,
-        "description": m.description,
-        "contract_version": a.plugin.contract_version(),
-        "sha256": a.plugin.sha256(),
-        "code": if a.plugin.optimized() { "optimized" } else { "baseline" },
-        "size": a.plugin.size(),
-        "source": a.source,
-        "loaded_at": super::views::ts(&a.loaded_at),
-        "schema": m.parameters_schema,
-    })
+/// Where a plugin came from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PluginSource {
+    /// `upload` or `directory`.
+    pub kind: String,
+    /// For `directory`: the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// An active inverter plugin.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Plugin)]
+pub struct PluginView {
+    /// The action type it inverts.
+    pub action_type: String,
+    /// Its version.
+    pub plugin_version: String,
+    /// What it does.
+    pub description: String,
+    /// The WIT contract it implements.
+    pub contract_version: String,
+    /// sha256 of the component.
+    pub sha256: String,
+    /// Which code its calls run: `optimized` (Cranelift), or `baseline`
+    /// (Winch) until the optimized code compiled in the background is
+    /// swapped in (`--plugin-compile`).
+    #[schema(pattern = "^(optimized|baseline)$")]
+    pub code: String,
+    /// Bytes.
+    pub size: u64,
+    /// Where it came from.
+    pub source: PluginSource,
+    /// When it was loaded.
+    pub loaded_at: String,
+    /// The JSON Schema of the type's parameters.
+    pub schema: Value,
+}
+
+/// The active plugins.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PluginList {
+    /// One per action type.
+    pub plugins: Vec<PluginView>,
+}
+
+impl PluginView {
+    /// The view of an active plugin.
+    pub fn new(a: &Active) -> PluginView {
+        let m = a.plugin.metadata();
+        let source = match &a.source {
+            Source::Directory { file } => {
+                PluginSource { kind: "directory".into(), file: Some(file.display().to_string()) }
+            }
+            Source::Upload => PluginSource { kind: "upload".into(), file: None },
+        };
+        PluginView {
+            action_type: m.action_type.clone(),
+            plugin_version: m.plugin_version.clone(),
+            description: m.description.clone(),
+            contract_version: a.plugin.contract_version().to_string(),
+            sha256: a.plugin.sha256().to_string(),
+            code: if a.plugin.optimized() { "optimized" } else { "baseline" }.into(),
+            size: a.plugin.size() as u64,
+            source,
+            loaded_at: super::views::ts(&a.loaded_at),
+            schema: m.parameters_schema.clone(),
+        }
+    }
 }
 
 fn action_type(raw: String) -> Result<String, ApiError> {
@@ -40,38 +97,38 @@ fn action_type(raw: String) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins", operation_id = "plugin_list",
-    responses((status = 200, description = "The active inverters", body = crate::api::openapi::schemas::PluginList)))]
-pub(super) async fn list(State(state): State<Service>) -> Json<Value> {
+    responses((status = 200, description = "The active inverters", body = PluginList)))]
+pub(super) async fn list(State(state): State<Service>) -> Json<PluginList> {
     let snapshot = state.registry.snapshot();
-    Json(json!({ "plugins": snapshot.values().map(view).collect::<Vec<_>>() }))
+    Json(PluginList { plugins: snapshot.values().map(PluginView::new).collect() })
 }
 
 #[utoipa::path(get, path = "/v1/plugins/{action_type}", tag = "plugins", operation_id = "plugin_show",
     params(("action_type" = String, Path, description = "The action type", pattern = "^[a-z][a-z0-9_]{0,63}$")),
-    responses((status = 200, description = "The type's active inverter", body = crate::api::openapi::schemas::Plugin)))]
+    responses((status = 200, description = "The type's active inverter", body = PluginView)))]
 pub(super) async fn show(
     State(state): State<Service>,
     PathParam(ty): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginView>, ApiError> {
     let ty = action_type(ty)?;
     let snapshot = state.registry.snapshot();
     let active =
         snapshot.get(&ty).ok_or_else(|| ApiError::not_found(format!("No plugin inverts `{ty}`.")))?;
-    Ok(Json(view(active)))
+    Ok(Json(PluginView::new(active)))
 }
 
 #[utoipa::path(put, path = "/v1/plugins/{action_type}", tag = "plugins", operation_id = "plugin_upload",
     params(("action_type" = String, Path, description = "The action type the component inverts", pattern = "^[a-z][a-z0-9_]{0,63}$")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component's bytes (Content-Type application/wasm or application/octet-stream)"),
     responses(
-        (status = 200, description = "Replaced an upload", body = crate::api::openapi::schemas::Plugin),
-        (status = 201, description = "Stored and active", body = crate::api::openapi::schemas::Plugin)))]
+        (status = 200, description = "Replaced an upload", body = PluginView),
+        (status = 201, description = "Stored and active", body = PluginView)))]
 pub(super) async fn upload(
     State(state): State<Service>,
     PathParam(ty): PathParam,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
     let ty = action_type(ty)?;
     let body = body.map_err(|r| body_rejection(r, MAX_PLUGIN_BYTES))?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -83,7 +140,7 @@ pub(super) async fn upload(
     }
     let (active, replaced) = state.upload_plugin(ty, body.to_vec()).await?;
     let status = if replaced { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(view(&active))))
+    Ok((status, Json(PluginView::new(&active))))
 }
 
 #[utoipa::path(delete, path = "/v1/plugins/{action_type}", tag = "plugins", operation_id = "plugin_remove",

@@ -121,3 +121,17 @@ mod tests {
         assert_eq!(with("infra-optim one").unwrap_err().status, StatusCode::BAD_REQUEST);
     }
 }
+
+/// Headers every Watcher route reads (the microversion here, `X-Show-Deleted`
+/// in `extract`), as the OpenAPI document states them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // The document's description of what the extractors read.
+pub struct WatcherHeaders {
+    /// Microversion, e.g. `infra-optim 1.5`.
+    #[param(rename = "OpenStack-API-Version")]
+    openstack_api_version: Option<String>,
+    /// `True` shows soft-deleted records.
+    #[param(rename = "X-Show-Deleted")]
+    x_show_deleted: Option<String>,
+}

@@ -1,7 +1,7 @@
 //! `rollback-host action …` and `rollback-host cloud show`: actions and the
 //! simulated cloud over the API.
 
-use super::client::{print_json, table, uuid_arg, Client, ClientError, Connection};
+use super::client::{self, print_json, table, uuid_arg, Client, ClientError, Connection};
 use serde_json::Value;
 use std::process::ExitCode;
 
@@ -37,7 +37,7 @@ pub fn run(args: ActionArgs) -> Result<ExitCode, ClientError> {
                 print_json(&serde_json::json!({ "actions": actions }));
                 return Ok(ExitCode::SUCCESS);
             }
-            out!("{}", table::actions(&actions));
+            out!("{}", table::actions(&client::views(&actions, "an action")?));
         }
         ActionCommand::Show { uuid } => {
             let a = c.get(&format!("/v1/actions/{}", uuid_arg(&uuid)?))?;

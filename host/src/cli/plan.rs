@@ -3,6 +3,7 @@
 
 use super::client::{self, print_json, table, uuid_arg, wait, Client, ClientError, Connection};
 use reqwest::Method;
+use rollback_host::api::views::PlanView;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -110,8 +111,8 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, ClientError> {
     }
 }
 
-fn link(p: &Value) -> String {
-    match (p["rollback_of"].as_str(), p["rolled_back_by"].as_str()) {
+fn link(p: &PlanView) -> String {
+    match (p.rollback_of.flatten(), p.rolled_back_by.flatten()) {
         (Some(of), _) => format!("undoes {of}"),
         (None, Some(by)) => format!("undone by {by}"),
         _ => String::new(),
@@ -130,13 +131,13 @@ fn list(c: &Client, limit: usize) -> Result<ExitCode, ClientError> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = table::new(&["UUID", "State", "Strategy", "Created At", "Rollback"]);
-    for p in &plans {
+    for p in client::views::<PlanView>(&plans, "an action plan")? {
         t.add_row(vec![
-            table::cell(&p["uuid"]),
-            table::cell(&p["state"]),
-            table::cell(&p["strategy_name"]),
-            table::cell(&p["created_at"]),
-            link(p),
+            p.uuid.to_string(),
+            p.state.clone(),
+            p.strategy_name.clone().unwrap_or_default(),
+            p.created_at.clone().unwrap_or_default(),
+            link(&p),
         ]);
     }
     out!("{t}");
@@ -167,7 +168,7 @@ fn show(c: &Client, uuid: &str) -> Result<ExitCode, ClientError> {
         return Ok(ExitCode::SUCCESS);
     }
     out!("{}", table::fields(&plan, PLAN_FIELDS));
-    out!("{}", table::actions(&actions));
+    out!("{}", table::actions(&client::views(&actions, "an action")?));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,9 +181,8 @@ fn create(c: &Client, file: &std::path::Path) -> Result<ExitCode, ClientError> {
         print_json(&plan);
     } else {
         out!("{}", table::fields(&plan, PLAN_FIELDS));
-        if let Some(actions) = plan["actions"].as_array() {
-            out!("{}", table::actions(actions));
-        }
+        let view: PlanView = client::view(&plan, "an action plan")?;
+        out!("{}", table::actions(&view.actions.unwrap_or_default()));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -238,12 +238,13 @@ fn rollback(
     let body = json!({"dry_run": dry_run, "allow_partial": allow_partial, "auto_start": start});
     let plan =
         c.send_json(Method::POST, &format!("/v1/action_plans/{}/rollback", uuid_arg(uuid)?), Some(&body))?;
-    let new_uuid = plan["uuid"].as_str().unwrap_or("").to_string();
+    let view: PlanView = client::view(&plan, "an action plan")?;
+    let new_uuid = view.uuid.to_string();
     if follow {
         if !c.json {
             eprintln!(
                 "rollback plan {new_uuid} started ({} actions)",
-                plan["actions"].as_array().map_or(0, Vec::len)
+                view.actions.as_ref().map_or(0, Vec::len)
             );
         }
         return Ok(settled(c, &wait::follow(c, &new_uuid)?));
@@ -257,14 +258,12 @@ fn rollback(
     } else {
         out!("{}", table::fields(&plan, PLAN_FIELDS));
     }
-    if let Some(actions) = plan["actions"].as_array() {
-        out!("{}", table::actions(actions));
+    out!("{}", table::actions(view.actions.as_deref().unwrap_or_default()));
+    for a in view.not_inverted.iter().flatten() {
+        out!("left out (no inverter): {} {}", a.action_type, a.uuid);
     }
-    for (key, what) in [("not_inverted", "left out (no inverter)"), ("unknown", "not rolled back")] {
-        for a in plan[key].as_array().into_iter().flatten() {
-            let why = a["reason"].as_str().map(|r| format!(": {r}")).unwrap_or_default();
-            out!("{what}: {} {}{why}", table::cell(&a["action_type"]), table::cell(&a["uuid"]));
-        }
+    for a in view.unknown.iter().flatten() {
+        out!("not rolled back: {} {}: {}", a.action_type, a.uuid, a.reason);
     }
     Ok(ExitCode::SUCCESS)
 }

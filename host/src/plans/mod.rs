@@ -19,7 +19,7 @@ use crate::lifecycle::{self, LifecycleError};
 use crate::plugins::{validator_for, Registry};
 use crate::rollback::{Options, Planned, Planner, RollbackLimits};
 use chrono::Utc;
-use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store};
+use rollback_store::{Action, ActionPlan, ActionSortKey, ActionState, PlanSortKey, PlanState, Store};
 use uuid::Uuid;
 
 /// Which actions a list asks for.
@@ -86,21 +86,20 @@ impl Plans {
     }
 
     /// One page of plans from the store's sort index: up to `limit` in the
-    /// order of `sort_key` (a [`rollback_store::PLAN_SORT_KEYS`] name;
-    /// ties in creation order), after the plan `marker`, deleted ones only
+    /// order of `sort_key` (ties in creation order), after the plan `marker`, deleted ones only
     /// with `show_deleted`. Costs the page, not the table.
     pub async fn plans_page(
         &self,
-        sort_key: &str,
+        sort_key: PlanSortKey,
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         show_deleted: bool,
     ) -> Result<Vec<ActionPlan>, PlanError> {
-        let (store, key) = (self.store.clone(), sort_key.to_string());
+        let store = self.store.clone();
         blocking(move || {
             let keep = |p: &ActionPlan| show_deleted || p.state != PlanState::Deleted;
-            Ok(store.plans_page(&key, marker, descending, limit, keep)?)
+            Ok(store.plans_page(sort_key, marker, descending, limit, keep)?)
         })
         .await
     }
@@ -108,16 +107,16 @@ impl Plans {
     /// Like [`Plans::plans_page`], for actions.
     pub async fn actions_page(
         &self,
-        sort_key: &str,
+        sort_key: ActionSortKey,
         marker: Option<Uuid>,
         descending: bool,
         limit: usize,
         show_deleted: bool,
     ) -> Result<Vec<Action>, PlanError> {
-        let (store, key) = (self.store.clone(), sort_key.to_string());
+        let store = self.store.clone();
         blocking(move || {
             let keep = |a: &Action| show_deleted || a.state != ActionState::Deleted;
-            Ok(store.actions_page(&key, marker, descending, limit, keep)?)
+            Ok(store.actions_page(sort_key, marker, descending, limit, keep)?)
         })
         .await
     }

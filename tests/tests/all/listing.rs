@@ -166,9 +166,11 @@ fn every_sort_order_from_the_index_matches_a_full_sort() {
     // list, then kept up to date by the updates below.
     let compare = |live_plans: usize| {
         let plans = ("/v1/action_plans", "action_plans", format!("audit_uuid={audit}"));
-        same_as_full_sort(&app, &rt, rollback_store::PLAN_SORT_KEYS, plans, live_plans);
+        let keys: Vec<&str> = rollback_store::PlanSortKey::ALL.iter().map(|k| k.name()).collect();
+        same_as_full_sort(&app, &rt, &keys, plans, live_plans);
         let actions = ("/v1/actions/detail", "actions", format!("action_plan_uuid={holder}"));
-        same_as_full_sort(&app, &rt, rollback_store::ACTION_SORT_KEYS, actions, 60);
+        let keys: Vec<&str> = rollback_store::ActionSortKey::ALL.iter().map(|k| k.name()).collect();
+        same_as_full_sort(&app, &rt, &keys, actions, 60);
     };
     compare(46); // 60 plans, 15 deleted, and the holder
                  // Updates move records in the indexes (state, messages, timestamps, links).

@@ -5,8 +5,6 @@
 //! snapshot (`docs/openapi.json`) is compared in a test, so changes to the
 //! contract are deliberate; schemathesis checks the live server against it.
 
-pub mod schemas;
-
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -21,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         description = "A Watcher-compatible (infra-optim v1) service that stores, applies and rolls back action plans.",
         license(name = "Apache-2.0")
     ),
-    components(schemas(schemas::ErrorBody))
+    components(schemas(super::error::ErrorBody))
 )]
 struct ApiDoc;
 

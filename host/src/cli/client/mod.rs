@@ -268,6 +268,18 @@ pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
 }
 
 /// Prints JSON, pretty.
+/// Reads an answer as the service's typed view (`api::views`); an answer
+/// of another shape is a protocol error (the endpoint is not this service,
+/// or not this version of it).
+pub fn view<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, ClientError> {
+    T::deserialize(v).map_err(|e| ClientError::Protocol(format!("the answer is not {what}: {e}")))
+}
+
+/// [`view`] of every item.
+pub fn views<T: serde::de::DeserializeOwned>(items: &[Value], what: &str) -> Result<Vec<T>, ClientError> {
+    items.iter().map(|v| view(v, what)).collect()
+}
+
 pub fn print_json(v: &Value) {
     out!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }

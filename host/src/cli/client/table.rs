@@ -2,6 +2,7 @@
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
+use rollback_host::api::views::ActionView;
 use serde_json::Value;
 
 /// A table with `header`, sized to the terminal.
@@ -39,25 +40,22 @@ pub fn short(uuid: &str) -> &str {
 }
 
 /// What an action acts on (the graph's rule, `graph::target_of`).
-pub fn target(action: &Value) -> String {
-    action["input_parameters"].as_object().map(rollback_host::graph::target_of).unwrap_or("").to_string()
+pub fn target(action: &ActionView) -> String {
+    action.input_parameters.as_ref().map(rollback_host::graph::target_of).unwrap_or("").to_string()
 }
 
 /// One row per action: uuid, type, target, state, parents (short), message.
-pub fn actions(actions: &[Value]) -> Table {
+pub fn actions(actions: &[ActionView]) -> Table {
     let mut t = new(&["UUID", "Type", "Target", "State", "Parents", "Message"]);
     for a in actions {
-        let parents: Vec<&str> = a["parents"]
-            .as_array()
-            .map(|p| p.iter().filter_map(Value::as_str).map(short).collect())
-            .unwrap_or_default();
+        let parents: Vec<String> = a.parents.iter().map(|p| short(&p.to_string()).to_string()).collect();
         t.add_row(vec![
-            cell(&a["uuid"]),
-            cell(&a["action_type"]),
+            a.uuid.to_string(),
+            a.action_type.clone(),
             target(a),
-            cell(&a["state"]),
+            a.state.clone(),
             parents.join(" "),
-            cell(&a["status_message"]),
+            a.status_message.clone().flatten().unwrap_or_default(),
         ]);
     }
     t

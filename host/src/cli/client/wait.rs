@@ -3,8 +3,9 @@
 //! FAILED action's reason printed as it happens. Without a terminal on
 //! stderr the bar is hidden and the reasons are plain lines.
 
-use super::{Client, ClientError};
+use super::{view, views, Client, ClientError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rollback_host::api::views::{ActionView, PlanView};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::io::IsTerminal;
@@ -37,19 +38,20 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
     let mut reported: HashSet<String> = HashSet::new();
     let mut last_current = String::new();
     loop {
-        let plan = client.get(&format!("/v1/action_plans/{uuid}"))?;
-        let actions = client.plan_actions(uuid)?;
+        let answer = client.get(&format!("/v1/action_plans/{uuid}"))?;
+        let plan: PlanView = view(&answer, "an action plan")?;
+        let actions: Vec<ActionView> = views(&client.plan_actions(uuid)?, "an action")?;
         bar.set_length(actions.len() as u64);
-        let done = actions.iter().filter(|a| DONE.iter().any(|s| a["state"] == *s)).count();
+        let done = actions.iter().filter(|a| DONE.contains(&a.state.as_str())).count();
         bar.set_position(done as u64);
         for a in &actions {
-            let state = a["state"].as_str().unwrap_or("");
-            let id = a["uuid"].as_str().unwrap_or("").to_string();
+            let state = a.state.as_str();
+            let id = a.uuid.to_string();
             if matches!(state, "SKIPPED" | "FAILED") && reported.insert(id.clone()) {
-                let why = a["status_message"].as_str().unwrap_or("no reason given");
+                let why = a.status_message.clone().flatten().unwrap_or_else(|| "no reason given".into());
                 say(format!(
                     "{state} {} {} ({}): {why}",
-                    a["action_type"].as_str().unwrap_or(""),
+                    a.action_type,
                     super::table::target(a),
                     super::table::short(&id)
                 ));
@@ -57,31 +59,27 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
         }
         let current: Vec<String> = actions
             .iter()
-            .filter(|a| a["state"] == "ONGOING")
+            .filter(|a| a.state == "ONGOING")
             .map(|a| {
                 let target = super::table::target(a);
                 let what = if target.is_empty() {
-                    super::table::short(a["uuid"].as_str().unwrap_or("")).to_string()
+                    super::table::short(&a.uuid.to_string()).to_string()
                 } else {
                     target
                 };
-                format!("{} {what}", a["action_type"].as_str().unwrap_or(""))
+                format!("{} {what}", a.action_type)
             })
             .collect();
-        let msg = if current.is_empty() {
-            plan["state"].as_str().unwrap_or("").to_string()
-        } else {
-            current.join(", ")
-        };
+        let msg = if current.is_empty() { plan.state.clone() } else { current.join(", ") };
         if !tty && !current.is_empty() && msg != last_current {
             eprintln!("running: {msg}");
         }
         last_current = msg.clone();
         bar.set_message(msg);
-        let state = plan["state"].as_str().unwrap_or("");
+        let state = plan.state.as_str();
         if FINAL.contains(&state) {
             bar.finish_and_clear();
-            let count = |s: &str| actions.iter().filter(|a| a["state"] == s).count();
+            let count = |s: &str| actions.iter().filter(|a| a.state == s).count();
             eprintln!(
                 "action plan {uuid} {state} in {:.1} s: {} succeeded, {} skipped, {} failed, {} cancelled",
                 started.elapsed().as_secs_f64(),
@@ -90,10 +88,10 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
                 count("FAILED"),
                 count("CANCELLED"),
             );
-            if let Some(m) = plan["status_message"].as_str().filter(|m| !m.is_empty()) {
+            if let Some(m) = plan.status_message.flatten().filter(|m| !m.is_empty()) {
                 eprintln!("  {m}");
             }
-            return Ok(plan);
+            return Ok(answer);
         }
         bar.tick();
         std::thread::sleep(Duration::from_millis(200));
