@@ -65,7 +65,7 @@ test-crash: build
 KEYSTONE_PORT ?= 35357
 test-keystone: build client-venv
 	bash scripts/keystone.sh start target/keystone $(KEYSTONE_PORT)
-	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test all -- keystone:: openstack:: --ignored --nocapture --test-threads 3; \
+	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test blackbox --test inprocess -- keystone:: openstack:: --ignored --nocapture --test-threads 3; \
 	  status=$$?; bash scripts/keystone.sh stop target/keystone; exit $$status
 
 ## test-ui: headless Chromium (Debian's package, installed by scripts/browser.sh)
@@ -73,7 +73,7 @@ test-keystone: build client-venv
 ##          screenshot is kept in target/test-output/ui.png
 test-ui: build
 	bash scripts/browser.sh install
-	ROLLBACK_CHROMIUM=$$(bash scripts/browser.sh path) $(CARGO) test -p rollback-tests --test all browser:: -- --ignored --nocapture
+	ROLLBACK_CHROMIUM=$$(bash scripts/browser.sh path) $(CARGO) test -p rollback-tests --test blackbox browser:: -- --ignored --nocapture
 
 ## bench: the criterion benchmarks (store writes, one invert and 100 batched, wasm beside native,
 ##        a rollback planned for 10 to 10,000 actions, drawing a plan) and the

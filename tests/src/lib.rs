@@ -5,6 +5,7 @@
 //! run; a helper that cannot find them fails with what to run.
 
 pub mod openstack_double;
+pub mod plans;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! policy [`Rule`], or open). The router, the OpenAPI document and the
 //! guard's table are all built from [`declared`], so a route cannot exist
 //! unguarded or undocumented, and a guarded route cannot name a rule
-//! without a default (rules are an enum with exhaustive defaults).
+//! without a default (rules are an enum with exhaustive defaults). The
+//! document names each guarded operation's rule (`x-policy-rule`).
 //!
 //! A new route is one line here plus its handler.
 
@@ -14,6 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::Router;
 use std::sync::OnceLock;
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::OpenApi as Document;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
@@ -93,8 +95,12 @@ pub(super) fn build(base: Document) -> (Router<Service>, Document, Vec<Route>) {
     for (guard, (schemas, mut paths, method_router)) in declared() {
         for (path, item) in paths.paths.iter_mut() {
             for (method, op) in operations(item) {
-                if let Guard::Policy(_) = guard {
+                if let Guard::Policy(rule) = guard {
                     op.security = Some(vec![SecurityRequirement::new("token", Vec::<String>::new())]);
+                    // The rule a policy file overrides for it, for operators (and the
+                    // black-box policy tests).
+                    let rule = ExtensionsBuilder::new().add("x-policy-rule", rule.name()).build();
+                    op.extensions.get_or_insert_with(Default::default).merge(rule);
                 }
                 table.push(Route { method: method.clone(), path: path.clone(), guard });
                 if TWINS.contains(&path.as_str()) {

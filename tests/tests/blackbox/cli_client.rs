@@ -3,25 +3,13 @@
 //! parses, and the documented exit codes (1 server error with its
 //! faultstring, 2 usage, 3 plan not SUCCEEDED, 4 unreachable).
 
+use rollback_tests::plans::{maintenance4, WEB1, WEB2};
 use rollback_tests::{plugins_dir_with, run_cli, Output, Server};
 use serde_json::{json, Value};
-
-const WEB1: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
-const WEB2: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a02";
 
 fn server() -> (Server, tempfile::TempDir) {
     let dir = plugins_dir_with(&[]);
     (Server::start(&["--sleep-scale", "0.01", "--plugins-dir", dir.path().to_str().unwrap()]), dir)
-}
-
-/// Host maintenance in four actions: disable, two migrations, power off.
-pub fn maintenance4() -> Value {
-    json!({"actions": [
-        {"action_type": "change_nova_service_state", "input_parameters": {"resource_id": "compute-1", "state": "disabled", "disabled_reason": "maintenance"}, "parents": []},
-        {"action_type": "migrate", "input_parameters": {"resource_id": WEB1, "migration_type": "live", "source_node": "compute-1", "destination_node": null}, "parents": [0]},
-        {"action_type": "migrate", "input_parameters": {"resource_id": WEB2, "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-3"}, "parents": [0]},
-        {"action_type": "change_node_power_state", "input_parameters": {"resource_id": "compute-1", "state": "off"}, "parents": [1, 2]}
-    ]})
 }
 
 /// `rollback-host ARGS --url BASE`.

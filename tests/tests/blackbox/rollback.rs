@@ -2,14 +2,10 @@
 //! every refusal has its status and message, exactly one of simultaneous
 //! requests wins, and a rollback can itself be rolled back.
 
+use rollback_tests::plans::{act, maintenance, DB1, WEB1, WEB2};
 use rollback_tests::{plugins_dir_with, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-const WEB1: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
-const WEB2: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a02";
-const DB1: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a03";
-const VOL: &str = "8a2b3c4d-1111-4a22-9b33-5c6d7e8f9a01";
 
 /// A server with every built-in inverter (plus `guests`) and fast sleeps.
 fn server(guests: &[&str], extra: &[&str]) -> (Server, tempfile::TempDir) {
@@ -17,41 +13,6 @@ fn server(guests: &[&str], extra: &[&str]) -> (Server, tempfile::TempDir) {
     let mut args = vec!["--sleep-scale", "0.001", "--plugins-dir", dir.path().to_str().unwrap()];
     args.extend_from_slice(extra);
     (Server::start(&args), dir)
-}
-
-fn act(ty: &str, params: Value, parents: &[usize]) -> Value {
-    json!({"action_type": ty, "input_parameters": params, "parents": parents})
-}
-
-/// Watcher's host-maintenance shape and then some.
-pub(crate) fn maintenance() -> Vec<Value> {
-    vec![
-        act(
-            "change_nova_service_state",
-            json!({"resource_id": "compute-1", "state": "disabled", "disabled_reason": "maintenance"}),
-            &[],
-        ),
-        act(
-            "migrate",
-            json!({"resource_id": WEB1, "migration_type": "live", "source_node": "compute-1", "destination_node": null}),
-            &[0],
-        ),
-        act(
-            "migrate",
-            json!({"resource_id": WEB2, "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-3"}),
-            &[0],
-        ),
-        act("change_node_power_state", json!({"resource_id": "compute-1", "state": "off"}), &[1, 2]),
-        act(
-            "volume_migrate",
-            json!({"resource_id": VOL, "migration_type": "migrate", "destination_node": "storage-1@lvm#pool-b"}),
-            &[],
-        ),
-        act("resize", json!({"resource_id": DB1, "flavor": "m1.small"}), &[]),
-        act("stop", json!({"resource_id": DB1}), &[5]),
-        act("nop", json!({"message": "done"}), &[3]),
-        act("sleep", json!({"duration": 1}), &[]),
-    ]
 }
 
 fn wait_for(s: &Server, plan: &str, states: &[&str]) -> Value {

@@ -3,7 +3,7 @@
 //! per action type, actions by type and state, plans by state, store size,
 //! compile cache), and links that honour a trusted proxy only.
 
-use super::cli_client::maintenance4;
+use rollback_tests::plans::maintenance4;
 use rollback_tests::{plugins_dir_with, Server};
 use serde_json::json;
 

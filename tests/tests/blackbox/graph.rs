@@ -2,7 +2,7 @@
 //! its inverse parses as SVG and names every action; DOT links each action
 //! to its inverse; a dry run draws without storing.
 
-use super::cli_client::maintenance4;
+use rollback_tests::plans::maintenance4;
 use rollback_tests::{plugins_dir_with, Server};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

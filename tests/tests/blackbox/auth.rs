@@ -3,7 +3,6 @@
 //! refusal, `Host` check, cross-site writes). Keystone itself is in
 //! `keystone.rs`.
 
-use rollback_host::api::routes::{table, Guard};
 use rollback_tests::{host_bin, run_cli, Resp, Server};
 use serde_json::json;
 use std::io::Write;
@@ -16,6 +15,21 @@ fn hash(token: &str) -> String {
     let out = run_cli(&["token-hash"], Some(&format!("{token}\n")));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     out.stdout.trim().to_string()
+}
+
+/// Every operation the server documents: (method, path, its policy rule
+/// or `None` when open), from `GET /openapi.json` (`x-policy-rule`).
+pub(crate) fn routes(s: &Server) -> Vec<(String, String, Option<String>)> {
+    let doc = s.call("GET", "/openapi.json", &[], None).json();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let rule = op.get("x-policy-rule").and_then(|r| r.as_str()).map(str::to_string);
+            assert_eq!(op.get("security").is_some(), rule.is_some(), "{method} {path}: token iff a rule");
+            out.push((method.to_ascii_uppercase(), path.clone(), rule));
+        }
+    }
+    out
 }
 
 /// A tokens file for the three roles; the file never holds a token.
@@ -61,10 +75,10 @@ pub(crate) fn check_matrix_with(
     allows: impl Fn(&str, &str) -> bool,
 ) -> Vec<String> {
     let mut lines = Vec::new();
-    for r in table() {
-        let (method, route) = (&r.method, &r.path);
-        let Guard::Policy(rule) = r.guard else { continue };
-        let rule = rule.name();
+    for (method, route, rule) in routes(s) {
+        let Some(rule) = rule else { continue };
+        let rule = rule.as_str();
+        let route = route.as_str();
         let path = route.replace("{uuid}", plan).replace("{action_type}", "no_such_type");
         let none = with_token(s, method.as_str(), &path, None);
         assert_eq!(none.status, 401, "{method} {path} without a token: {}", none.body);
@@ -101,7 +115,8 @@ fn tokens_mode_guards_every_route_by_role() {
     let s = Server::start(&["--auth", "tokens", "--tokens-file", file.path().to_str().unwrap()]);
     assert!(s.wait_for_log("auth: tokens"), "{}", s.log());
     // Open routes need nothing.
-    for path in table().iter().filter(|r| r.guard == Guard::Open).map(|r| &r.path) {
+    for (_, path, _) in routes(&s).into_iter().filter(|(_, _, rule)| rule.is_none()) {
+        let path = path.as_str();
         assert_eq!(with_token(&s, "GET", path, None).status, 200, "{path}");
     }
     let plan = {

@@ -5,7 +5,7 @@
 //!
 //! Ignored by default; `make test-ui` runs it with `ROLLBACK_CHROMIUM` set.
 
-use super::cli_client::maintenance4;
+use rollback_tests::plans::maintenance4;
 use rollback_tests::{plugins_dir_with, repo_root, Server};
 use serde_json::json;
 use std::process::{Command, Stdio};

@@ -9,7 +9,6 @@
 //! tests run side by side. Ignored in a plain `cargo test`, which has no
 //! Keystone.
 
-use crate::rollback::maintenance;
 use crate::rollback_props::{generate, registry, roll_back, run, steps, tokio, World};
 use proptest::prelude::*;
 use rollback_host::cloud::openstack::{OpenStack, Options};
@@ -18,6 +17,7 @@ use rollback_host::openstack::{CloudConfig, Method, Session, SessionOptions};
 use rollback_host::service;
 use rollback_store::{ActionState, PlanState, Store};
 use rollback_tests::openstack_double::Double;
+use rollback_tests::plans::maintenance;
 use rollback_tests::{plugins_dir_with, Server};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -681,7 +681,7 @@ fn the_readmes_four_commands_roll_back_host_maintenance_on_openstack_with_the_pa
     assert!(s.log().contains("secure.yaml"), "{}", s.log());
     let start = c.double.cloud();
     let file = c.dir.path().join("maintenance.json");
-    std::fs::write(&file, crate::cli_client::maintenance4().to_string()).unwrap();
+    std::fs::write(&file, rollback_tests::plans::maintenance4().to_string()).unwrap();
     let cli = |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend_from_slice(&["--url", &s.base]);
