@@ -22,7 +22,7 @@ pub mod cloud;
 pub mod graph;
 pub mod lifecycle;
 pub mod metrics;
-pub mod openstack;
+pub mod openstack_api;
 pub mod plans;
 pub mod plugins;
 pub mod rollback;

@@ -2,25 +2,25 @@
 //! keystonemiddleware's `auth_token` does it.
 //!
 //! The service logs in with its own credentials (password, project-scoped)
-//! and keeps that token until shortly before it expires. A user's token is
-//! validated with `GET /v3/auth/tokens?nocatalog` (`X-Auth-Token`: ours,
-//! `X-Subject-Token`: theirs); 200 gives user, project and roles, 404 means
-//! invalid. Answers are cached by the token's sha256 for `cache_time`, never
-//! past the token's own `expires_at`; so **a revoked token keeps working
-//! for at most `cache_time`** (as with keystonemiddleware's
-//! `token_cache_time`). The cache holds at most `cache_size` entries.
-//! Keystone unreachable or failing is a 503 to the caller, not a 401.
+//! through the one OpenStack client of this crate ([`Session`]: the same
+//! login, renewal and retries the OpenStack driver and the CLI use). A
+//! user's token is validated with `GET /v3/auth/tokens?nocatalog`
+//! ([`Session::validate_token`]); 200 gives user, project and roles, 404
+//! means invalid. Answers are cached by the token's sha256 for
+//! `cache_time`, never past the token's own `expires_at`; so **a revoked
+//! token keeps working for at most `cache_time`** (as with
+//! keystonemiddleware's `token_cache_time`). The cache holds at most
+//! `cache_size` entries. Keystone unreachable or failing is a 503 to the
+//! caller, not a 401.
 
 use super::Identity;
+use crate::openstack_api::{ApiError, CloudConfig, Credential, Domain, Session, SessionOptions};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// How long before its expiry the service's own token is renewed.
-const RENEW_BEFORE: Duration = Duration::from_secs(120);
 
 /// Where Keystone is and who the service is.
 #[derive(Debug, Clone)]
@@ -55,21 +55,24 @@ pub enum KeystoneError {
     #[error("the identity service is unavailable: {0}")]
     Unavailable(String),
     /// Keystone refused the service's own credentials.
-    #[error("Keystone refused the service's own login as {user:?} (HTTP {status}); check the keystone credentials")]
-    ServiceLogin {
-        /// The service user.
-        user: String,
-        /// Keystone's answer.
-        status: u16,
-    },
+    #[error("{0}; check the keystone credentials")]
+    ServiceLogin(String),
+}
+
+impl From<ApiError> for KeystoneError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Login { .. } => KeystoneError::ServiceLogin(e.to_string()),
+            other => KeystoneError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 /// A Keystone client with a token cache.
 pub struct Keystone {
     config: KeystoneConfig,
     base: String,
-    http: reqwest::Client,
-    service_token: tokio::sync::Mutex<Option<(String, Instant)>>,
+    session: Arc<Session>,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
 }
 
@@ -79,23 +82,40 @@ struct Cached {
     until: Instant,
 }
 
+/// Tries per Keystone request (keystonemiddleware retries too: a
+/// kept-alive connection the server closed meanwhile fails once).
+const ATTEMPTS: u32 = 3;
+
 impl Keystone {
     /// A client for `config` (no network traffic yet).
     pub fn new(config: KeystoneConfig) -> Result<Keystone, KeystoneError> {
         let base =
             config.auth_url.trim_end_matches('/').trim_end_matches("/v3").trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent(concat!("rollback-host/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
-        Ok(Keystone {
-            config,
-            base,
-            http,
-            service_token: tokio::sync::Mutex::new(None),
-            cache: Mutex::new(HashMap::new()),
-        })
+        let domain = |id: &str| Domain { id: Some(id.to_string()), name: None };
+        let cloud = CloudConfig {
+            source: "--keystone-url".into(),
+            auth_url: base.clone(),
+            credential: Credential::Password {
+                username: Some(config.username.clone()),
+                user_id: None,
+                password: config.password.clone(),
+                user_domain: domain(&config.user_domain_id),
+                project_id: None,
+                project_name: Some(config.project_name.clone()),
+                project_domain: domain(&config.project_domain_id),
+            },
+            region: None,
+            interface: "public".into(),
+            cacert: None,
+            verify: true,
+        };
+        let options = SessionOptions {
+            timeout: config.timeout,
+            retries: ATTEMPTS - 1,
+            backoff: Duration::from_millis(50),
+        };
+        let session = Session::new(cloud, options).map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
+        Ok(Keystone { config, base, session: Arc::new(session), cache: Mutex::new(HashMap::new()) })
     }
 
     /// The URL a 401 points clients to (`WWW-Authenticate: Keystone uri=…`).
@@ -105,7 +125,11 @@ impl Keystone {
 
     /// Logs the service in now, so a wrong configuration shows at start.
     pub async fn check(&self) -> Result<(), KeystoneError> {
-        self.service_token(false).await.map(drop)
+        let session = self.session.clone();
+        tokio::task::spawn_blocking(move || session.check(&[]).map(drop))
+            .await
+            .map_err(|e| KeystoneError::Unavailable(e.to_string()))?
+            .map_err(KeystoneError::from)
     }
 
     /// Who `token` belongs to.
@@ -115,13 +139,7 @@ impl Keystone {
         if let Some(hit) = self.cache.lock().expect("token cache").get(&key).filter(|c| c.until > now) {
             return hit.identity.clone().ok_or(KeystoneError::Invalid);
         }
-        let answer = match self.validate(token, false).await {
-            Err(KeystoneError::Unavailable(why)) if why == SERVICE_TOKEN_REFUSED => {
-                self.validate(token, true).await
-            }
-            other => other,
-        };
-        let (identity, until) = match answer {
+        let (identity, until) = match self.validate(token).await {
             Ok((identity, expires)) => {
                 let left = (expires - Utc::now()).to_std().unwrap_or_default();
                 (Some(identity), now + left.min(self.config.cache_time))
@@ -155,97 +173,20 @@ impl Keystone {
         }
     }
 
-    async fn validate(&self, token: &str, renew: bool) -> Result<(Identity, DateTime<Utc>), KeystoneError> {
+    async fn validate(&self, token: &str) -> Result<(Identity, DateTime<Utc>), KeystoneError> {
         if token.is_empty() || token.len() > 8192 || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(KeystoneError::Invalid);
         }
-        let service = self.service_token(renew).await?;
-        let request = self
-            .http
-            .get(format!("{}/v3/auth/tokens?nocatalog", self.base))
-            .header("X-Auth-Token", service)
-            .header("X-Subject-Token", token);
-        let answer = send(request).await.map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
-        match answer.status().as_u16() {
-            200 => {}
-            404 => return Err(KeystoneError::Invalid),
-            401 | 403 => return Err(KeystoneError::Unavailable(SERVICE_TOKEN_REFUSED.into())),
-            other => return Err(KeystoneError::Unavailable(format!("token validation answered {other}"))),
-        }
-        let body: Value = answer.json().await.map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
+        let (session, token) = (self.session.clone(), token.to_string());
+        let answer = tokio::task::spawn_blocking(move || session.validate_token(&token))
+            .await
+            .map_err(|e| KeystoneError::Unavailable(e.to_string()))??;
+        let body = answer.ok_or(KeystoneError::Invalid)?;
         parse_token(&body["token"]).ok_or_else(|| {
             KeystoneError::Unavailable("token validation answered a body without user or expiry".into())
         })
     }
-
-    /// The service's own token, logging in when there is none, it is about
-    /// to expire, or `renew` (Keystone refused it).
-    async fn service_token(&self, renew: bool) -> Result<String, KeystoneError> {
-        let mut held = self.service_token.lock().await;
-        if let Some((token, until)) = held.as_ref() {
-            if !renew && *until > Instant::now() {
-                return Ok(token.clone());
-            }
-        }
-        let c = &self.config;
-        let body = json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": c.username, "domain": {"id": c.user_domain_id}, "password": c.password}}},
-            "scope": {"project": {"name": c.project_name, "domain": {"id": c.project_domain_id}}}
-        }});
-        let request = self.http.post(format!("{}/v3/auth/tokens?nocatalog", self.base)).json(&body);
-        let answer = send(request)
-            .await
-            .map_err(|e| KeystoneError::Unavailable(format!("logging in to {}: {e}", self.base)))?;
-        let status = answer.status();
-        if status.as_u16() != 201 {
-            return Err(KeystoneError::ServiceLogin { user: c.username.clone(), status: status.as_u16() });
-        }
-        let token = answer
-            .headers()
-            .get("X-Subject-Token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| KeystoneError::Unavailable("the login answer has no X-Subject-Token".into()))?;
-        let body: Value = answer.json().await.map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
-        let expires = body["token"]["expires_at"]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(Utc::now);
-        let left = (expires - Utc::now()).to_std().unwrap_or_default().saturating_sub(RENEW_BEFORE);
-        *held = Some((token.clone(), Instant::now() + left));
-        Ok(token)
-    }
 }
-
-/// Sends `request`, trying again (up to [`ATTEMPTS`] in all) when it could
-/// not be sent or no answer came: a kept-alive connection the server has
-/// closed meanwhile fails that way (keystonemiddleware retries too).
-async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
-    let mut last = None;
-    for attempt in 0..ATTEMPTS {
-        let Some(r) = request.try_clone() else { break };
-        match r.send().await {
-            Ok(answer) => return Ok(answer),
-            Err(e) if e.is_timeout() => return Err(e),
-            Err(e) => {
-                tracing::debug!(attempt, "Keystone request failed: {e}");
-                last = Some(e);
-            }
-        }
-    }
-    match last {
-        Some(e) => Err(e),
-        None => request.send().await,
-    }
-}
-
-/// Tries per Keystone request.
-const ATTEMPTS: usize = 3;
-
-/// Marks "our own token was refused" so `identify` renews it once.
-const SERVICE_TOKEN_REFUSED: &str = "Keystone refused the service's token";
 
 /// User, project, roles and expiry of a validated token's body.
 fn parse_token(token: &Value) -> Option<(Identity, DateTime<Utc>)> {
@@ -262,6 +203,7 @@ fn parse_token(token: &Value) -> Option<(Identity, DateTime<Utc>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_validation_answer_gives_user_project_and_roles() {

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use rollback_host::cloud::openstack::{OpenStack, Options};
 use rollback_host::cloud::CloudDriver;
-use rollback_host::openstack::{CloudConfig, Session, SessionOptions};
+use rollback_host::openstack_api::{CloudConfig, Session, SessionOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

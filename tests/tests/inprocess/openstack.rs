@@ -13,7 +13,7 @@ use crate::rollback_props::{generate, registry, roll_back, run, steps, tokio, Wo
 use proptest::prelude::*;
 use rollback_host::cloud::openstack::{OpenStack, Options};
 use rollback_host::cloud::simulated::DEFAULT_SEED;
-use rollback_host::openstack::{CloudConfig, Method, Session, SessionOptions};
+use rollback_host::openstack_api::{CloudConfig, Method, Session, SessionOptions};
 use rollback_host::service;
 use rollback_store::{ActionState, PlanState, Store};
 use rollback_tests::openstack_double::Double;

@@ -1,11 +1,11 @@
 //! Logging in to Keystone the way the `openstack` CLI does: a cloud of
 //! clouds.yaml (`--os-cloud`) or the `OS_*` variables, read by
-//! [`rollback_host::openstack::config`], a token from a
+//! [`rollback_host::openstack_api::config`], a token from a
 //! [`Session`], and the `infra-optim` endpoint from its catalog (so `--url`
 //! may be left out).
 
 use super::ClientError;
-use rollback_host::openstack::{Api, ApiError, CloudConfig, Session, SessionOptions};
+use rollback_host::openstack_api::{Api, ApiError, CloudConfig, Session, SessionOptions};
 use std::time::Duration;
 
 /// Watcher's catalog type.

@@ -23,7 +23,7 @@ use super::nova::{Nova, Server};
 use super::OpenStack;
 use crate::action_types::{MigrationType, Operation, PowerState, ServiceState, VolumeMigrationType};
 use crate::cloud::{Observed, Prepared};
-use crate::openstack::ApiError;
+use crate::openstack_api::ApiError;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -19,7 +19,7 @@ pub mod nova;
 
 use super::{CloudDriver, DriverError, Observed, Prepared};
 use crate::action_types::Operation;
-use crate::openstack::{ApiError, Session};
+use crate::openstack_api::{ApiError, Session};
 use rollback_store::Action;
 use serde_json::Value;
 use std::sync::Arc;

@@ -1,6 +1,10 @@
-//! Talking to an OpenStack cloud: its configuration ([`config`]: clouds.yaml
-//! or `OS_*`), a Keystone session with the service catalog and retried calls
-//! ([`session`]). Used by the OpenStack cloud driver and by the CLI's login.
+//! The one OpenStack API client of this crate: a cloud's configuration
+//! ([`config`]: clouds.yaml or `OS_*`), a Keystone session with the service
+//! catalog, token renewal and retried calls ([`session`]), and the services'
+//! error messages (`session::service_message`). Used by the OpenStack cloud
+//! driver (`cloud::openstack`), by `--auth keystone`'s token validation
+//! (`auth::keystone`) and by the CLI's login. (Not to be confused with
+//! `cloud::openstack`, the driver that acts on a cloud through it.)
 //!
 //! A small typed client over `reqwest` rather than an OpenStack crate: the
 //! `openstack` crate (0.6) has servers, volumes and read-only baremetal

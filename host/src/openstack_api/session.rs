@@ -369,6 +369,71 @@ impl Session {
         })
     }
 
+    /// Validates a user's token the way keystonemiddleware does:
+    /// `GET /v3/auth/tokens?nocatalog` with our token in `X-Auth-Token` and
+    /// theirs in `X-Subject-Token`. `Some(body)` when Keystone vouches for
+    /// it, `None` when it says the token is not valid (404). A refusal of our
+    /// own token (401/403) logs in again once; a failure to connect is
+    /// retried as any call is.
+    pub fn validate_token(&self, subject: &str) -> Result<Option<Value>, ApiError> {
+        let url = format!("{}/auth/tokens?nocatalog", self.config.v3());
+        let what = "GET /v3/auth/tokens".to_string();
+        let mut stale: Option<String> = None;
+        loop {
+            let ours = self.token(stale.as_deref())?.value;
+            let mut attempt = 0;
+            let resp = loop {
+                let sent = self
+                    .http
+                    .get(&url)
+                    .header("X-Auth-Token", &ours)
+                    .header("X-Subject-Token", subject)
+                    .send();
+                match sent {
+                    Ok(r) if transient(r.status().as_u16(), "") && attempt < self.options.retries => {}
+                    Ok(r) => break r,
+                    Err(e)
+                        if !e.is_timeout()
+                            && !untrusted(&root_cause(&e))
+                            && attempt < self.options.retries => {}
+                    Err(e) => {
+                        return Err(ApiError::Unreachable {
+                            api: "identity".into(),
+                            url,
+                            cause: root_cause(&e),
+                        })
+                    }
+                }
+                std::thread::sleep(self.backoff(attempt));
+                attempt += 1;
+            };
+            let status = resp.status().as_u16();
+            let text = body_text(resp);
+            match status {
+                200 => {
+                    let body = serde_json::from_str(&text).map_err(|e| ApiError::Unexpected {
+                        api: "identity".into(),
+                        what,
+                        why: format!("not JSON: {e}"),
+                    })?;
+                    return Ok(Some(body));
+                }
+                404 => return Ok(None),
+                401 | 403 if stale.is_none() => stale = Some(ours),
+                _ => {
+                    let message = service_message(&text).unwrap_or_default();
+                    return Err(ApiError::Refused {
+                        api: "identity".into(),
+                        what,
+                        status,
+                        message,
+                        request_id: None,
+                    });
+                }
+            }
+        }
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
         (self.options.backoff * 2u32.saturating_pow(attempt.min(16))).min(Duration::from_secs(8))
     }
