@@ -262,4 +262,65 @@ mod tests {
         assert!(e.contains("flavor"), "{e}");
         assert!(parse("sleep", json!({"duration": -1})).is_err());
     }
+
+    /// A value the schema `prop` accepts (a minimal one).
+    fn sample(prop: &Value) -> Value {
+        if let Some(first) = prop["enum"].as_array().and_then(|e| e.first()) {
+            return first.clone();
+        }
+        if prop["pattern"].is_string() {
+            return json!("6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01");
+        }
+        let ty = match &prop["type"] {
+            Value::String(t) => t.as_str(),
+            Value::Array(ts) => ts[0].as_str().unwrap_or("string"),
+            _ => prop["anyOf"][0]["type"].as_str().unwrap_or("string"),
+        };
+        match ty {
+            "number" | "integer" => json!(1),
+            "boolean" => json!(true),
+            _ => json!("x"),
+        }
+    }
+
+    /// The typed parameters and the fallback schema of each built-in type
+    /// agree: every minimal instance the schema accepts parses; every value
+    /// of an enum the schema lists parses; a property whose absence the
+    /// typed parameters refuse is one the schema requires.
+    #[test]
+    fn each_builtin_schema_matches_its_typed_parameters() {
+        for ty in BUILTIN {
+            let schema = schemas::builtin_schema(ty).expect("a built-in has a fallback schema");
+            let validator = builtin_validator(ty).unwrap();
+            let props = schema["properties"].as_object().unwrap();
+            let required: Vec<&str> =
+                schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+            let minimal: Map<String, Value> =
+                required.iter().map(|r| (r.to_string(), sample(&props[*r]))).collect();
+            assert!(
+                validator.validate(&Value::Object(minimal.clone())).is_ok(),
+                "{ty}: the schema refuses its own minimal instance"
+            );
+            assert!(
+                !matches!(Operation::parse(ty, &minimal), Err(_) | Ok(Operation::Custom(_))),
+                "{ty}: the typed parameters refuse what the schema accepts: {:?}",
+                Operation::parse(ty, &minimal)
+            );
+            for (name, prop) in props {
+                for value in prop["enum"].as_array().into_iter().flatten() {
+                    let mut one = minimal.clone();
+                    one.insert(name.clone(), value.clone());
+                    assert!(
+                        Operation::parse(ty, &one).is_ok(),
+                        "{ty}: {name} = {value} is in the schema's enum"
+                    );
+                }
+                let mut without = minimal.clone();
+                without.remove(name);
+                if Operation::parse(ty, &without).is_err() {
+                    assert!(required.contains(&name.as_str()), "{ty}: {name} is needed but not required");
+                }
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! caller never sees a panic.
 
 use crate::action_types::Operation;
-use crate::cloud::{CloudDriver, Prepared};
+use crate::cloud::{Applied, CloudDriver, Prepared};
 use crate::lifecycle::{move_action, ActionTrigger, LifecycleError};
 use chrono::Utc;
 use rollback_store::{Action, ActionState, Store};
@@ -126,12 +126,12 @@ impl From<rollback_store::StoreError> for Abandoned {
 /// The final state, message and result of what the driver answered.
 fn outcome(
     action: &Action,
-    applied: Result<Result<Value, String>, crate::cloud::DriverError>,
+    applied: Result<Applied, crate::cloud::DriverError>,
     note: Option<String>,
 ) -> (ActionState, Option<String>, Option<Value>) {
     match applied {
-        Ok(Ok(result)) => (ActionState::Succeeded, note, Some(result)),
-        Ok(Err(reason)) => {
+        Ok(Applied::Done(result)) => (ActionState::Succeeded, note, Some(result)),
+        Ok(Applied::Refused(reason)) => {
             tracing::warn!(action = %action.uuid, "FAILED: {reason}");
             (ActionState::Failed, Some(reason), None)
         }

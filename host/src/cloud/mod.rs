@@ -61,6 +61,25 @@ pub enum Observed {
     Unknown(String),
 }
 
+/// What applying an action did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// It was done; the result (what really happened) is recorded.
+    Done(Value),
+    /// The cloud refused it, or no longer matched the pre-state: the
+    /// action FAILED with this reason (nothing was changed by us).
+    Refused(String),
+}
+
+impl From<Result<Value, String>> for Applied {
+    fn from(r: Result<Value, String>) -> Self {
+        match r {
+            Ok(v) => Applied::Done(v),
+            Err(why) => Applied::Refused(why),
+        }
+    }
+}
+
 /// An error of the driver itself (not of the action): the store failed,
 /// the cloud API is unreachable, ...
 #[derive(Debug, thiserror::Error)]
@@ -106,17 +125,17 @@ pub trait CloudDriver: Send + Sync + 'static {
         _action: &Action,
         _pre_state: &Value,
         _operation: &Operation,
-    ) -> Result<Result<Value, String>, DriverError> {
+    ) -> Result<Applied, DriverError> {
         Err(DriverError("this driver does not act inside a store transaction".into()))
     }
 
     /// Performs the action. `pre_state` and `operation` are what `prepare`
-    /// returned; a driver should refuse to act (`Ok(Err(reason))`) when the
+    /// returned; a driver should refuse to act (`Applied::Refused`) when the
     /// cloud no longer matches `pre_state`. Returns the result on success.
     fn apply(
         &self,
         action: &Action,
         pre_state: &Value,
         operation: &Operation,
-    ) -> Result<Result<Value, String>, DriverError>;
+    ) -> Result<Applied, DriverError>;
 }

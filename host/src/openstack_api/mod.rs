@@ -14,9 +14,25 @@
 //! schemas, is a family of large async crates whose build would weigh on
 //! every CI run for the dozen calls used here.
 
+pub mod cinder;
 pub mod config;
+pub mod ironic;
+pub mod nova;
 pub mod session;
 
 pub use config::{CloudConfig, ConfigError, Credential, Domain};
 pub use reqwest::Method;
 pub use session::{Api, ApiError, Reply, Session, SessionOptions};
+
+/// A resource that may not exist.
+pub type Found<T> = Option<T>;
+
+/// What is escaped in a path segment or query value: all but RFC 3986's
+/// unreserved characters.
+const ESCAPED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `s` percent-encoded for a URL path segment or query value.
+pub(crate) fn seg(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, ESCAPED).to_string()
+}

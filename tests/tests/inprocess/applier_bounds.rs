@@ -5,7 +5,7 @@
 
 use rollback_host::action_types::Operation;
 use rollback_host::applier::Applier;
-use rollback_host::cloud::{CloudDriver, DriverError, Prepared};
+use rollback_host::cloud::{Applied, CloudDriver, DriverError, Prepared};
 use rollback_host::plugins::{Limits, Registry, Runtime};
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::{json, Value};
@@ -76,11 +76,11 @@ impl CloudDriver for Panicking {
         })
     }
 
-    fn apply(&self, action: &Action, _: &Value, _: &Operation) -> Result<Result<Value, String>, DriverError> {
+    fn apply(&self, action: &Action, _: &Value, _: &Operation) -> Result<Applied, DriverError> {
         if action.input_parameters.get("panic_in") == Some(&json!("apply")) {
             panic!("boom in apply");
         }
-        Ok(Ok(json!({"done": true})))
+        Ok(Applied::Done(json!({"done": true})))
     }
 }
 
@@ -185,8 +185,8 @@ impl CloudDriver for Observing {
         })
     }
 
-    fn apply(&self, _: &Action, _: &Value, _: &Operation) -> Result<Result<Value, String>, DriverError> {
-        Ok(Ok(json!({})))
+    fn apply(&self, _: &Action, _: &Value, _: &Operation) -> Result<Applied, DriverError> {
+        Ok(Applied::Done(json!({})))
     }
 
     fn observe(&self, action: &Action) -> rollback_host::cloud::Observed {

@@ -537,7 +537,7 @@ fn an_application_credential_session_renews_its_token_and_logs_in_again_after_a_
     let session = Session::new(config, SessionOptions::default()).unwrap();
     let services = |s: &Session| {
         let r = s.call(
-            &rollback_host::cloud::openstack::nova::COMPUTE,
+            &rollback_host::openstack_api::nova::COMPUTE,
             Method::GET,
             "/os-services?binary=nova-compute",
             None,

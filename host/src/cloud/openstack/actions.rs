@@ -17,12 +17,12 @@
 //! maps the deprecated swap onto Cinder's migrate), followed by a retype
 //! when it also names a `destination_type` (as the simulated cloud does).
 
-use super::cinder::Cinder;
-use super::ironic::{Ironic, Node};
-use super::nova::{Nova, Server};
 use super::OpenStack;
 use crate::action_types::{MigrationType, Operation, PowerState, ServiceState, VolumeMigrationType};
 use crate::cloud::{Observed, Prepared};
+use crate::openstack_api::cinder::{self, Cinder};
+use crate::openstack_api::ironic::{Ironic, Node};
+use crate::openstack_api::nova::{Nova, Server};
 use crate::openstack_api::ApiError;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -491,7 +491,7 @@ impl OpenStack {
         let e = |e: ApiError| e.to_string();
         let id = &v.resource_id;
         let volume = || self.cinder().volume(id);
-        let describe = super::cinder::Volume::describe;
+        let describe = cinder::Volume::describe;
         let mut vol = volume().map_err(e)?.ok_or_else(|| format!("Volume {id} vanished."))?;
         let pool_to = match v.migration_type {
             VolumeMigrationType::Retype => None,
@@ -503,9 +503,8 @@ impl OpenStack {
         };
         if let Some(to) = pool_to.filter(|to| *to != vol.pool) {
             self.cinder().migrate(id, to).map_err(e)?;
-            let done = |vol: &super::cinder::Volume| {
-                matches!(vol.migration_status.as_deref(), Some("success" | "error"))
-            };
+            let done =
+                |vol: &cinder::Volume| matches!(vol.migration_status.as_deref(), Some("success" | "error"));
             vol = self.settle(&format!("volume {id} to move to {to}"), volume, done, describe)?;
             if vol.migration_status.as_deref() != Some("success") || vol.pool != to {
                 return Err(format!("The migration of volume {id} failed: {}.", vol.describe()));

@@ -13,30 +13,14 @@
 //! and drift checks work unchanged. The calls per type are in [`actions`].
 
 mod actions;
-pub mod cinder;
-pub mod ironic;
-pub mod nova;
 
-use super::{CloudDriver, DriverError, Observed, Prepared};
+use super::{Applied, CloudDriver, DriverError, Observed, Prepared};
 use crate::action_types::Operation;
-use crate::openstack_api::{ApiError, Session};
+use crate::openstack_api::{cinder, ironic, nova, ApiError, Found, Session};
 use rollback_store::Action;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A resource that may not exist.
-pub type Found<T> = Option<T>;
-
-/// What is escaped in a path segment or query value: all but RFC 3986's
-/// unreserved characters.
-const ESCAPED: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// `s` percent-encoded for a URL path segment or query value.
-pub(crate) fn seg(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, ESCAPED).to_string()
-}
 
 /// How the driver waits.
 #[derive(Debug, Clone)]
@@ -139,8 +123,8 @@ impl CloudDriver for OpenStack {
         action: &Action,
         pre_state: &Value,
         operation: &Operation,
-    ) -> Result<Result<Value, String>, DriverError> {
-        Ok(self.apply_op(&action.uuid.to_string(), pre_state, operation))
+    ) -> Result<Applied, DriverError> {
+        Ok(self.apply_op(&action.uuid.to_string(), pre_state, operation).into())
     }
 
     fn observe(&self, action: &Action) -> Observed {

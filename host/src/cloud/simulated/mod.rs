@@ -9,7 +9,7 @@ mod model;
 
 pub use model::{Cloud, ComputeService, Flavor, Instance, Node, PowerState, ServiceState, Status, Volume};
 
-use super::{CloudDriver, DriverError, Prepared};
+use super::{Applied, CloudDriver, DriverError, Prepared};
 use crate::action_types::Operation;
 use rollback_store::{Action, Store, StoreError, Txn};
 use serde_json::Value;
@@ -147,18 +147,20 @@ impl CloudDriver for Simulated {
         action: &Action,
         pre_state: &Value,
         operation: &Operation,
-    ) -> Result<Result<Value, String>, DriverError> {
+    ) -> Result<Applied, DriverError> {
         match operation {
             // The applier has already waited (`wait`), without a thread.
             Operation::Sleep(s) => {
                 let waited = self.sleep_for(s.duration);
-                Ok(Ok(serde_json::json!({"duration": s.duration, "waited_ms": waited.as_millis() as u64})))
+                Ok(Applied::Done(
+                    serde_json::json!({"duration": s.duration, "waited_ms": waited.as_millis() as u64}),
+                ))
             }
             Operation::Nop(n) => {
                 tracing::info!(action = %action.uuid, "nop: {}", n.message.as_deref().unwrap_or(""));
-                Ok(executors::apply(&mut Cloud::default(), operation, pre_state))
+                Ok(executors::apply(&mut Cloud::default(), operation, pre_state).into())
             }
-            Operation::Custom(_) => Ok(executors::apply(&mut Cloud::default(), operation, pre_state)),
+            Operation::Custom(_) => Ok(executors::apply(&mut Cloud::default(), operation, pre_state).into()),
             _ => {
                 let mut cloud = decode(txn.document(DOCUMENT))?;
                 match executors::apply(&mut cloud, operation, pre_state) {
@@ -167,10 +169,10 @@ impl CloudDriver for Simulated {
                         fail::fail_point!("simulated::changed", |_| Err(DriverError(
                             "injected failure after the cloud change was staged".into()
                         )));
-                        Ok(Ok(result))
+                        Ok(Applied::Done(result))
                     }
                     // Nothing staged: the refusal writes nothing.
-                    Err(reason) => Ok(Err(reason)),
+                    Err(reason) => Ok(Applied::Refused(reason)),
                 }
             }
         }
@@ -181,7 +183,7 @@ impl CloudDriver for Simulated {
         action: &Action,
         pre_state: &Value,
         operation: &Operation,
-    ) -> Result<Result<Value, String>, DriverError> {
+    ) -> Result<Applied, DriverError> {
         let (action, pre, op, me) = (action.clone(), pre_state.clone(), operation.clone(), self.clone());
         self.store.write(move |txn| me.apply_in(txn, &action, &pre, &op))
     }

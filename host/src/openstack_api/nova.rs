@@ -3,7 +3,7 @@
 //! addressed by uuid (2.53) and a server shows its flavor by name (2.47).
 
 use super::{seg, Found};
-use crate::openstack_api::{Api, ApiError, Session};
+use super::{Api, ApiError, Session};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -2,7 +2,7 @@
 //! 3.0 (`os-migrate_volume` and `os-retype` need nothing newer).
 
 use super::{seg, Found};
-use crate::openstack_api::{Api, ApiError, Session};
+use super::{Api, ApiError, Session};
 use reqwest::Method;
 use serde_json::{json, Value};
 

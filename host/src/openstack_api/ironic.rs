@@ -3,7 +3,7 @@
 //! nodes by uuid or name).
 
 use super::{seg, Found};
-use crate::openstack_api::{Api, ApiError, Session};
+use super::{Api, ApiError, Session};
 use reqwest::Method;
 use serde_json::json;
 
