@@ -1,17 +1,24 @@
-//! One home for action types: what each built-in type's parameters mean
-//! (typed, parsed once), and which JSON Schema validates a type's
-//! `input_parameters` ([`schemas`]).
+//! One home per action type: a module for each built-in type holds its
+//! typed parameters, its fallback JSON Schema, what it does to the
+//! simulated cloud ([`Simulate`]) and what it calls on OpenStack
+//! ([`OnOpenStack`]). The drivers (`cloud::simulated`, `cloud::openstack`)
+//! only dispatch to them. [`schemas`] compiles and caches JSON Schemas.
 //!
-//! A new built-in action type goes here: a struct for its parameters, a
-//! variant of [`Operation`], a fallback schema in [`schemas`], an executor
-//! in each cloud driver and an inverter plugin under `plugins/`. Kinds added
-//! at run time need none of this: they are [`Operation::Custom`] and their
-//! plugin's schema validates them.
+//! A new built-in action type is one module here (a parameter struct
+//! implementing [`Builtin`], [`Simulate`] and [`OnOpenStack`]) plus one line
+//! in the `builtin_types!` table below (which also declares the module),
+//! and an inverter crate under `plugins/`. Kinds added at run time need none of this: they are
+//! [`Operation::Custom`] and their plugin's schema validates them.
 
+pub mod openstack;
+pub mod outcome;
 pub mod schemas;
+pub mod simulated;
 
 pub use schemas::{builtin_validator, Validator};
 
+use crate::openstack_api::ApiError;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -35,183 +42,129 @@ pub enum PowerState {
     Off,
 }
 
-/// How an instance moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MigrationType {
-    /// While running (`os-migrateLive`); needs an ACTIVE instance.
-    Live,
-    /// Stopped, moved, restarted (`migrate` + confirm).
-    Cold,
+/// A built-in action type's parameters: its name, its fallback schema and
+/// any check serde cannot express.
+pub trait Builtin: DeserializeOwned + Simulate + OnOpenStack {
+    /// The action type.
+    const NAME: &'static str;
+    /// The JSON Schema its parameters are checked against when no plugin
+    /// for the type is loaded (Watcher's, `additionalProperties: false`).
+    fn schema() -> Value;
+    /// A check beyond the schema's types (e.g. a number's range).
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-/// How a volume moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VolumeMigrationType {
-    /// Swap the volume under a running instance.
-    Swap,
-    /// Change its type (and so maybe its backend).
-    Retype,
-    /// Move it to another pool.
-    Migrate,
+/// What an action type does to the simulated cloud: Watcher's
+/// pre-conditions and the change, read from the cloud as it is (a pure
+/// function, tested without a store).
+pub trait Simulate {
+    /// Checks the pre-conditions on `cloud` and decides the change.
+    fn decide(&self, cloud: &simulated::model::Cloud) -> simulated::Decision;
 }
 
-/// `migrate`: move an instance off `source_node`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Migrate {
-    /// The instance's uuid.
-    pub resource_id: String,
-    /// Live or cold.
-    pub migration_type: MigrationType,
-    /// The host it must be on.
-    pub source_node: String,
-    /// Where to; `None` lets the scheduler pick.
-    #[serde(default)]
-    pub destination_node: Option<String>,
+/// What an action type calls on OpenStack, following Watcher's applier.
+pub trait OnOpenStack {
+    /// The fields the action changes, as they are now (the pre-state's
+    /// shape), and whether the resource is busy.
+    fn look(&self, os: &openstack::Os<'_>) -> Result<openstack::Look, ApiError>;
+    /// Watcher's pre-conditions and the pre-state.
+    fn prepare(&self, os: &openstack::Os<'_>) -> Result<openstack::Check, ApiError>;
+    /// Acts and waits until the resource settles; `Err` is the action's
+    /// FAILED reason.
+    fn apply(&self, os: &openstack::Os<'_>, action: &str) -> Result<Value, String>;
+    /// Whether the action changes a resource (`nop` and `sleep` do not:
+    /// they are not looked at before acting, and happened once begun).
+    fn changes_a_resource(&self) -> bool {
+        true
+    }
 }
 
-/// `change_nova_service_state`: enable or disable a compute service.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ChangeServiceState {
-    /// The service's host.
-    pub resource_id: String,
-    /// The wanted state.
-    pub state: ServiceState,
-    /// Why it is disabled (kept only when disabling).
-    #[serde(default)]
-    pub disabled_reason: Option<String>,
-}
-
-/// `change_node_power_state`: power a bare-metal node on or off.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ChangePowerState {
-    /// The node's name.
-    pub resource_id: String,
-    /// The wanted power state.
-    pub state: PowerState,
-}
-
-/// `resize`: give an instance another flavor.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Resize {
-    /// The instance's uuid.
-    pub resource_id: String,
-    /// The new flavor's name.
-    pub flavor: String,
-}
-
-/// `volume_migrate`: move or retype a volume.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct VolumeMigrate {
-    /// The volume's uuid.
-    pub resource_id: String,
-    /// Swap, retype or migrate.
-    pub migration_type: VolumeMigrationType,
-    /// The destination pool, if it moves.
-    #[serde(default)]
-    pub destination_node: Option<String>,
-    /// The new type, if it is retyped.
-    #[serde(default)]
-    pub destination_type: Option<String>,
-}
-
-/// `stop` and `start`: one instance.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct InstanceRef {
-    /// The instance's uuid.
-    pub resource_id: String,
-}
-
-/// `nop`: log a message.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Nop {
-    /// What to log.
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-/// `sleep`: wait.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Sleep {
-    /// Seconds (≥ 0).
-    pub duration: f64,
-}
-
-/// An action's parameters, typed by its action type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Operation {
-    /// `migrate`.
-    Migrate(Migrate),
-    /// `change_nova_service_state`.
-    ChangeNovaServiceState(ChangeServiceState),
-    /// `change_node_power_state`.
-    ChangeNodePowerState(ChangePowerState),
-    /// `resize`.
-    Resize(Resize),
-    /// `volume_migrate`.
-    VolumeMigrate(VolumeMigrate),
-    /// `stop`.
-    Stop(InstanceRef),
-    /// `start` (the inverse of `stop`).
-    Start(InstanceRef),
-    /// `nop`.
-    Nop(Nop),
-    /// `sleep`.
-    Sleep(Sleep),
-    /// A type with no built-in meaning (a kind added with a plugin); its
-    /// parameters were checked against the plugin's schema only.
-    Custom(String),
-}
-
-/// The built-in action types: Watcher's, plus `start`.
-pub const BUILTIN: &[&str] = &[
-    "migrate",
-    "change_nova_service_state",
-    "change_node_power_state",
-    "resize",
-    "volume_migrate",
-    "stop",
-    "start",
-    "nop",
-    "sleep",
-];
-
-fn typed<T: serde::de::DeserializeOwned>(
-    action_type: &str,
-    params: &Map<String, Value>,
-) -> Result<T, String> {
+fn typed<T: DeserializeOwned>(action_type: &str, params: &Map<String, Value>) -> Result<T, String> {
     T::deserialize(&Value::Object(params.clone()))
         .map_err(|e| format!("invalid input_parameters for {action_type}: {e}"))
 }
 
-impl Operation {
-    /// Reads `params` as the parameters of `action_type`. Fields the type
-    /// does not use are ignored (a plugin's schema may allow more); a
-    /// missing or mistyped field is an error naming it.
-    pub fn parse(action_type: &str, params: &Map<String, Value>) -> Result<Operation, String> {
-        Ok(match action_type {
-            "migrate" => Operation::Migrate(typed(action_type, params)?),
-            "change_nova_service_state" => Operation::ChangeNovaServiceState(typed(action_type, params)?),
-            "change_node_power_state" => Operation::ChangeNodePowerState(typed(action_type, params)?),
-            "resize" => Operation::Resize(typed(action_type, params)?),
-            "volume_migrate" => Operation::VolumeMigrate(typed(action_type, params)?),
-            "stop" => Operation::Stop(typed(action_type, params)?),
-            "start" => Operation::Start(typed(action_type, params)?),
-            "nop" => Operation::Nop(typed(action_type, params)?),
-            "sleep" => {
-                let sleep: Sleep = typed(action_type, params)?;
-                if !(sleep.duration.is_finite() && sleep.duration >= 0.0) {
-                    return Err(format!(
-                        "invalid input_parameters for sleep: duration {} is not ≥ 0",
-                        sleep.duration
-                    ));
-                }
-                Operation::Sleep(sleep)
+/// The table of built-in types: one line each, `Variant(module::Params)`.
+/// It declares each type's module and makes [`Operation`], [`BUILTIN`],
+/// [`Operation::parse`], the dispatch to each type's executors, and
+/// [`schemas::builtin_schema`].
+macro_rules! builtin_types {
+    ($($variant:ident($module:ident :: $params:ident)),+ $(,)?) => {
+        $(
+            pub mod $module;
+        )+
+
+        /// An action's parameters, typed by its action type.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Operation {
+            $(
+                #[doc = concat!("`", stringify!($module), "`.")]
+                $variant($module::$params),
+            )+
+            /// A type with no built-in meaning (a kind added with a plugin);
+            /// its parameters were checked against the plugin's schema only.
+            Custom(String),
+        }
+
+        /// The built-in action types: Watcher's, plus `start`.
+        pub const BUILTIN: &[&str] = &[$(<$module::$params as Builtin>::NAME),+];
+
+        impl Operation {
+            /// Reads `params` as the parameters of `action_type`. Fields the
+            /// type does not use are ignored (a plugin's schema may allow
+            /// more); a missing or mistyped field is an error naming it.
+            pub fn parse(action_type: &str, params: &Map<String, Value>) -> Result<Operation, String> {
+                $(
+                    if action_type == <$module::$params as Builtin>::NAME {
+                        let p: $module::$params = typed(action_type, params)?;
+                        p.check()?;
+                        return Ok(Operation::$variant(p));
+                    }
+                )+
+                Ok(Operation::Custom(action_type.to_string()))
             }
-            other => Operation::Custom(other.to_string()),
-        })
-    }
+
+            /// Its simulated executor; `None` for a custom kind.
+            pub fn simulated(&self) -> Option<&dyn Simulate> {
+                match self {
+                    $(Operation::$variant(p) => Some(p),)+
+                    Operation::Custom(_) => None,
+                }
+            }
+
+            /// Its OpenStack executor; `None` for a custom kind.
+            pub fn on_openstack(&self) -> Option<&dyn OnOpenStack> {
+                match self {
+                    $(Operation::$variant(p) => Some(p),)+
+                    Operation::Custom(_) => None,
+                }
+            }
+        }
+
+        /// The fallback schema of a built-in type.
+        fn builtin_schema_of(action_type: &str) -> Option<Value> {
+            $(
+                if action_type == <$module::$params as Builtin>::NAME {
+                    return Some(<$module::$params as Builtin>::schema());
+                }
+            )+
+            None
+        }
+    };
+}
+
+builtin_types! {
+    Migrate(migrate::Migrate),
+    ChangeNovaServiceState(change_nova_service_state::ChangeServiceState),
+    ChangeNodePowerState(change_node_power_state::ChangePowerState),
+    Resize(resize::Resize),
+    VolumeMigrate(volume_migrate::VolumeMigrate),
+    Stop(stop::Stop),
+    Start(start::Start),
+    Nop(nop::Nop),
+    Sleep(sleep::Sleep),
 }
 
 #[cfg(test)]
@@ -232,16 +185,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             m,
-            Operation::Migrate(Migrate {
+            Operation::Migrate(migrate::Migrate {
                 resource_id: "i".into(),
-                migration_type: MigrationType::Cold,
+                migration_type: migrate::MigrationType::Cold,
                 source_node: "c1".into(),
                 destination_node: None,
             })
         );
         assert!(matches!(
             parse("change_nova_service_state", json!({"resource_id": "c1", "state": "disabled"})).unwrap(),
-            Operation::ChangeNovaServiceState(ChangeServiceState { state: ServiceState::Disabled, .. })
+            Operation::ChangeNovaServiceState(change_nova_service_state::ChangeServiceState {
+                state: ServiceState::Disabled,
+                ..
+            })
         ));
         assert_eq!(
             parse("snapshot_instance", json!({"x": 1})).unwrap(),

@@ -19,7 +19,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 pub const UUID_PATTERN: &str =
     "^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$";
 
-fn object(properties: Value, required: &[&str]) -> Value {
+/// An object schema of `properties`, `required`, and nothing else.
+pub(super) fn object(properties: Value, required: &[&str]) -> Value {
     json!({
         "type": "object",
         "properties": properties,
@@ -28,56 +29,25 @@ fn object(properties: Value, required: &[&str]) -> Value {
     })
 }
 
+/// A uuid (Watcher's pattern).
+pub(super) fn uuid() -> Value {
+    json!({"type": "string", "pattern": UUID_PATTERN})
+}
+
+/// A name: a non-empty string.
+pub(super) fn name() -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
+/// A name, or null.
+pub(super) fn nullable_name() -> Value {
+    json!({"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]})
+}
+
 /// The built-in fallback schema for `action_type`, if it is one Watcher
-/// defines (or `start`).
+/// defines (or `start`): each type's module has its own (`Builtin::schema`).
 pub fn builtin_schema(action_type: &str) -> Option<Value> {
-    let uuid = json!({"type": "string", "pattern": UUID_PATTERN});
-    let name = json!({"type": "string", "minLength": 1});
-    let nullable_name = json!({"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]});
-    Some(match action_type {
-        "migrate" => object(
-            json!({
-                "resource_id": uuid,
-                "resource_name": {"type": "string"},
-                "migration_type": {"type": "string", "enum": ["live", "cold"]},
-                "source_node": name,
-                "destination_node": nullable_name,
-            }),
-            &["resource_id", "migration_type", "source_node"],
-        ),
-        "change_nova_service_state" => object(
-            json!({
-                "resource_id": name,
-                "resource_name": {"type": "string"},
-                "state": {"type": "string", "enum": ["enabled", "disabled"]},
-                "disabled_reason": {"type": "string"},
-            }),
-            &["resource_id", "state"],
-        ),
-        "change_node_power_state" => object(
-            json!({
-                "resource_id": name,
-                "resource_name": {"type": "string"},
-                "state": {"type": "string", "enum": ["on", "off"]},
-            }),
-            &["resource_id", "state"],
-        ),
-        "resize" => object(json!({"resource_id": uuid, "flavor": name}), &["resource_id", "flavor"]),
-        "volume_migrate" => object(
-            json!({
-                "resource_id": uuid,
-                "resource_name": {"type": "string"},
-                "migration_type": {"type": "string", "enum": ["swap", "retype", "migrate"]},
-                "destination_node": nullable_name,
-                "destination_type": nullable_name,
-            }),
-            &["resource_id", "migration_type"],
-        ),
-        "stop" | "start" => object(json!({"resource_id": uuid}), &["resource_id"]),
-        "nop" => object(json!({"message": {"type": ["string", "null"]}}), &["message"]),
-        "sleep" => object(json!({"duration": {"type": "number", "minimum": 0}}), &["duration"]),
-        _ => return None,
-    })
+    super::builtin_schema_of(action_type)
 }
 
 /// A compiled schema. Cheap to clone.

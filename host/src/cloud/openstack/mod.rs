@@ -7,39 +7,20 @@
 //! since `prepare`), makes the call, waits for the resource to settle
 //! (polling every `poll`, at most `timeout`, then failing with what it last
 //! saw) and records what really happened; `observe` looks at the resource
-//! after a restart. Pre-states and results have the simulated cloud's
-//! shapes (`{"host"}`, `{"state", "disabled_reason"}`, `{"power"}`,
-//! `{"flavor"}`, `{"pool", "type"}`, `{"status"}`), so the same inverters
-//! and drift checks work unchanged. The calls per type are in [`actions`].
-
-mod actions;
+//! after a restart. What each type calls is in its own module of
+//! `action_types` (its `OnOpenStack` executor); the steps every type
+//! shares are `action_types::openstack`. This module is the adapter.
 
 use super::{Applied, CloudDriver, DriverError, Observed, Prepared};
+use crate::action_types::openstack::{self as steps, sleep_for, Os};
 use crate::action_types::Operation;
-use crate::openstack_api::{cinder, ironic, nova, ApiError, Found, Session};
+use crate::openstack_api::{cinder, ironic, nova, ApiError, Session};
 use rollback_store::Action;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How the driver waits.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Between two looks at a resource that is changing (Watcher's
-    /// `migration_interval`, 5 s).
-    pub poll: Duration,
-    /// Longest an action waits for its resource to settle (Watcher's
-    /// `migration_max_retries` × `migration_interval`, 15 min).
-    pub timeout: Duration,
-    /// Multiplies `sleep` actions (1.0 = real time).
-    pub sleep_scale: f64,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { poll: Duration::from_secs(5), timeout: Duration::from_secs(900), sleep_scale: 1.0 }
-    }
-}
+pub use crate::action_types::openstack::Options;
 
 /// The driver.
 pub struct OpenStack {
@@ -64,33 +45,8 @@ impl OpenStack {
             .collect())
     }
 
-    /// Polls `read` until `done` holds for what it returns; gives up after
-    /// the timeout with the last observation. `what` names the wait.
-    fn settle<T>(
-        &self,
-        what: &str,
-        mut read: impl FnMut() -> Result<Found<T>, ApiError>,
-        done: impl Fn(&T) -> bool,
-        describe: impl Fn(&T) -> String,
-    ) -> Result<T, String> {
-        let until = Instant::now() + self.options.timeout;
-        loop {
-            let seen = read().map_err(|e| format!("while waiting for {what}: {e}"))?;
-            let Some(seen) = seen else {
-                return Err(format!("the resource vanished while waiting for {what}"));
-            };
-            if done(&seen) {
-                return Ok(seen);
-            }
-            if Instant::now() >= until {
-                return Err(format!(
-                    "timed out after {} s waiting for {what}; last observed: {}",
-                    self.options.timeout.as_secs_f64(),
-                    describe(&seen)
-                ));
-            }
-            std::thread::sleep(self.options.poll);
-        }
+    fn os(&self) -> Os<'_> {
+        Os { session: &self.session, options: &self.options }
     }
 }
 
@@ -108,12 +64,12 @@ impl CloudDriver for OpenStack {
                 return Ok(Prepared::Fail { reason, pre_state: Value::Object(Default::default()) })
             }
         };
-        Ok(self.prepare_op(operation)?)
+        Ok(steps::prepare(&self.os(), operation)?)
     }
 
     fn wait(&self, operation: &Operation) -> Option<Duration> {
         match operation {
-            Operation::Sleep(s) => Some(actions::sleep_for(s.duration, self.options.sleep_scale)),
+            Operation::Sleep(s) => Some(sleep_for(s.duration, self.options.sleep_scale)),
             _ => None,
         }
     }
@@ -124,7 +80,7 @@ impl CloudDriver for OpenStack {
         pre_state: &Value,
         operation: &Operation,
     ) -> Result<Applied, DriverError> {
-        Ok(self.apply_op(&action.uuid.to_string(), pre_state, operation).into())
+        Ok(steps::apply(&self.os(), &action.uuid.to_string(), pre_state, operation).into())
     }
 
     fn observe(&self, action: &Action) -> Observed {
@@ -132,7 +88,7 @@ impl CloudDriver for OpenStack {
             return Observed::NotHappened;
         };
         match Operation::parse(&action.action_type, &action.input_parameters) {
-            Ok(op) => self.observe_op(pre_state, &op),
+            Ok(op) => steps::observe(&self.os(), pre_state, &op),
             Err(e) => Observed::Unknown(e),
         }
     }

@@ -4,19 +4,17 @@
 //! is one store transaction that re-checks the pre-conditions, so parallel
 //! actions on the same resource cannot both act.
 
-mod executors;
-mod model;
-
-pub use model::{Cloud, ComputeService, Flavor, Instance, Node, PowerState, ServiceState, Status, Volume};
+pub use crate::action_types::simulated::model::{
+    Cloud, ComputeService, Flavor, Instance, Node, PowerState, ServiceState, Status, Volume,
+};
+pub use crate::action_types::simulated::DEFAULT_SEED;
 
 use super::{Applied, CloudDriver, DriverError, Prepared};
+use crate::action_types::simulated as executors;
 use crate::action_types::Operation;
 use rollback_store::{Action, Store, StoreError, Txn};
 use serde_json::Value;
 use std::time::Duration;
-
-/// The seed used when the store has no cloud and no `--cloud-seed` is given.
-pub const DEFAULT_SEED: &str = include_str!("default-seed.json");
 
 /// The store document holding the cloud.
 const DOCUMENT: &str = "cloud";

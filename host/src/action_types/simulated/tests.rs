@@ -2,7 +2,6 @@
 //! pre-condition path (SKIPPED / FAILED) with its message.
 
 use super::*;
-use crate::cloud::simulated::DEFAULT_SEED;
 use serde_json::Map;
 
 type Params = Map<String, Value>;

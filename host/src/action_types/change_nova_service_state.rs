@@ -1,0 +1,105 @@
+//! `change_nova_service_state`: enable or disable a compute service.
+//!
+//! Simulated: FAILED when the service is unknown. OpenStack:
+//! `GET /os-services?binary=nova-compute&host=H`, then
+//! `PUT /os-services/{id}`; SKIPPED when it is already in the wanted state.
+//! The disabled reason is kept only when disabling.
+
+use super::openstack::{self as os, Check, Look, Os};
+use super::schemas::{name, object};
+use super::simulated::model::Cloud;
+use super::simulated::{self as sim, Change, Decision};
+use super::{Builtin, OnOpenStack, ServiceState, Simulate};
+use crate::openstack_api::ApiError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Its parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChangeServiceState {
+    /// The service's host.
+    pub resource_id: String,
+    /// The wanted state.
+    pub state: ServiceState,
+    /// Why it is disabled (kept only when disabling).
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
+}
+
+impl Builtin for ChangeServiceState {
+    const NAME: &'static str = "change_nova_service_state";
+
+    fn schema() -> Value {
+        object(
+            json!({
+                "resource_id": name(),
+                "resource_name": {"type": "string"},
+                "state": {"type": "string", "enum": ["enabled", "disabled"]},
+                "disabled_reason": {"type": "string"},
+            }),
+            &["resource_id", "state"],
+        )
+    }
+}
+
+impl Simulate for ChangeServiceState {
+    fn decide(&self, cloud: &Cloud) -> Decision {
+        let id = &self.resource_id;
+        match cloud.compute_services.get(id) {
+            None => sim::fail(format!("Compute service on host {id} not found."), json!({})),
+            Some(now) => sim::run(
+                json!({"state": now.state, "disabled_reason": now.disabled_reason}),
+                Change::Service {
+                    host: id.clone(),
+                    state: self.state,
+                    reason: match self.state {
+                        ServiceState::Disabled => self.disabled_reason.clone(),
+                        ServiceState::Enabled => None,
+                    },
+                },
+            ),
+        }
+    }
+}
+
+impl OnOpenStack for ChangeServiceState {
+    fn look(&self, os: &Os<'_>) -> Result<Look, ApiError> {
+        Ok(Look {
+            state: os
+                .nova()
+                .compute_service(&self.resource_id)?
+                .map(|s| json!({"state": s.status, "disabled_reason": s.disabled_reason})),
+            busy: None,
+        })
+    }
+
+    fn prepare(&self, os: &Os<'_>) -> Result<Check, ApiError> {
+        let host = &self.resource_id;
+        let Some(svc) = os.nova().compute_service(host)? else {
+            return Ok(os::skip(format!("nova-compute service {host} not found"), json!({})));
+        };
+        let pre = json!({"state": svc.status, "disabled_reason": svc.disabled_reason});
+        let wanted = match self.state {
+            ServiceState::Enabled => "enabled",
+            ServiceState::Disabled => "disabled",
+        };
+        if svc.status == wanted {
+            return Ok(os::skip(format!("nova-compute service {host} is already in state {wanted}"), pre));
+        }
+        Ok(os::run(pre))
+    }
+
+    fn apply(&self, os: &Os<'_>, _action: &str) -> Result<Value, String> {
+        let e = |e: ApiError| e.to_string();
+        let host = &self.resource_id;
+        let svc = os
+            .nova()
+            .compute_service(host)
+            .map_err(e)?
+            .ok_or_else(|| format!("nova-compute service {host} vanished."))?;
+        let enabled = self.state == ServiceState::Enabled;
+        let reason = if enabled { None } else { self.disabled_reason.as_deref() };
+        let now = os.nova().set_service(&svc.id, enabled, reason).map_err(e)?;
+        Ok(json!({"state": now.status, "disabled_reason": now.disabled_reason}))
+    }
+}
