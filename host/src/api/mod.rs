@@ -36,7 +36,7 @@ mod version;
 pub mod views;
 
 pub use error::ApiError;
-pub use extract::MAX_BODY_BYTES;
+use extract::MAX_BODY_BYTES;
 pub use serve::Bounds;
 
 use crate::auth::Access;

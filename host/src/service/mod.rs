@@ -87,15 +87,10 @@ pub struct Service {
 }
 
 impl Service {
-    /// Wires a service over `store` and `registry`: the simulated cloud as
-    /// the applier's driver, the plan domain over both.
-    pub fn new(store: Store, registry: Registry, options: &Options) -> Service {
-        Self::with_driver(store, registry, options, None)
-    }
-
-    /// Like [`Service::new`], the applier acting through `driver` instead
-    /// of the simulated cloud when one is given (`serve --driver openstack`).
-    pub fn with_driver(
+    /// Wires a service over `store` and `registry`: the plan domain, and the
+    /// applier acting through `driver`, or through the simulated cloud when
+    /// none is given. `server::start` is its one caller.
+    pub(crate) fn with_driver(
         store: Store,
         registry: Registry,
         options: &Options,
