@@ -12,6 +12,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rollback_host::plugins::{Compile, Limits, Registry, Runtime};
 use rollback_host::rollback::Options;
+use rollback_host::server::{self, Config, StoreAt};
 use rollback_host::service::{self, Service};
 use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreError};
 use serde_json::json;
@@ -21,11 +22,13 @@ const ID: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
 
 /// A service over a fresh store holding one SUCCEEDED plan of `n`
 /// executed migrations, finished now.
-fn setup(n: usize, registry: &Registry) -> (tempfile::TempDir, Service, Uuid) {
+fn setup(n: usize, registry: &Registry, rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Service, Uuid) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let options = service::Options { rollback_max_actions: 20_000, ..service::Options::default() };
-    let service = Service::new(store.clone(), registry.clone(), &options);
+    let config =
+        Config { options, registry: Some(registry.clone()), ..Config::new(StoreAt::Open(store.clone())) };
+    let service = rt.block_on(server::start(config)).unwrap().service;
     let plan = Uuid::new_v4();
     let now = chrono::Utc::now();
     store
@@ -66,7 +69,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("rollback_dry_run");
     g.sample_size(10);
     for n in [10usize, 100, 1_000, 10_000] {
-        let (_dir, service, plan) = setup(n, &registry);
+        let (_dir, service, plan) = setup(n, &registry, &rt);
         let options = Options { dry_run: true, ..Options::default() };
         let planned = rt.block_on(service.plans.rollback(plan, options)).unwrap();
         assert_eq!(planned.actions.len(), n, "every migration has its inverse");
