@@ -28,13 +28,33 @@ pub async fn mark_route(matched: Option<MatchedPath>, req: Request, next: Next) 
     resp
 }
 
+/// The method as a metric label: one of HTTP's standard methods, or
+/// `OTHER`. The counter runs before anything refuses a request, and hyper
+/// accepts any token as a method: labelled verbatim, made-up methods would
+/// each add a series forever (memory an unauthenticated caller controls).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        M::TRACE => "TRACE",
+        M::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 /// Outer layer: counts and times every request.
 pub async fn count(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let resp = next.run(req).await;
     let route = resp.extensions().get::<RouteTemplate>().map_or("unmatched", |r| r.0.as_str());
-    METRICS.request(route, &method, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    METRICS.request(route, method, resp.status().as_u16(), start.elapsed().as_secs_f64());
     resp
 }
 
