@@ -4,6 +4,7 @@
 
 use super::error::ApiError;
 use super::version::{Version, MIN};
+use crate::service::MAX_PLUGIN_BYTES;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -52,6 +53,35 @@ pub async fn body_bytes<S: Send + Sync>(
             "Missing Content-Type; send application/json.",
         )),
     }
+}
+
+/// Answers 413 at once when a request declares (`Content-Length`) a body
+/// larger than any its route accepts — a component upload
+/// (`PUT /v1/plugins/{type}`, [`MAX_PLUGIN_BYTES`]) or anything else
+/// ([`MAX_BODY_BYTES`]) — instead of waiting for bytes that will be refused
+/// anyway until the request's deadline. Runs before the in-flight cap.
+pub async fn declared_length(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared {
+        let upload = req.method() == axum::http::Method::PUT && req.uri().path().starts_with("/v1/plugins/");
+        let limit = if upload { MAX_PLUGIN_BYTES } else { MAX_BODY_BYTES };
+        if len > limit as u64 {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than the limit of {limit} bytes."),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// A body that could not be read: 413 past `limit`, else 400.

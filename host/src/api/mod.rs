@@ -62,6 +62,7 @@ pub fn router(state: Service, access: Access, bounds: &Bounds) -> Router {
         .layer(axum::middleware::from_fn_with_state(access, guard::hosts))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(serve::RequestBounds::new(bounds), serve::bound))
+        .layer(axum::middleware::from_fn(extract::declared_length))
         .layer(axum::middleware::from_fn_with_state(
             forwarded::TrustedProxies::new(&bounds.trusted_proxies),
             forwarded::forwarded,

@@ -105,3 +105,33 @@ fn version_documents_describe_v1() {
     assert_eq!(v1["id"], "v1");
     assert_eq!(v1["action_plans"][0]["href"], format!("{}/v1/action_plans/", s.base));
 }
+
+/// Regression: a declared 10 GB `Content-Length` (and no body) was answered
+/// 503 when the request's deadline passed, 60 s later, holding an in-flight
+/// slot meanwhile; it is refused at once, before anything else.
+#[test]
+fn a_declared_oversized_body_is_refused_at_once() {
+    use std::io::{Read, Write};
+    let s = Server::start(&[]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    for (method, path) in [("POST", "/v1/action_plans"), ("PUT", "/v1/plugins/nop")] {
+        let started = std::time::Instant::now();
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        write!(
+            c,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = c.read(&mut buf).unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{method} {path}: {}",
+            answer.lines().next().unwrap_or("")
+        );
+        assert!(answer.contains("larger than the limit"), "{answer}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{method} {path}: not at once");
+    }
+}
