@@ -214,11 +214,12 @@ impl Policy {
 
     /// The defaults overridden by `text` (YAML; `path` names it in errors).
     pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
-        let map: BTreeMap<String, String> = if text.trim().is_empty() {
-            BTreeMap::new()
+        let map: Vec<(String, String)> = if text.trim().is_empty() {
+            Vec::new()
         } else {
-            serde_yaml_ng::from_str(text)
+            serde_yaml_ng::from_str::<Entries>(text)
                 .map_err(|e| PolicyError::Syntax { path: path.into(), reason: e.to_string() })?
+                .0
         };
         let mut policy = Policy::default();
         for (rule, value) in map {
@@ -253,6 +254,34 @@ impl Policy {
     /// The roles a rule allows (for the start-up log and the docs).
     pub fn roles(&self, rule: &str) -> Option<&[String]> {
         self.rules.get(rule).map(Vec::as_slice)
+    }
+}
+
+/// A YAML map's entries in file order; a key given twice is an error
+/// (YAML parsers keep the last one silently, so `"!"` then a wider rule
+/// under the same name would widen it unnoticed).
+struct Entries(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of rule names to strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut out: Vec<(String, String)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    if out.iter().any(|(seen, _)| *seen == k) {
+                        return Err(serde::de::Error::custom(format!("rule {k:?} is given twice")));
+                    }
+                    out.push((k, v));
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 
@@ -318,6 +347,17 @@ mod tests {
         assert!(e.contains("allow everyone"), "{e}");
         let e = parse("- a list").unwrap_err().to_string();
         assert!(e.contains("not a YAML map"), "{e}");
+    }
+
+    /// Regression: a rule given twice was accepted, the last one winning
+    /// (`"!"` then `"role:admin or role:member"` let a member roll back).
+    #[test]
+    fn a_rule_given_twice_is_refused() {
+        let text =
+            "\"action_plan:rollback\": \"!\"\n\"action_plan:rollback\": \"role:admin or role:member\"\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains("given twice") && e.contains("action_plan:rollback"), "{e}");
+        assert!(parse("\"action_plan:rollback\": \"!\"\n").is_ok());
     }
 
     #[test]
