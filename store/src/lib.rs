@@ -81,6 +81,7 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
+        private(&path)?;
         let db = sled::Config::new().path(&path).open().map_err(|e| {
             if is_lock_error(&e) {
                 StoreError::Locked { path: path.display().to_string() }
@@ -431,6 +432,23 @@ struct SortIndex<'a> {
     /// Whether it is the actions' tree.
     actions: bool,
     kind: &'static str,
+}
+
+/// Makes the data directory private to the service's user (mode 0700):
+/// it holds the plans, the uploaded plugins and the compile cache's key.
+/// sled creates its files with the process's umask (usually 0644); the
+/// directory's mode is what keeps them from other users.
+fn private(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            tracing::info!(dir = %dir.display(), from = format!("{mode:o}"), "data directory made private (0700)");
+        }
+    }
+    Ok(())
 }
 
 /// The store's schema version (`None`: a new database); refuses a newer

@@ -460,3 +460,24 @@ fn writes_between_the_steps_of_a_build_are_not_lost() {
     let entries = t.plan_sort.scan_prefix([state as u8]).count();
     assert_eq!(entries, 36, "one entry per plan: none lost, none left over");
 }
+
+/// Regression: outside systemd the data directory was 0755 (and `db`
+/// 0644), readable by every user; it holds the plans, the uploaded plugins
+/// and the compile cache's HMAC key.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_private_to_the_service_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    for existing in [false, true] {
+        let dir = parent.path().join(if existing { "existing" } else { "new" });
+        if existing {
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "existing: {existing}");
+        drop(store);
+    }
+}
