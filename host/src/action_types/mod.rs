@@ -15,7 +15,7 @@ pub mod outcome;
 pub mod schemas;
 pub mod simulated;
 
-pub use schemas::{builtin_validator, Validator};
+pub use schemas::{builtin_validator, json_depth, Validator, MAX_JSON_DEPTH};
 
 use crate::openstack_api::ApiError;
 use serde::de::DeserializeOwned;

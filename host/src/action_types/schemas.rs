@@ -15,6 +15,33 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+/// How deep an action's `input_parameters` or `expected_state` may nest
+/// (objects and arrays). serde_json refuses to read past 128 levels, and a
+/// stored action nests its parameters a level or two deeper than they were
+/// sent: a value near that limit would make the record unreadable for good.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// How deeply `v` nests (a scalar is 0, `{}` and `[]` are 1), counted
+/// without recursion.
+pub fn json_depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(m.values().map(|c| (c, d + 1)));
+            }
+            Value::Array(a) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(a.iter().map(|c| (c, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The pattern of a uuid in a schema (Watcher's).
 pub const UUID_PATTERN: &str =
     "^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$";

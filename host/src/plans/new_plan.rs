@@ -4,7 +4,7 @@
 //! `input_parameters` must satisfy its action type's schema.
 
 use super::PlanError;
-use crate::action_types::Validator;
+use crate::action_types::{json_depth, Validator, MAX_JSON_DEPTH};
 use crate::lifecycle::MAX_PLAN_ACTIONS;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -80,6 +80,19 @@ pub struct CheckedAction {
     pub description: String,
 }
 
+/// Refuses a value nested deeper than [`MAX_JSON_DEPTH`]: stored inside
+/// its record, it would come near serde_json's own limit and could not be
+/// read back.
+fn too_deep(what: &str, v: &Value) -> Result<(), PlanError> {
+    let depth = json_depth(v);
+    if depth > MAX_JSON_DEPTH {
+        return Err(PlanError::Invalid(format!(
+            "{what} nest {depth} levels deep; the limit is {MAX_JSON_DEPTH}."
+        )));
+    }
+    Ok(())
+}
+
 fn check_efficacy(field: &str, items: &[Value]) -> Result<(), PlanError> {
     for (i, item) in items.iter().enumerate() {
         let ok = item.as_object().is_some_and(|o| {
@@ -91,6 +104,7 @@ fn check_efficacy(field: &str, items: &[Value]) -> Result<(), PlanError> {
                 "{field}[{i}] must be an object with a string `name` and optional `description`, `unit`, `value`"
             )));
         }
+        too_deep(&format!("{field}[{i}]"), item)?;
     }
     Ok(())
 }
@@ -165,6 +179,7 @@ pub fn check(
             validators.insert(&a.action_type, validator);
         }
         let params = Value::Object(a.input_parameters.clone());
+        too_deep(&format!("actions[{i}] ({}): input_parameters", a.action_type), &params)?;
         validators[a.action_type.as_str()].validate(&params).map_err(|e| {
             PlanError::Invalid(format!("actions[{i}] ({}): invalid input_parameters: {e}", a.action_type))
         })?;
@@ -227,6 +242,23 @@ mod tests {
 
     fn schemas(t: &str) -> Option<Validator> {
         crate::action_types::schemas::builtin_validator(t)
+    }
+
+    /// Regression: parameters (or efficacy values) nested near serde_json's
+    /// limit were stored a level deeper and could not be read back.
+    #[test]
+    fn deeply_nested_values_are_refused() {
+        let permissive = |_: &str| Validator::compile("anything", &json!({"type": "object"})).ok();
+        let deep: Value = serde_json::from_str(&format!("{}{}", "[".repeat(100), "]".repeat(100))).unwrap();
+        let p = plan(json!([{"action_type": "custom_kind", "input_parameters": {"x": deep}}]));
+        let e = check(&p, permissive).unwrap_err().to_string();
+        assert!(e.contains("input_parameters nest 101 levels deep"), "{e}");
+        let mut p = plan(json!([]));
+        p.global_efficacy = vec![json!({"name": "n", "value": deep})];
+        let e = check(&p, permissive).unwrap_err().to_string();
+        assert!(e.contains("global_efficacy[0] nest"), "{e}");
+        let shallow = plan(json!([{"action_type": "custom_kind", "input_parameters": {"x": [[{"y": 1}]]}}]));
+        assert!(check(&shallow, permissive).is_ok());
     }
 
     #[test]

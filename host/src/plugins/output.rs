@@ -5,6 +5,7 @@
 use super::bindings;
 use super::error::PluginError;
 use super::limits::Limits;
+use crate::action_types::{json_depth, MAX_JSON_DEPTH};
 use serde_json::{Map, Value};
 
 /// What a plugin says about itself, checked.
@@ -199,6 +200,15 @@ pub(crate) fn check_inverses(
                     ))
                 }
             };
+            for (what, map) in [("input parameters", &input_parameters), ("expected state", &expected_state)] {
+                let depth = json_depth(&Value::Object(map.clone()));
+                if depth > MAX_JSON_DEPTH {
+                    return Err(bad_output(
+                        plugin,
+                        format!("inverse action {i}: {what} nest {depth} levels deep, the limit is {MAX_JSON_DEPTH}"),
+                    ));
+                }
+            }
             Ok(Inverse {
                 action_type: a.action_type,
                 input_parameters,
@@ -253,6 +263,22 @@ mod tests {
             let err = check_inverses("p", vec![inv("nop", bad, vec![])], &l).unwrap_err();
             assert!(matches!(err, PluginError::BadOutput { .. }), "{bad}: {err}");
         }
+    }
+
+    /// Regression: an inverse nested near serde_json's 128-level limit was
+    /// stored one level deeper, and every later read of the actions failed
+    /// ("recursion limit exceeded") for good.
+    #[test]
+    fn deeply_nested_output_is_refused() {
+        let nested = |n: usize| format!("{{\"a\": {}{}}}", "[".repeat(n), "]".repeat(n));
+        let limits = Limits::default();
+        assert!(check_inverses("p", vec![inv("nop", &nested(MAX_JSON_DEPTH - 1), vec![])], &limits).is_ok());
+        let e = check_inverses("p", vec![inv("nop", &nested(120), vec![])], &limits).unwrap_err();
+        assert!(e.to_string().contains("nest 121 levels deep"), "{e}");
+        let mut deep_state = inv("nop", "{}", vec![]);
+        deep_state.expected_state = nested(120);
+        let e = check_inverses("p", vec![deep_state], &limits).unwrap_err();
+        assert!(e.to_string().contains("expected state nest"), "{e}");
     }
 
     #[test]
