@@ -10,6 +10,7 @@
 //! Watcher's error body.
 
 use super::error::ApiError;
+use super::forwarded::Peer;
 use super::routes::{guard_of, Guard};
 use crate::auth::{Access, Denied, Mode};
 use axum::extract::{MatchedPath, Request, State};
@@ -74,7 +75,15 @@ pub async fn authorize(State(access): State<Access>, mut req: Request, next: Nex
     let token = req.headers().get("x-auth-token").and_then(|v| v.to_str().ok());
     let identity = match access.identify(token).await {
         Ok(i) => i,
-        Err(d) => return deny(&access, d),
+        Err(d) => {
+            if let Denied::Unauthenticated = d {
+                // At WARN, with the peer, for fail2ban-style tooling; never the token.
+                let client = req.extensions().get::<Peer>().map(|p| p.0.ip().to_string()).unwrap_or_default();
+                let token = if token.is_some() { "invalid" } else { "missing" };
+                tracing::warn!(%client, method = %req.method(), %route, token, "authentication failed");
+            }
+            return deny(&access, d);
+        }
     };
     if let Err(d) = access.authorize(rule, &identity) {
         tracing::info!(user = %identity.user, rule, "refused by policy");

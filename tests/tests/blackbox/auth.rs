@@ -241,3 +241,30 @@ fn without_auth_only_loopback_hosts_and_same_site_writes_are_served() {
     let named = Server::start(&["--allowed-host", "rollback.internal"]);
     assert_eq!(named.call("GET", "/v1/actions", &[("Host", "rollback.internal:80")], None).status, 200);
 }
+
+/// Regression: failed logins (401) were logged only at DEBUG, where no
+/// fail2ban-style tooling sees them. Each is a WARN line with the client's
+/// address, and never the token.
+#[test]
+fn failed_logins_are_logged_at_warn_with_the_client() {
+    let file = tokens_file();
+    let s = Server::start(&["--auth", "tokens", "--tokens-file", file.path().to_str().unwrap()]);
+    let secret = "not-a-token-5f2c9a";
+    assert_eq!(with_token(&s, "GET", "/v1/action_plans", Some(secret)).status, 401);
+    assert_eq!(with_token(&s, "GET", "/v1/actions", None).status, 401);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let log = s.log();
+        if log.matches("authentication failed").count() >= 2 || std::time::Instant::now() > until {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("authentication failed")).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for l in &lines {
+        assert!(l.contains("WARN") && l.contains("client=127.0.0.1"), "{l}");
+    }
+    assert!(lines[0].contains("token=\"invalid\"") || lines[0].contains("token=invalid"), "{}", lines[0]);
+    assert!(!log.contains(secret), "the token is never logged");
+}
