@@ -14,6 +14,10 @@ use std::fmt::Write;
 /// Most actions (both plans together) drawn as SVG; DOT has no bound.
 pub const MAX_SVG_ACTIONS: usize = 400;
 
+/// Most edges (parent links, both plans together) drawn as SVG: the
+/// layout's cost grows with them, and 400 actions can carry 79,800.
+pub const MAX_SVG_EDGES: usize = 2_000;
+
 /// What to draw: a plan, and the plan that undoes it when there is one.
 #[derive(Debug)]
 pub struct Picture<'a> {
@@ -31,6 +35,9 @@ pub enum GraphError {
     /// More actions than [`MAX_SVG_ACTIONS`].
     #[error("{0} actions are too many to draw as SVG (at most {MAX_SVG_ACTIONS}); ask for ?format=dot")]
     TooLarge(usize),
+    /// More parent links than [`MAX_SVG_EDGES`].
+    #[error("{0} parent links are too many to draw as SVG (at most {MAX_SVG_EDGES}); ask for ?format=dot")]
+    TooManyEdges(usize),
     /// The layout engine gave up.
     #[error("the plan could not be laid out: {0}")]
     Layout(String),
@@ -184,6 +191,10 @@ pub fn svg_with(p: &Picture<'_>, optimize: bool) -> Result<String, GraphError> {
     let all: Vec<&Action> = p.original.1.iter().chain(p.inverse.map_or(&[][..], |(_, a)| a)).collect();
     if all.len() > MAX_SVG_ACTIONS {
         return Err(GraphError::TooLarge(all.len()));
+    }
+    let edges: usize = all.iter().map(|a| a.parents.len()).sum();
+    if edges > MAX_SVG_EDGES {
+        return Err(GraphError::TooManyEdges(edges));
     }
     let heading = escape(&title(p));
     if all.is_empty() {

@@ -61,7 +61,18 @@ pub(super) async fn graph(
         }
         (None, None) => (this, None, false),
     };
+    // Layout is CPU-bound and cannot be interrupted once started: only a
+    // few at a time, the others are told to come back. The permit goes
+    // with the layout, not with the request: a request abandoned at its
+    // deadline still holds it until its layout ends.
+    let Ok(drawing) = DRAWING.try_acquire() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "Too many plans are being drawn at once; try again shortly.",
+        ));
+    };
     let render = move || {
+        let _drawing = drawing;
         let picture = Picture {
             original: (&original.0, &original.1),
             inverse: inverse.as_ref().map(|(p, a)| (p, a.as_slice())),
@@ -73,17 +84,11 @@ pub(super) async fn graph(
             crate::graph::svg(&picture).map(|s| (s, "image/svg+xml"))
         }
     };
-    // Layout is CPU-bound and cannot be interrupted once started: only a
-    // few at a time, the others are told to come back.
-    let Ok(_drawing) = DRAWING.try_acquire() else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "Too many plans are being drawn at once; try again shortly.",
-        ));
-    };
     match tokio::task::spawn_blocking(render).await {
         Ok(Ok((body, ty))) => Ok(([(header::CONTENT_TYPE, ty)], body).into_response()),
-        Ok(Err(e @ GraphError::TooLarge(_))) => Err(ApiError::bad_request(e.to_string())),
+        Ok(Err(e @ (GraphError::TooLarge(_) | GraphError::TooManyEdges(_)))) => {
+            Err(ApiError::bad_request(e.to_string()))
+        }
         Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
         Err(e) => Err(ApiError::internal(format!("drawing the plan failed: {e}"))),
     }

@@ -110,3 +110,23 @@ fn bad_format_and_unknown_plan_are_clear_errors() {
     let r = s.call("GET", &format!("/v1/action_plans/{plan}/graph?dry_run=true"), &[], None);
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+/// Regression: the SVG cap counted actions, not edges: 400 actions with
+/// 79,800 parent links were laid out (busy threads piling up). Too many
+/// links is refused at once, and DOT still draws it.
+#[test]
+fn too_many_parent_links_are_refused_for_svg() {
+    let (s, _d) = server();
+    let n = 80; // 3,160 links: under the action cap, over the link cap
+    let actions: Vec<Value> = (0..n)
+        .map(|i| json!({"action_type": "nop", "input_parameters": {"message": "x"}, "parents": (0..i).collect::<Vec<_>>()}))
+        .collect();
+    let plan = s.create_plan(json!({"actions": actions}))["uuid"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let r = s.call("GET", &format!("/v1/action_plans/{plan}/graph"), &[], None);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.fault().contains("parent links are too many"), "{}", r.fault());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let r = s.call("GET", &format!("/v1/action_plans/{plan}/graph?format=dot"), &[], None);
+    assert_eq!(r.status, 200);
+}
