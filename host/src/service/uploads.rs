@@ -54,8 +54,10 @@ impl Service {
         bytes: Vec<u8>,
     ) -> Result<(Active, bool), UploadError> {
         // Uploads and removals take turns, so what is stored and what is
-        // active stay the same whatever the interleaving.
-        let _turn = self.uploads.lock().await;
+        // active stay the same whatever the interleaving. The turn goes with
+        // the blocking work, not with the request: a request abandoned at its
+        // deadline keeps the turn until its check, store and activation end.
+        let turn = self.uploads.clone().lock_owned().await;
         let snapshot = self.registry.snapshot();
         let replaced = snapshot.get(&action_type).is_some_and(|a| a.source == Source::Upload);
         let uploaded = snapshot.values().filter(|a| a.source == Source::Upload).count();
@@ -64,6 +66,7 @@ impl Service {
         }
         let (registry, store) = (self.registry.clone(), self.store.clone());
         let active = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             // Check first (nothing changes if refused), store durably, then activate.
             let plugin = registry.check(&action_type, &bytes)?;
             let name = format!("{BLOB_PREFIX}{action_type}");
@@ -80,7 +83,7 @@ impl Service {
 
     /// Removes the upload for `action_type` (durably first).
     pub async fn remove_plugin(&self, action_type: String) -> Result<(), UploadError> {
-        let _turn = self.uploads.lock().await;
+        let turn = self.uploads.clone().lock_owned().await;
         match self.registry.snapshot().get(&action_type).map(|a| a.source.clone()) {
             None => return Err(UploadError::NotFound(action_type)),
             Some(Source::Directory { file }) => {
@@ -90,6 +93,7 @@ impl Service {
         }
         let (registry, store) = (self.registry.clone(), self.store.clone());
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let name = format!("{BLOB_PREFIX}{action_type}");
             store.write(move |txn| {
                 txn.delete_blob(&name);
