@@ -84,6 +84,7 @@ pub(crate) fn with_instance<I, R>(
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(limits.deadline_ticks());
     store.epoch_deadline_trap();
+    store.set_hostcall_fuel(limits.hostcall_fuel());
 
     let instance = match instantiate(&mut store) {
         Ok(i) => i,

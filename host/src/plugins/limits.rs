@@ -120,6 +120,15 @@ impl Limits {
         self.max_output_kib.saturating_mul(1024)
     }
 
+    /// The most bytes wasmtime lifts out of the guest in one call (its
+    /// result, or one `log` line): twice the output cap plus 64 KiB for the
+    /// records' own fields. Without it wasmtime lifts up to 128 MiB per call
+    /// before the output cap is checked (inverses sharing one large string
+    /// are lifted once each). A batch past it is redone one call per action.
+    pub fn hostcall_fuel(&self) -> usize {
+        self.max_output_bytes().saturating_mul(2).saturating_add(64 << 10)
+    }
+
     /// The deadline as a number of epoch ticks (at least one).
     pub fn deadline_ticks(&self) -> u64 {
         let tick = EPOCH_TICK.as_millis() as u64;

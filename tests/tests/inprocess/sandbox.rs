@@ -353,3 +353,18 @@ fn a_tiered_plugin_dropped_before_its_optimized_compile_leaves_nothing_cached() 
     assert_eq!(names.len(), 1, "only the plugin still loaded was compiled: {names:?}");
     assert!(names[0].starts_with(keep.sha256()));
 }
+
+/// Regression: with no host-call fuel set, wasmtime lifted up to 128 MiB out
+/// of a guest per call before the output cap was checked (31 inverses
+/// sharing one 4 MiB string lifted 130 MB). Now a call lifts at most about
+/// twice the output cap: a 1 MiB log line passes under the default cap and
+/// fails the call, named, under a 64 KiB one.
+#[test]
+fn what_a_call_lifts_out_of_the_guest_is_bounded() {
+    for runtime in compilers(Limits { max_output_kib: 64, ..Limits::default() }) {
+        let p = load(&runtime, test_plugin("test_misbehave"));
+        let err = invert(&p, json!({"mode": "huge_log_line"})).unwrap_err();
+        assert!(err.to_string().contains("test_misbehave"), "{err}");
+        assert_eq!(invert(&p, json!({"mode": "fine"})).unwrap().len(), 1, "the runtime goes on");
+    }
+}
