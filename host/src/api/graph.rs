@@ -6,6 +6,7 @@
 
 use super::error::ApiError;
 use super::extract::{parse_uuid, Params, PathParam};
+use crate::auth::{Access, Identity, Rule};
 use crate::graph::{GraphError, Picture};
 use crate::plans::ActionsOf;
 use crate::rollback::Options;
@@ -13,6 +14,7 @@ use crate::service::Service;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use rollback_store::{Action, ActionPlan};
 
 /// Pictures being laid out at once, at most.
@@ -27,6 +29,8 @@ static DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 pub(super) async fn graph(
     State(state): State<Service>,
     PathParam(uuid): PathParam,
+    caller: Option<Extension<Identity>>,
+    access: Option<Extension<Access>>,
     params: Params,
 ) -> Result<Response, ApiError> {
     let uuid = parse_uuid("action_plan_uuid", &uuid)?;
@@ -44,6 +48,16 @@ pub(super) async fn graph(
             return Err(ApiError::bad_request(format!("Invalid dry_run {other:?}: expected true or false.")))
         }
     };
+    if dry_run {
+        // A dry run plans the rollback: all of its plugin calls, the CPU an
+        // admin's rollback needs within its deadline. It takes the
+        // rollback's rule, not only the reader's.
+        if let (Some(Extension(identity)), Some(Extension(access))) = (&caller, &access) {
+            if let Err(denied) = access.authorize(Rule::ActionPlanRollback.name(), identity) {
+                return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, denied.to_string()));
+            }
+        }
+    }
     let plan = state.plans.plan(uuid, false).await?;
     let (rollback_of, rolled_back_by) = (plan.rollback_of, plan.rolled_back_by);
     let actions = |u| state.plans.actions(ActionsOf::Plan(u), true);

@@ -90,6 +90,9 @@ pub async fn authorize(State(access): State<Access>, mut req: Request, next: Nex
         return deny(&access, d);
     }
     req.extensions_mut().insert(identity);
+    // For the few handlers that check a second rule themselves (a graph's
+    // dry run is a rollback's planning).
+    req.extensions_mut().insert(access);
     next.run(req).await
 }
 

@@ -268,3 +268,42 @@ fn failed_logins_are_logged_at_warn_with_the_client() {
     assert!(lines[0].contains("token=\"invalid\"") || lines[0].contains("token=invalid"), "{}", lines[0]);
     assert!(!log.contains(secret), "the token is never logged");
 }
+
+/// Regression: `GET …/graph?dry_run=true` (a reader's rule) ran the whole
+/// plugin dry run that `POST …/rollback` reserves for admins; 100 readers
+/// made admins' rollbacks miss their deadline. A dry run takes the
+/// rollback's rule; drawing without one stays a reader's.
+#[test]
+fn a_graphs_dry_run_takes_the_rollback_rule() {
+    let file = tokens_file();
+    let plugins = rollback_tests::plugins_dir_with(&[]);
+    let s = Server::start(&[
+        "--auth",
+        "tokens",
+        "--tokens-file",
+        file.path().to_str().unwrap(),
+        "--plugins-dir",
+        plugins.path().to_str().unwrap(),
+        "--sleep-scale",
+        "0.01",
+    ]);
+    let h = [("X-Auth-Token", ADMIN), ("Content-Type", "application/json")];
+    let body = serde_json::to_vec(&rollback_tests::plans::maintenance4()).unwrap();
+    let plan =
+        s.call("POST", "/v1/action_plans", &h, Some(&body)).json()["uuid"].as_str().unwrap().to_string();
+    assert_eq!(s.call("POST", &format!("/v1/action_plans/{plan}/start"), &h, None).status, 200);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while with_token(&s, "GET", &format!("/v1/action_plans/{plan}"), Some(ADMIN)).json()["state"]
+        != "SUCCEEDED"
+    {
+        assert!(std::time::Instant::now() < until, "the plan did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let dry = format!("/v1/action_plans/{plan}/graph?dry_run=true&format=dot");
+    let r = with_token(&s, "GET", &dry, Some(READER));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.fault(), "Policy doesn't allow action_plan:rollback to be performed.");
+    assert_eq!(with_token(&s, "GET", &dry, Some(ADMIN)).status, 200);
+    let plain = format!("/v1/action_plans/{plan}/graph?format=dot");
+    assert_eq!(with_token(&s, "GET", &plain, Some(READER)).status, 200, "drawing stays a reader's");
+}
