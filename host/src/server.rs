@@ -230,6 +230,7 @@ impl Running {
         bounds: &Bounds,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
+        let bounds = &within_open_files(bounds);
         let (stopped_tx, mut stopped_rx) = tokio::sync::oneshot::channel();
         let watched = self.service.clone();
         let stop = async move {
@@ -247,6 +248,39 @@ impl Running {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// Descriptors kept for everything but connections: the store's files, the
+/// compile cache, plugin loads, Keystone and the cloud's APIs.
+pub const RESERVED_FILES: usize = 128;
+
+/// `bounds` with `max_connections` under the process's open-file limit.
+/// The soft limit is raised to the hard one first (a shell's or a unit's
+/// default is often 1,024, the default `--max-connections`); if even that
+/// leaves fewer than `max_connections` + [`RESERVED_FILES`] descriptors,
+/// fewer connections are served at once (the others wait to be accepted),
+/// so a flood of idle connections cannot starve the store of descriptors
+/// and stop the service.
+fn within_open_files(bounds: &Bounds) -> Bounds {
+    let mut bounds = bounds.clone();
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!("cannot read the open-file limit: {e}");
+            return bounds;
+        }
+    };
+    let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(RESERVED_FILES).max(16);
+    if bounds.max_connections > room {
+        tracing::warn!(
+            open_files = limit,
+            asked = bounds.max_connections,
+            served = room,
+            "fewer connections served at once than --max-connections: the open-file limit leaves room for {room}"
+        );
+        bounds.max_connections = room;
+    }
+    bounds
 }
 
 /// The key that authenticates the compile cache's files, kept in the store

@@ -135,3 +135,62 @@ fn a_rollback_is_capped_in_actions_and_in_time() {
     assert!(r.fault().contains("rollback deadline"), "{}", r.fault());
     assert_eq!(s.get_json(&format!("/v1/action_plans/{p}"))["rolled_back_by"], json!(null), "nothing stored");
 }
+
+/// Regression: under an open-file limit of 1,024 and the default
+/// `--max-connections 1024`, 1,100 idle connections and one write made the
+/// committer's `open` fail with EMFILE, which it took for a failed disk: the
+/// store stopped and the service exited 1. Connections are now bounded
+/// under the limit (the others wait to be accepted), so the write is
+/// answered and the service stays up.
+#[test]
+fn a_connection_flood_under_a_low_open_file_limit_does_not_stop_the_service() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            "ulimit -n 256 && exec \"$0\" serve --listen 127.0.0.1:$1 --data-dir \"$2\" --header-timeout-s 3",
+        )
+        .arg(rollback_tests::host_bin())
+        .arg(port.to_string())
+        .arg(data.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let until = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < until, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // More idle connections than the limit allows descriptors.
+    let idle: Vec<TcpStream> = (0..300).filter_map(|_| TcpStream::connect(&addr).ok()).collect();
+    assert!(idle.len() >= 250, "{} connections opened", idle.len());
+    let body = r#"{"actions": [{"action_type": "nop", "input_parameters": {"message": "x"}}]}"#;
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        c,
+        "POST /v1/action_plans HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    drop(idle);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{}", answer.lines().next().unwrap_or("no answer"));
+    assert!(child.try_wait().unwrap().is_none(), "the service stopped");
+    let mut h = TcpStream::connect(&addr).unwrap();
+    write!(h, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut health = String::new();
+    let _ = h.read_to_string(&mut health);
+    assert!(health.starts_with("HTTP/1.1 200"), "{}", health.lines().next().unwrap_or(""));
+    child.kill().unwrap();
+    let mut log = String::new();
+    let _ = child.wait();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut log);
+    assert!(log.contains("fewer connections served at once"), "{log}");
+}
