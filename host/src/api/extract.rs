@@ -56,7 +56,7 @@ pub async fn body_bytes<S: Send + Sync>(
 }
 
 /// Answers 413 at once when a request declares (`Content-Length`) a body
-/// larger than any its route accepts — a component upload
+/// more than twice as large as its route accepts — a component upload
 /// (`PUT /v1/plugins/{type}`, [`MAX_PLUGIN_BYTES`]) or anything else
 /// ([`MAX_BODY_BYTES`]) — instead of waiting for bytes that will be refused
 /// anyway until the request's deadline. Runs before the in-flight cap.
@@ -73,7 +73,11 @@ pub async fn declared_length(
     if let Some(len) = declared {
         let upload = req.method() == axum::http::Method::PUT && req.uri().path().starts_with("/v1/plugins/");
         let limit = if upload { MAX_PLUGIN_BYTES } else { MAX_BODY_BYTES };
-        if len > limit as u64 {
+        // Up to twice the limit the body is read (to the limit) and refused
+        // as it arrives, so that a client still writing it reads the 413
+        // rather than a reset connection; far beyond, it is not worth
+        // waiting for.
+        if len > 2 * limit as u64 {
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("Request body is larger than the limit of {limit} bytes."),
