@@ -170,15 +170,6 @@ impl Os<'_> {
     }
 }
 
-/// Longest a `sleep` action may wait, before scaling (one hour).
-const MAX_SLEEP_SECONDS: f64 = 3600.0;
-
-/// How long a `sleep` of `seconds` waits: clamped to 0..=1 h, scaled.
-pub fn sleep_for(seconds: f64, scale: f64) -> Duration {
-    let s = if seconds.is_finite() { seconds.clamp(0.0, MAX_SLEEP_SECONDS) } else { 0.0 };
-    Duration::from_secs_f64(s * scale.max(0.0))
-}
-
 /// A node's power as Watcher names it, from Ironic's.
 pub fn ironic_power(node: &Node) -> Option<&'static str> {
     match node.power_state.as_deref() {

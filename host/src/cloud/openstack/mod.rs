@@ -12,7 +12,7 @@
 //! shares are `action_types::openstack`. This module is the adapter.
 
 use super::{Applied, CloudDriver, DriverError, Observed, Prepared};
-use crate::action_types::openstack::{self as steps, sleep_for, Os};
+use crate::action_types::openstack::{self as steps, Os};
 use crate::action_types::Operation;
 use crate::openstack_api::{cinder, ironic, nova, ApiError, Session};
 use rollback_store::Action;
@@ -69,7 +69,7 @@ impl CloudDriver for OpenStack {
 
     fn wait(&self, operation: &Operation) -> Option<Duration> {
         match operation {
-            Operation::Sleep(s) => Some(sleep_for(s.duration, self.options.sleep_scale)),
+            Operation::Sleep(s) => Some(s.waits(self.options.sleep_scale)),
             _ => None,
         }
     }

@@ -19,9 +19,6 @@ use std::time::Duration;
 /// The store document holding the cloud.
 const DOCUMENT: &str = "cloud";
 
-/// Longest a `sleep` action may wait, before scaling (one hour).
-const MAX_SLEEP_SECONDS: f64 = 3600.0;
-
 /// Why a cloud document was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CloudError {
@@ -99,16 +96,15 @@ impl Simulated {
 impl Simulated {
     /// How long a `sleep` of `seconds` really waits: clamped to
     /// 0..=1 h, then scaled by `time_scale`.
-    pub fn sleep_for(&self, seconds: f64) -> Duration {
-        let s = if seconds.is_finite() { seconds.clamp(0.0, MAX_SLEEP_SECONDS) } else { 0.0 };
-        Duration::from_secs_f64(s * self.time_scale)
+    pub fn sleep_for(&self, sleep: &crate::action_types::sleep::Sleep) -> Duration {
+        sleep.waits(self.time_scale)
     }
 }
 
 impl CloudDriver for Simulated {
     fn wait(&self, operation: &Operation) -> Option<Duration> {
         match operation {
-            Operation::Sleep(s) => Some(self.sleep_for(s.duration)),
+            Operation::Sleep(s) => Some(self.sleep_for(s)),
             _ => None,
         }
     }
@@ -149,7 +145,7 @@ impl CloudDriver for Simulated {
         match operation {
             // The applier has already waited (`wait`), without a thread.
             Operation::Sleep(s) => {
-                let waited = self.sleep_for(s.duration);
+                let waited = self.sleep_for(s);
                 Ok(Applied::Done(
                     serde_json::json!({"duration": s.duration, "waited_ms": waited.as_millis() as u64}),
                 ))
