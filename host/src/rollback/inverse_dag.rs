@@ -10,10 +10,12 @@
 //!
 //! An inverse marked `before_dependents` (it restores something the other
 //! inverses need, like re-enabling a compute service) flips that edge: the
-//! inverses of the actions that depended on A wait for inverse(A) instead —
-//! except towards actions on the same resource (same type and
-//! `resource_id`), whose order must be strictly reversed (power on, off, on
-//! undoes as off, on, off).
+//! inverses of every action downstream of A (direct dependents and their
+//! own dependents, transitively) wait for inverse(A) instead — except
+//! actions on the same resource (same type and `resource_id`) and what lies
+//! beyond them, whose order must be strictly reversed (power on, off, on
+//! undoes as off, on, off). Restores further down do not wait for it:
+//! restores run first, side by side.
 
 use std::collections::HashMap;
 
@@ -93,23 +95,49 @@ pub fn build(nodes: &[Node]) -> Result<Vec<Placed>, Cycle> {
         let deps = &nodes[i].inverse_deps;
         (0..deps.len()).filter(|s| !deps.iter().any(|d| d.contains(s))).map(|s| slot_of[&(i, s)]).collect()
     };
-    // Passing through empty inverses: the nearest non-empty inverses below.
-    let mut eff_sinks: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut eff_roots: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &i in &order {
-        if nodes[i].inverse_deps.is_empty() {
-            let mut s: Vec<usize> = children[i].iter().flat_map(|&c| eff_sinks[c].clone()).collect();
-            let mut r: Vec<usize> = children[i].iter().flat_map(|&c| eff_roots[c].clone()).collect();
-            s.sort_unstable();
-            s.dedup();
-            r.sort_unstable();
-            r.dedup();
-            eff_sinks[i] = s;
-            eff_roots[i] = r;
-        } else {
-            eff_sinks[i] = sinks(i);
-            eff_roots[i] = roots(i);
+    // What each early inverse goes before: every action downstream of it
+    // (direct dependents and theirs, transitively; a migration waiting for
+    // two migrations off a disabled host moves something back there too),
+    // except actions on its own resource and everything beyond one by any
+    // path, whose order stays the strict reverse one.
+    let mut before: Vec<Vec<bool>> = vec![Vec::new(); n];
+    for i in (0..n).filter(|&i| nodes[i].early && !nodes[i].inverse_deps.is_empty()) {
+        let same = |d: usize| nodes[i].resource.is_some() && nodes[d].resource == nodes[i].resource;
+        let mut below = vec![false; n];
+        let mut stack: Vec<usize> = children[i].clone();
+        while let Some(d) = stack.pop() {
+            if !std::mem::replace(&mut below[d], true) {
+                stack.extend(children[d].iter().copied());
+            }
         }
+        let mut beyond = vec![false; n];
+        let mut stack: Vec<usize> = (0..n).filter(|&d| below[d] && same(d)).collect();
+        while let Some(d) = stack.pop() {
+            if !std::mem::replace(&mut beyond[d], true) {
+                stack.extend(children[d].iter().copied());
+            }
+        }
+        before[i] = (0..n).map(|d| below[d] && !beyond[d]).collect();
+    }
+    let flips = |i: usize, d: usize| before[i].get(d).copied().unwrap_or(false);
+
+    // `done[i]`: the inverses whose end means everything from i down is
+    // undone (passing through empty inverses). An early inverse does not
+    // wait for what it goes before, so its set also holds those children's:
+    // whatever waited for it still waits for them (the disable of a host
+    // that a later maintenance disabled again must not come back before the
+    // servers that maintenance moved off it).
+    let mut done: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &i in &order {
+        let mut d: Vec<usize> = if nodes[i].inverse_deps.is_empty() { Vec::new() } else { sinks(i) };
+        for &c in &children[i] {
+            if nodes[i].inverse_deps.is_empty() || flips(i, c) {
+                d.extend(done[c].iter().copied());
+            }
+        }
+        d.sort_unstable();
+        d.dedup();
+        done[i] = d;
     }
 
     // Edges: slot → the slots it waits for.
@@ -121,17 +149,17 @@ pub fn build(nodes: &[Node]) -> Result<Vec<Placed>, Cycle> {
         if nodes[i].inverse_deps.is_empty() {
             continue;
         }
-        for &c in &children[i] {
-            let same_resource = nodes[i].resource.is_some()
-                && eff_roots[c].iter().any(|&r| nodes[slots[r].0].resource == nodes[i].resource);
-            if nodes[i].early && !same_resource {
-                for r in &eff_roots[c] {
-                    waits[*r].extend(sinks(i));
-                }
-            } else {
-                for r in roots(i) {
-                    waits[r].extend(eff_sinks[c].iter().copied());
-                }
+        // Reverse order: after what its children leave undone.
+        for &c in children[i].iter().filter(|&&c| !flips(i, c)) {
+            for r in roots(i) {
+                waits[r].extend(done[c].iter().copied().filter(|&d| slots[d].0 != i));
+            }
+        }
+        // A restore goes first. Restores are not ordered among themselves
+        // (ordering them ties knots with a resource toggled twice).
+        for d in (0..n).filter(|&d| flips(i, d) && !nodes[d].early) {
+            for r in roots(d) {
+                waits[r].extend(sinks(i));
             }
         }
     }
@@ -307,14 +335,96 @@ mod tests {
     }
 
     #[test]
-    fn contradicting_requests_are_reported_as_a_cycle() {
-        // X(early, r) → B(r) → A(other): inv(X) after inv(B) (same resource),
-        // inv(A) after inv(X) (flip), inv(B) after inv(A) (reverse order).
+    fn a_restore_does_not_jump_what_follows_a_later_change_of_its_resource() {
+        // X(early, r) → B(r) → A(other), A also after X: A comes after B, so
+        // its inverse goes before B's and X's (this was a cycle once, and
+        // the fallback undid everything in strict reverse order).
         let nodes = [on(&[], "r", true), on(&[0], "r", false), on(&[0, 1], "other", false)];
-        // X's children are B and A; the flip to A reaches no "r" through A.
-        assert_eq!(build(&nodes), Err(Cycle));
-        let strict: Vec<Node> = nodes.into_iter().map(|n| Node { early: false, ..n }).collect();
-        assert!(build(&strict).is_ok(), "strict reverse order is always acyclic");
+        let e = edges(&nodes);
+        assert_eq!(e, vec![((2, 0), vec![]), ((1, 0), vec![(2, 0)]), ((0, 0), vec![(1, 0), (2, 0)])]);
+    }
+
+    #[test]
+    fn an_early_inverse_comes_before_everything_downstream_of_it() {
+        // Watcher 9's host_maintenance on compute-1: disable(0) → migrate
+        // vm-3(1), vm-2(2) → migrate vm-1(3) after both. Moving vm-1 back
+        // needs compute-1 enabled as much as the other two do.
+        let e = edges(&[
+            early(&[]),
+            node(&[0], vec![vec![]]),
+            node(&[0], vec![vec![]]),
+            node(&[1, 2], vec![vec![]]),
+        ]);
+        assert_eq!(deps_of(&e, (0, 0)), vec![], "enable first");
+        assert_eq!(deps_of(&e, (3, 0)), vec![(0, 0)], "vm-1 back after the enable");
+        assert_eq!(deps_of(&e, (1, 0)), vec![(0, 0), (3, 0)]);
+        assert_eq!(deps_of(&e, (2, 0)), vec![(0, 0), (3, 0)]);
+    }
+
+    #[test]
+    fn what_waited_for_an_early_inverse_still_waits_for_what_lies_below_it() {
+        // enable h(0) → disable h(1, early) → migrate off h(2): undoing the
+        // enable (a disable) must wait until the server is back on h.
+        let e = edges(&[on(&[], "service:h", false), on(&[0], "service:h", true), node(&[1], vec![vec![]])]);
+        assert_eq!(deps_of(&e, (2, 0)), vec![(1, 0)], "back after the re-enable");
+        assert!(deps_of(&e, (0, 0)).contains(&(2, 0)), "disabled again only after: {e:?}");
+    }
+
+    #[test]
+    fn restores_of_different_resources_keep_reverse_order_and_tie_no_knot() {
+        // Found by the properties: power off c4(0, early) → disable c2(1,
+        // early) → power on c4(2). Flipping 0 before 1 and 1 before 2 while
+        // c4's toggles stay strictly reversed was a cycle, and the fallback
+        // (strict reverse everywhere) sent servers back to disabled hosts.
+        let nodes = [on(&[], "power:c4", true), on(&[0], "service:c2", true), on(&[0, 1], "power:c4", false)];
+        let e = edges(&nodes);
+        assert_eq!(deps_of(&e, (2, 0)), vec![(1, 0)], "power off again after the enable: {e:?}");
+        assert_eq!(deps_of(&e, (0, 0)), vec![(2, 0)], "then on, strictly reversed: {e:?}");
+    }
+
+    #[test]
+    fn two_maintenances_bring_every_server_back_after_both_enables() {
+        // Found by the properties: disable c1(0) → web-1 to c2(1) → web-2
+        // to c3(2) → disable c2(3) → web-1 to c3(4) → web-3 to c3(5).
+        let nodes = [
+            on(&[], "service:c1", true),
+            on(&[0], "migrate:web-1", false),
+            on(&[1], "migrate:web-2", false),
+            on(&[0, 1, 2], "service:c2", true),
+            on(&[1, 3], "migrate:web-1", false),
+            on(&[4], "migrate:web-3", false),
+        ];
+        let e = edges(&nodes);
+        assert_eq!(deps_of(&e, (3, 0)), vec![], "{e:?}");
+        assert_eq!(deps_of(&e, (0, 0)), vec![], "both enables first: {e:?}");
+        for moved in [1, 2, 4, 5] {
+            assert!(deps_of(&e, (moved, 0)).contains(&(0, 0)), "{moved} after enabling c1: {e:?}");
+        }
+        assert!(deps_of(&e, (4, 0)).contains(&(3, 0)), "{e:?}");
+        assert!(deps_of(&e, (1, 0)).contains(&(4, 0)), "web-1's moves strictly reversed: {e:?}");
+    }
+
+    #[test]
+    fn a_restore_flips_nothing_beyond_a_later_change_of_its_resource() {
+        // disable h(0) → enable h(1) → migrate onto h(2), and 0 → 2 as well:
+        // the server leaves h before h is disabled again, by either path.
+        let nodes =
+            [on(&[], "service:h", true), on(&[0], "service:h", false), on(&[0, 1], "migrate:m", false)];
+        let e = edges(&nodes);
+        assert_eq!(deps_of(&e, (2, 0)), vec![], "{e:?}");
+        assert_eq!(deps_of(&e, (1, 0)), vec![(2, 0)], "{e:?}");
+        assert!(deps_of(&e, (0, 0)).contains(&(1, 0)), "{e:?}");
+    }
+
+    #[test]
+    fn a_resource_toggled_under_a_restore_ties_no_knot() {
+        // Found by the properties: disable c4(0) → power off c4(1) → power
+        // on c4(2): enable first, then power off again, then on.
+        let nodes = [on(&[], "service:c4", true), on(&[0], "power:c4", true), on(&[1], "power:c4", false)];
+        let e = edges(&nodes);
+        assert_eq!(deps_of(&e, (0, 0)), vec![], "{e:?}");
+        assert_eq!(deps_of(&e, (2, 0)), vec![(0, 0)], "{e:?}");
+        assert_eq!(deps_of(&e, (1, 0)), vec![(2, 0)], "{e:?}");
     }
 
     #[test]

@@ -11,8 +11,12 @@
 //! Plans are generated the way Watcher's strategies build them: actions on
 //! one resource form a chain (an instance's moves, a volume's moves, the
 //! spare host's service and power), chains are independent branches, and
-//! random extra edges join them into an arbitrary DAG. Each action is valid
-//! for the state its chain leaves, so every original action succeeds.
+//! random extra edges join them into an arbitrary DAG. A host maintenance
+//! step builds Watcher 9's `host_maintenance` shape: disable a host, move
+//! its instances off side by side, the last one after all the others (a
+//! chain through a restore-first action, fan-in after fan-out). Each action
+//! is valid for the state its chain leaves, so every original action
+//! succeeds.
 //!
 //! Runs in-process over a store on tmpfs. `PROPTEST_CASES` sets the number
 //! of cases (default 1000 for property 1, 250 for property 2).
@@ -90,6 +94,15 @@ struct Model {
     vtype: Vec<String>,
     spare_enabled: bool,
     spare_on: bool,
+    /// Whether each of `HOSTS` is enabled (instances move only to those).
+    enabled: Vec<bool>,
+}
+
+impl Model {
+    /// Hosts other than `from` that take instances.
+    fn destinations(&self, from: &str) -> Vec<&'static str> {
+        HOSTS.iter().zip(&self.enabled).filter(|(h, on)| **on && **h != from).map(|(h, _)| *h).collect()
+    }
 }
 
 fn model(seed: &Value) -> Model {
@@ -102,6 +115,7 @@ fn model(seed: &Value) -> Model {
         vtype: VOLUMES.iter().map(|v| seed["volumes"][v]["type"].as_str().unwrap().to_string()).collect(),
         spare_enabled: seed["compute_services"][SPARE]["state"] == "enabled",
         spare_on: seed["nodes"][SPARE]["power"] == "on",
+        enabled: HOSTS.iter().map(|h| seed["compute_services"][h]["state"] == "enabled").collect(),
     }
 }
 
@@ -109,10 +123,15 @@ fn model(seed: &Value) -> Model {
 pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
     let mut m = model(seed);
     let mut out: Vec<Gen> = Vec::new();
-    // Last action of each chain: 4 instances, 2 volumes, the spare host.
-    let mut last: [Option<usize>; 7] = [None; 7];
+    // Last action of each chain: 4 instances, 2 volumes, the spare host,
+    // the three hosts' services.
+    let mut last: [Option<usize>; 10] = [None; 10];
     for &(chain, op, pick) in choices {
-        let chain = chain as usize % 9; // 7 chains, plus nop and sleep
+        let chain = chain as usize % 10; // 7 chains, nop, sleep, maintenance
+        if chain == 9 {
+            maintenance(&mut m, &mut out, &mut last, op, pick);
+            continue;
+        }
         let (ty, params, key): (&str, Value, Option<usize>) = match chain {
             0..=3 => {
                 let i = chain;
@@ -131,7 +150,11 @@ pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> 
                         ("resize", json!({"resource_id": id, "flavor": f}), Some(i))
                     }
                     _ => {
-                        let others: Vec<&str> = HOSTS.iter().copied().filter(|h| *h != m.host[i]).collect();
+                        let others = m.destinations(&m.host[i]);
+                        if others.is_empty() {
+                            out.push(("nop".into(), json!({"message": "nowhere to go"}), vec![]));
+                            continue;
+                        }
                         let dest = others[pick as usize % others.len()];
                         let kind = if m.status[i] == "ACTIVE" && op % 2 == 0 { "live" } else { "cold" };
                         let src = std::mem::replace(&mut m.host[i], dest.to_string());
@@ -200,6 +223,8 @@ pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> 
             _ => ("sleep", json!({"duration": (pick % 3) as f64}), None),
         };
         let mut parents: Vec<usize> = key.and_then(|k| last[k]).into_iter().collect();
+        // A move onto a host waits for the host's last service change.
+        parents.extend(host_chain(&params).and_then(|c| last[c]));
         if let Some(k) = key {
             last[k] = Some(out.len());
         }
@@ -218,6 +243,69 @@ pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> 
         }
     }
     out
+}
+
+/// The chain of the host a migration moves onto, if any.
+fn host_chain(params: &Value) -> Option<usize> {
+    let dest = params.get("destination_node")?.as_str()?;
+    HOSTS.iter().position(|h| *h == dest).map(|h| 7 + h)
+}
+
+/// Host maintenance, as Watcher 9's `host_maintenance` strategy plans it:
+/// disable the host, migrate its instances off (all but the last side by
+/// side after the disable, the last after all of them), or, when the host
+/// is already disabled, enable it again; the service change waits for
+/// everything before it.
+fn maintenance(m: &mut Model, out: &mut Vec<Gen>, last: &mut [Option<usize>; 10], op: u8, pick: u8) {
+    let h = pick as usize % HOSTS.len();
+    let chain = 7 + h;
+    // Watcher's weight planner runs its plan in layers: a change of a
+    // host's service waits for everything before it (a migration off the
+    // host in an unrelated branch would otherwise come back unordered with
+    // the service's own undo).
+    let mut parents: Vec<usize> = last.iter().flatten().copied().collect();
+    parents.sort_unstable();
+    parents.dedup();
+    if !m.enabled[h] {
+        m.enabled[h] = true;
+        last[chain] = Some(out.len());
+        out.push((
+            "change_nova_service_state".into(),
+            json!({"resource_id": HOSTS[h], "state": "enabled"}),
+            parents,
+        ));
+        return;
+    }
+    if m.destinations(HOSTS[h]).is_empty() {
+        return;
+    }
+    m.enabled[h] = false;
+    let disable = out.len();
+    last[chain] = Some(disable);
+    let reason =
+        json!({"resource_id": HOSTS[h], "state": "disabled", "disabled_reason": "watcher_maintaining"});
+    out.push(("change_nova_service_state".into(), reason, std::mem::take(&mut parents)));
+    let on_host: Vec<usize> = (0..INSTANCES.len()).filter(|&i| m.host[i] == HOSTS[h]).collect();
+    let mut moved: Vec<usize> = Vec::new();
+    for (n, &i) in on_host.iter().enumerate() {
+        let others = m.destinations(HOSTS[h]);
+        let dest = others[(op as usize + n) % others.len()];
+        let kind = if m.status[i] == "ACTIVE" { "live" } else { "cold" };
+        let src = std::mem::replace(&mut m.host[i], dest.to_string());
+        // The last one waits for all the others, not for the disable.
+        let mut ps: Vec<usize> = if n + 1 == on_host.len() && n > 0 { moved.clone() } else { vec![disable] };
+        ps.extend(last[i]);
+        ps.extend(last[7 + HOSTS.iter().position(|x| *x == dest).unwrap()]);
+        ps.sort_unstable();
+        ps.dedup();
+        last[i] = Some(out.len());
+        moved.push(out.len());
+        out.push((
+            "migrate".into(),
+            json!({"resource_id": INSTANCES[i], "migration_type": kind, "source_node": src, "destination_node": dest}),
+            ps,
+        ));
+    }
 }
 
 /// A fresh world: the service as the binary wires it, over a store on
