@@ -85,10 +85,20 @@ impl OnOpenStack for ChangePowerState {
         }
         if self.state == PowerState::Off && power == "on" {
             if let Some(hypervisor) = &node.compute_node_id {
-                let vms = os.nova().running_vms(hypervisor)?.unwrap_or(0);
-                if vms > 0 {
-                    let why = format!("Compute node {id} has {vms} running vms and will NOT be shut off.");
-                    return Ok(os::fail(why, pre));
+                // Counted live, now: a server migrated onto the host seconds
+                // ago is not yet in the hypervisor's running_vms.
+                if let Some(host) = os.nova().host_named(hypervisor)? {
+                    let on = os.nova().occupants(&host)?;
+                    if !on.is_empty() {
+                        let why = format!(
+                            "Compute node {id} (host {host}) has {} server(s) [{}] and {} migration(s) in progress [{}]; it will NOT be shut off.",
+                            on.servers.len(),
+                            on.servers.join(", "),
+                            on.migrations.len(),
+                            on.migrations.join(", ")
+                        );
+                        return Ok(os::fail(why, pre));
+                    }
                 }
             }
         }

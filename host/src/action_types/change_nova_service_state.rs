@@ -10,6 +10,7 @@ use super::schemas::{name, object};
 use super::simulated::model::Cloud;
 use super::simulated::{self as sim, Change, Decision};
 use super::{Builtin, OnOpenStack, ServiceState, Simulate};
+use crate::openstack_api::nova::Service;
 use crate::openstack_api::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -62,21 +63,27 @@ impl Simulate for ChangeServiceState {
     }
 }
 
+impl ChangeServiceState {
+    /// The host's nova-compute service; `resource_id` is a host name or,
+    /// as Watcher 9 writes it, the compute node's uuid.
+    fn service(&self, os: &Os<'_>) -> Result<Option<(String, Service)>, ApiError> {
+        let Some(host) = os.nova().host_named(&self.resource_id)? else { return Ok(None) };
+        Ok(os.nova().compute_service(&host)?.map(|s| (host, s)))
+    }
+}
+
 impl OnOpenStack for ChangeServiceState {
     fn look(&self, os: &Os<'_>) -> Result<Look, ApiError> {
         Ok(Look {
-            state: os
-                .nova()
-                .compute_service(&self.resource_id)?
-                .map(|s| json!({"state": s.status, "disabled_reason": s.disabled_reason})),
+            state: self.service(os)?.map(|(_, s)| json!({"state": s.status, "disabled_reason": s.disabled_reason})),
             busy: None,
         })
     }
 
     fn prepare(&self, os: &Os<'_>) -> Result<Check, ApiError> {
-        let host = &self.resource_id;
-        let Some(svc) = os.nova().compute_service(host)? else {
-            return Ok(os::skip(format!("nova-compute service {host} not found"), json!({})));
+        let Some((host, svc)) = self.service(os)? else {
+            let id = &self.resource_id;
+            return Ok(os::skip(format!("nova-compute service {id} not found"), json!({})));
         };
         let pre = json!({"state": svc.status, "disabled_reason": svc.disabled_reason});
         let wanted = match self.state {
@@ -91,12 +98,10 @@ impl OnOpenStack for ChangeServiceState {
 
     fn apply(&self, os: &Os<'_>, _action: &str) -> Result<Value, String> {
         let e = |e: ApiError| e.to_string();
-        let host = &self.resource_id;
-        let svc = os
-            .nova()
-            .compute_service(host)
+        let (_, svc) = self
+            .service(os)
             .map_err(e)?
-            .ok_or_else(|| format!("nova-compute service {host} vanished."))?;
+            .ok_or_else(|| format!("nova-compute service {} vanished.", self.resource_id))?;
         let enabled = self.state == ServiceState::Enabled;
         let reason = if enabled { None } else { self.disabled_reason.as_deref() };
         let now = os.nova().set_service(&svc.id, enabled, reason).map_err(e)?;

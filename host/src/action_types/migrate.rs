@@ -114,6 +114,16 @@ impl Simulate for Migrate {
     }
 }
 
+impl Migrate {
+    /// `source_node` and `destination_node` as host names: Watcher 9 writes
+    /// compute node uuids. A uuid Nova does not know stays as written (the
+    /// instance is then not on it, or Nova refuses it as a destination).
+    fn hosts(&self, os: &Os<'_>) -> Result<(String, Option<String>), ApiError> {
+        let host = |n: &String| -> Result<String, ApiError> { Ok(os.nova().host_named(n)?.unwrap_or_else(|| n.clone())) };
+        Ok((host(&self.source_node)?, self.destination_node.as_ref().map(host).transpose()?))
+    }
+}
+
 impl OnOpenStack for Migrate {
     fn look(&self, os: &Os<'_>) -> Result<Look, ApiError> {
         os.server_look(&self.resource_id, |s| json!({"host": s.host}))
@@ -125,11 +135,10 @@ impl OnOpenStack for Migrate {
             return Ok(os::skip(format!("Instance {id} not found; nothing to migrate."), json!({})));
         };
         let pre = json!({"host": s.host});
-        if s.host != self.source_node {
-            let why = format!(
-                "Instance {id} is on {}, not on source_node {}; nothing to migrate.",
-                s.host, self.source_node
-            );
+        let (source, destination) = self.hosts(os)?;
+        if s.host != source {
+            let named = if source == self.source_node { source } else { format!("{source} ({})", self.source_node) };
+            let why = format!("Instance {id} is on {}, not on source_node {named}; nothing to migrate.", s.host);
             return Ok(os::skip(why, pre));
         }
         if !s.settled() {
@@ -144,7 +153,7 @@ impl OnOpenStack for Migrate {
                 pre,
             ));
         }
-        if let Some(dest) = &self.destination_node {
+        if let Some(dest) = &destination {
             if dest == &s.host {
                 return Ok(os::fail(format!("Destination host {dest} is the source host."), pre));
             }
@@ -163,32 +172,30 @@ impl OnOpenStack for Migrate {
         let e = |e: ApiError| e.to_string();
         let id = &self.resource_id;
         let before = os.nova().server(id).map_err(e)?.ok_or_else(|| format!("Instance {id} vanished."))?;
+        let (source, destination) = self.hosts(os).map_err(e)?;
         match self.migration_type {
             MigrationType::Live => {
-                os.nova()
-                    .action(id, &json!({"os-migrateLive": {"host": self.destination_node, "block_migration": "auto"}}))
-                    .map_err(e)?;
+                os.act(id, &json!({"os-migrateLive": {"host": destination, "block_migration": "auto"}}))?;
                 let s = os.settle(
                     "the live migration",
                     || os.nova().server(id),
                     Server::settled,
                     Server::describe,
                 )?;
-                let arrived =
-                    s.host != self.source_node && self.destination_node.as_ref().is_none_or(|d| d == &s.host);
+                let arrived = s.host != source && destination.as_ref().is_none_or(|d| d == &s.host);
                 if s.status != "ACTIVE" || !arrived {
                     return Err(format!("The live migration of {id} did not complete: {}.", s.describe()));
                 }
                 Ok(json!({"host": s.host}))
             }
             MigrationType::Cold => {
-                let body = match &self.destination_node {
+                let body = match &destination {
                     Some(h) => json!({"migrate": {"host": h}}),
                     None => json!({"migrate": null}),
                 };
-                os.nova().action(id, &body).map_err(e)?;
+                os.act(id, &body)?;
                 let s = os.confirmed(id, &before, "the cold migration")?;
-                if s.host == self.source_node {
+                if s.host == source {
                     return Err(format!("The cold migration of {id} did not move it: {}.", s.describe()));
                 }
                 Ok(json!({"host": s.host}))

@@ -45,6 +45,9 @@ pub struct Os<'a> {
     pub session: &'a Session,
     /// How to wait.
     pub options: &'a Options,
+    /// The last server request Nova accepted (server, request id): where an
+    /// action that fails later reads Nova's reason.
+    pub accepted: std::cell::RefCell<Option<(String, String)>>,
 }
 
 /// What one look at an action's resource found.
@@ -80,7 +83,30 @@ pub fn fail(reason: String, pre_state: Value) -> Check {
     Check::Fail(reason, pre_state)
 }
 
-impl Os<'_> {
+impl<'a> Os<'a> {
+    /// A context over `session`.
+    pub fn new(session: &'a Session, options: &'a Options) -> Self {
+        Os { session, options, accepted: Default::default() }
+    }
+
+    /// `POST /servers/{id}/action`; remembers Nova's request id.
+    pub fn act(&self, id: &str, body: &Value) -> Result<(), String> {
+        let request = self.nova().action(id, body).map_err(|e| e.to_string())?;
+        *self.accepted.borrow_mut() = request.map(|r| (id.to_string(), r));
+        Ok(())
+    }
+
+    /// `reason`, with Nova's own record of why the last accepted request
+    /// failed (when it has one) and the request id.
+    fn with_nova_reason(&self, reason: String) -> String {
+        let Some((server, request)) = self.accepted.borrow().clone() else { return reason };
+        match self.nova().failure(&server, &request) {
+            Ok(Some(why)) => format!("{reason} {why}."),
+            Ok(None) => format!("{reason} (Nova request {request})"),
+            Err(e) => format!("{reason} (Nova request {request}; its record could not be read: {e})"),
+        }
+    }
+
     /// Nova.
     pub fn nova(&self) -> Nova<'_> {
         Nova(self.session)
@@ -152,7 +178,7 @@ impl Os<'_> {
         if s.status != "VERIFY_RESIZE" {
             return Err(format!("{what} of {id} failed: {}.", s.describe()));
         }
-        self.nova().action(id, &json!({"confirmResize": null})).map_err(|e| e.to_string())?;
+        self.act(id, &json!({"confirmResize": null}))?;
         let s = self.settle(
             &format!("the confirmed {} to return to {}", what.trim_start_matches("the "), before.status),
             nova,
@@ -226,7 +252,7 @@ pub fn apply(os: &Os<'_>, action: &str, pre_state: &Value, op: &Operation) -> Re
             ));
         }
     }
-    executor.apply(os, action)
+    executor.apply(os, action).map_err(|reason| os.with_nova_reason(reason))
 }
 
 /// After a restart: whether the interrupted action changed its resource.

@@ -75,7 +75,7 @@ pub(super) fn prepare_status(os: &Os<'_>, id: &str, w: &Wanted) -> Result<Check,
 
 /// OpenStack `stop`/`start`: the call and the wait.
 pub(super) fn apply_status(os: &Os<'_>, id: &str, w: &Wanted) -> Result<Value, String> {
-    os.nova().action(id, &json!({ w.call: null })).map_err(|e| e.to_string())?;
+    os.act(id, &json!({ w.call: null }))?;
     let s = os.settle(
         &format!("{id} to be {}", w.status),
         || os.nova().server(id),

@@ -11,6 +11,11 @@ use serde_json::{json, Value};
 pub const COMPUTE: Api =
     Api { name: "compute", types: &["compute"], version: Some(("OpenStack-API-Version", "compute 2.56")) };
 
+/// Nova at 2.84, where an instance action's events carry `details` (the
+/// failure's message); only to read why an accepted request failed.
+const COMPUTE_2_84: Api =
+    Api { name: "compute", types: &["compute"], version: Some(("OpenStack-API-Version", "compute 2.84")) };
+
 /// What the driver reads of a server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Server {
@@ -81,6 +86,22 @@ impl Service {
     }
 }
 
+/// What is on a compute host (see [`Nova::occupants`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Occupants {
+    /// Its servers' names (ids where unnamed).
+    pub servers: Vec<String>,
+    /// Migrations to or from it not yet over: "server-uuid status".
+    pub migrations: Vec<String>,
+}
+
+impl Occupants {
+    /// Nothing on the host.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty() && self.migrations.is_empty()
+    }
+}
+
 /// Nova over a session.
 pub struct Nova<'a>(pub &'a Session);
 
@@ -119,9 +140,55 @@ impl Nova<'_> {
         Service::read(&r.body["service"]).map_err(shape(&path))
     }
 
-    /// `POST /servers/{id}/action` with `body` (202, no content).
-    pub fn action(&self, id: &str, body: &Value) -> Result<(), ApiError> {
-        self.0.call(&COMPUTE, Method::POST, &format!("/servers/{}/action", seg(id)), Some(body)).map(drop)
+    /// `POST /servers/{id}/action` with `body` (202, no content): Nova's
+    /// request id, by which it records what became of the request.
+    pub fn action(&self, id: &str, body: &Value) -> Result<Option<String>, ApiError> {
+        self.0
+            .call(&COMPUTE, Method::POST, &format!("/servers/{}/action", seg(id)), Some(body))
+            .map(|r| r.request_id)
+    }
+
+    /// Why Nova's request `request` on server `id` failed after it was
+    /// accepted, from the server's instance action
+    /// (`GET /servers/{id}/os-instance-actions/{request}`): each event whose
+    /// result is `Error`, with its `details` (2.84; a cloud older than that
+    /// gives the event's name only). `None` when Nova recorded no error.
+    pub fn failure(&self, id: &str, request: &str) -> Result<Option<String>, ApiError> {
+        let path = format!("/servers/{}/os-instance-actions/{}", seg(id), seg(request));
+        let r = match self.0.call(&COMPUTE_2_84, Method::GET, &path, None) {
+            Ok(r) => r,
+            Err(e) if matches!(e.status(), Some(400 | 406)) => {
+                match self.0.call(&COMPUTE, Method::GET, &path, None) {
+                    Ok(r) => r,
+                    Err(e) if e.status() == Some(404) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let action = &r.body["instanceAction"];
+        let errors: Vec<String> = action["events"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e["result"] == "Error")
+            .map(|e| {
+                let event = e["event"].as_str().unwrap_or("?");
+                match e["details"].as_str().map(str::trim) {
+                    Some(d) if !d.is_empty() => format!("{event}: {d}"),
+                    _ => format!("{event}: Error"),
+                }
+            })
+            .collect();
+        if errors.is_empty() && action["message"].is_null() {
+            return Ok(None);
+        }
+        let what = action["action"].as_str().unwrap_or("request");
+        let message = action["message"].as_str().unwrap_or("Error");
+        let said = if errors.is_empty() { message.to_string() } else { errors.join("; ") };
+        Ok(Some(format!("Nova's record of {what} {request}: {said}")))
     }
 
     /// The id of the flavor named (or with the id) `flavor`, from
@@ -135,13 +202,53 @@ impl Nova<'_> {
         Ok(by("id").or_else(|| by("name")))
     }
 
-    /// `running_vms` of the hypervisor with uuid `id` (2.53+), `None` when
-    /// Nova does not know it.
-    pub fn running_vms(&self, id: &str) -> Result<Found<u64>, ApiError> {
-        match self.0.call(&COMPUTE, Method::GET, &format!("/os-hypervisors/{}", seg(id)), None) {
-            Ok(r) => Ok(r.body["hypervisor"]["running_vms"].as_u64()),
+    /// The compute host `name` refers to. Watcher 9 names hosts by compute
+    /// node (hypervisor) uuid (`change_nova_service_state.resource_id`,
+    /// `migrate.source_node`), operators by host name: a uuid is looked up
+    /// with `GET /os-hypervisors/{uuid}` (its `service.host`, 2.53+); any
+    /// other name is the host's. `None`: a uuid Nova does not know.
+    pub fn host_named(&self, name: &str) -> Result<Found<String>, ApiError> {
+        if uuid::Uuid::try_parse(name).is_err() {
+            return Ok(Some(name.to_string()));
+        }
+        let path = format!("/os-hypervisors/{}", seg(name));
+        match self.0.call(&COMPUTE, Method::GET, &path, None) {
+            Ok(r) => r.body["hypervisor"]["service"]["host"]
+                .as_str()
+                .map(|h| Some(h.to_string()))
+                .ok_or_else(|| shape(&path)("the hypervisor shows no service.host".into())),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// What Nova says is on compute host `host` now, read live (not the
+    /// hypervisor's `running_vms`, which Nova refreshes about once a
+    /// minute): its servers, any status (`GET /servers?all_tenants=1&host=H`),
+    /// and the migrations to or from it not yet over (`GET /os-migrations?host=H`).
+    pub fn occupants(&self, host: &str) -> Result<Occupants, ApiError> {
+        let path = format!("/servers?all_tenants=1&host={}", seg(host));
+        let r = self.0.call(&COMPUTE, Method::GET, &path, None)?;
+        let servers = r.body["servers"]
+            .as_array()
+            .ok_or_else(|| shape(&path)("no servers list".into()))?
+            .iter()
+            .map(|s| s["name"].as_str().or(s["id"].as_str()).unwrap_or("?").to_string())
+            .collect();
+        let path = format!("/os-migrations?host={}", seg(host));
+        let r = self.0.call(&COMPUTE, Method::GET, &path, None)?;
+        let over = ["confirmed", "reverted", "error", "failed", "completed", "cancelled", "done"];
+        let migrations = r.body["migrations"]
+            .as_array()
+            .ok_or_else(|| shape(&path)("no migrations list".into()))?
+            .iter()
+            .filter(|m| m["status"].as_str().is_some_and(|s| !over.contains(&s)))
+            .map(|m| {
+                let server = m["instance_uuid"].as_str().unwrap_or("?");
+                let status = m["status"].as_str().unwrap_or("?");
+                format!("{server} {status}")
+            })
+            .collect();
+        Ok(Occupants { servers, migrations })
     }
 }

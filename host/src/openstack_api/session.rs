@@ -148,6 +148,8 @@ pub struct Reply {
     pub status: u16,
     /// The body (`null` when empty or not JSON).
     pub body: Value,
+    /// The service's request id (`x-openstack-request-id`), if it sent one.
+    pub request_id: Option<String>,
 }
 
 #[derive(Clone)]
@@ -484,6 +486,7 @@ impl Session {
                         return Ok(Reply {
                             status,
                             body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                            request_id,
                         });
                     }
                     if status == 401 && !refreshed {

@@ -68,6 +68,19 @@ pub fn handle(w: &mut World, req: &Request, path: &[&str]) -> Answer {
             None => fault(404, "itemNotFound", &format!("Instance {id} could not be found.")),
         },
         ("POST", ["servers", id, "action"]) => action(w, req, id, v),
+        // Admin filters, as Nova has them: `host` needs `all_tenants` to see
+        // other projects' servers (the double has one project).
+        ("GET", ["servers"]) => {
+            let servers: Vec<Value> = w
+                .servers
+                .iter()
+                .filter(|(_, s)| req.query("host").is_none_or(|h| h == s.host))
+                .map(|(id, s)| json!({"id": id, "name": s.name, "links": []}))
+                .collect();
+            Answer::ok(200, json!({"servers": servers}))
+        }
+        // The double moves servers at once: no migration is ever in flight.
+        ("GET", ["os-migrations"]) => Answer::ok(200, json!({"migrations": []})),
         ("GET", ["os-services"]) => {
             let services: Vec<Value> = w
                 .services

@@ -51,12 +51,14 @@ pub enum Change {
         /// Its power.
         power: PowerState,
     },
-    /// Give an instance a flavor.
+    /// Give an instance a flavor (and move it to a host, if named).
     Flavor {
         /// The instance.
         instance: String,
         /// The flavor.
         flavor: String,
+        /// Where it ends, when not where it is.
+        host: Option<String>,
     },
     /// Move and/or retype a volume.
     Volume {
@@ -164,10 +166,13 @@ fn make(cloud: &mut Cloud, change: Change) -> Result<Value, String> {
             n.power = power;
             json!({"power": n.power})
         }
-        Change::Flavor { instance, flavor } => {
+        Change::Flavor { instance, flavor, host } => {
             let i = cloud.instances.get_mut(&instance).ok_or_else(|| gone("instance", &instance))?;
             i.flavor = flavor;
-            json!({"flavor": i.flavor})
+            if let Some(h) = host {
+                i.host = h;
+            }
+            json!({"flavor": i.flavor, "host": i.host})
         }
         Change::Volume { volume, pool, volume_type } => {
             let v = cloud.volumes.get_mut(&volume).ok_or_else(|| gone("volume", &volume))?;

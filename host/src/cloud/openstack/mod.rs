@@ -46,7 +46,7 @@ impl OpenStack {
     }
 
     fn os(&self) -> Os<'_> {
-        Os { session: &self.session, options: &self.options }
+        Os::new(&self.session, &self.options)
     }
 }
 
