@@ -58,6 +58,9 @@ pub enum StoreAt {
 /// Everything a service starts from.
 #[derive(Clone)]
 pub struct Config {
+    /// The session `plan import` finds Watcher with (the OpenStack
+    /// driver's); `None`: imports are refused.
+    pub watcher: Option<Arc<crate::openstack_api::Session>>,
     /// The store.
     pub store: StoreAt,
     /// Directory of inverter components to load and watch.
@@ -95,6 +98,7 @@ impl Config {
             options: Options::default(),
             cloud: Cloud::Simulated { seed: None },
             registry: None,
+            watcher: None,
         }
     }
 }
@@ -191,7 +195,8 @@ fn assemble(config: Config) -> Result<(Service, bool), StartError> {
         Cloud::Simulated { seed } => (None, Some(seed)),
         Cloud::Driver(d) => (Some(d), None),
     };
-    let service = Service::with_driver(store, registry.clone(), &config.options, driver);
+    let mut service = Service::with_driver(store, registry.clone(), &config.options, driver);
+    service.watcher = config.watcher;
     let mut seeded = false;
     if let (Some(seed), true) = (seed, service.simulated()) {
         let given = seed.is_some();

@@ -19,7 +19,7 @@ mod tables;
 mod txn;
 
 pub use error::StoreError;
-pub use model::{Action, ActionPlan, ActionState, PlanState, Timestamp};
+pub use model::{Action, ActionPlan, ActionState, PlanSource, PlanState, Timestamp};
 pub use sort::{ActionSortKey, PlanSortKey};
 pub use txn::Txn;
 

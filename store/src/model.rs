@@ -125,6 +125,32 @@ pub struct ActionPlan {
     pub rolled_back_by: Option<Uuid>,
     /// When the plan reached SUCCEEDED, FAILED or CANCELLED.
     pub finished_at: Option<Timestamp>,
+    /// Where the plan came from, when it was imported (from a live Watcher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PlanSource>,
+}
+
+/// The Watcher action plan a plan was imported from (`plan import`). The
+/// imported plan keeps Watcher's uuids (the plan's and its actions').
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSource {
+    /// Watcher's endpoint the plan was read from.
+    pub watcher_url: String,
+    /// Watcher's action plan (the imported plan has the same uuid).
+    pub action_plan_uuid: Uuid,
+    /// The audit that produced it.
+    pub audit_uuid: Option<Uuid>,
+    /// The audit's name.
+    pub audit_name: Option<String>,
+    /// The strategy that produced it.
+    pub strategy_name: Option<String>,
+    /// The audit's goal.
+    pub goal_name: Option<String>,
+    /// Watcher's state for it once imported (CANCELLED: its own applier
+    /// will never run it).
+    pub watcher_state: String,
+    /// When it was imported.
+    pub imported_at: Timestamp,
 }
 
 /// An action of a plan.
@@ -198,6 +224,7 @@ impl ActionPlan {
             rollback_of: None,
             rolled_back_by: None,
             finished_at: None,
+            source: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::cloud::simulated::CloudError;
 use crate::lifecycle::LifecycleError;
+use crate::plans::import::ImportError;
 use crate::plans::PlanError;
 use crate::plugins::RegistryError;
 use crate::rollback::RollbackError;
@@ -105,6 +106,7 @@ impl From<PlanError> for ApiError {
             PlanError::Invalid(_) => ApiError::bad_request(e.to_string()),
             PlanError::Lifecycle(l) => l.into(),
             PlanError::Rollback(r) => r.into(),
+            PlanError::Import(i) => i.into(),
         }
     }
 }
@@ -119,6 +121,20 @@ impl From<LifecycleError> for ApiError {
             LifecycleError::Conflict(_) => ApiError::conflict(e.to_string()),
             LifecycleError::Store(s) => s.into(),
             LifecycleError::Internal(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        use ImportError::*;
+        match e {
+            NotFound(_) => ApiError::not_found(e.to_string()),
+            NoSession | NotRecommended { .. } | AlreadyImported(_) | StartedInWatcher { .. } => {
+                ApiError::conflict(e.to_string())
+            }
+            NoExecutor { .. } => ApiError::bad_request(e.to_string()),
+            Watcher(_) | Malformed(..) => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
         }
     }
 }

@@ -21,6 +21,7 @@ mod extract;
 mod forwarded;
 mod graph;
 mod guard;
+mod import;
 mod list;
 mod metrics;
 pub mod openapi;

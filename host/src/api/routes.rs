@@ -8,7 +8,7 @@
 //!
 //! A new route is one line here plus its handler.
 
-use super::{action_plans, actions, cloud, graph, metrics, openapi, plugins, rollback, root, ui};
+use super::{action_plans, actions, cloud, graph, import, metrics, openapi, plugins, rollback, root, ui};
 use crate::auth::Rule;
 use crate::service::{Service, MAX_PLUGIN_BYTES};
 use axum::extract::DefaultBodyLimit;
@@ -67,6 +67,7 @@ fn declared() -> Vec<(Guard, UtoipaMethodRouter<Service>)> {
         (Policy(ActionPlanDelete), routes!(action_plans::delete)),
         (Policy(ActionPlanStart), routes!(action_plans::start)),
         (Policy(ActionPlanRollback), routes!(rollback::rollback)),
+        (Policy(ActionPlanImport), routes!(import::import)),
         (Policy(ActionPlanGet), routes!(graph::graph)),
         (Policy(ActionGetAll), routes!(actions::list)),
         (Policy(ActionDetail), routes!(actions::detail)),

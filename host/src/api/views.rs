@@ -120,6 +120,31 @@ pub struct PlanView {
     /// Rollback answers: whether nothing was stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    /// Detail of an imported plan: the Watcher action plan it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceView>,
+}
+
+/// Where an imported plan came from (`plan import`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = PlanSource)]
+pub struct SourceView {
+    /// Watcher's endpoint.
+    pub watcher_url: String,
+    /// Watcher's action plan (the same uuid as the imported plan's).
+    pub action_plan_uuid: Uuid,
+    /// Its audit.
+    pub audit_uuid: Option<Uuid>,
+    /// The audit's name.
+    pub audit_name: Option<String>,
+    /// The strategy.
+    pub strategy_name: Option<String>,
+    /// The audit's goal.
+    pub goal_name: Option<String>,
+    /// Watcher's state for the plan once imported (CANCELLED).
+    pub watcher_state: String,
+    /// When it was imported.
+    pub imported_at: String,
 }
 
 /// An action. List answers show a subset of the fields.
@@ -246,6 +271,16 @@ impl PlanView {
             not_inverted: None,
             unknown: None,
             dry_run: None,
+            source: p.source.as_ref().filter(|_| detail).map(|s| SourceView {
+                watcher_url: s.watcher_url.clone(),
+                action_plan_uuid: s.action_plan_uuid,
+                audit_uuid: s.audit_uuid,
+                audit_name: s.audit_name.clone(),
+                strategy_name: s.strategy_name.clone(),
+                goal_name: s.goal_name.clone(),
+                watcher_state: s.watcher_state.clone(),
+                imported_at: ts(&s.imported_at),
+            }),
         }
     }
 

@@ -40,6 +40,8 @@ pub enum Rule {
     ActionPlanStart,
     /// `action_plan:rollback`
     ActionPlanRollback,
+    /// `action_plan:import` (this service's: take a plan from Watcher)
+    ActionPlanImport,
     /// `action:get`
     ActionGet,
     /// `action:get_all`
@@ -73,6 +75,7 @@ impl Rule {
         Rule::ActionPlanDelete,
         Rule::ActionPlanStart,
         Rule::ActionPlanRollback,
+        Rule::ActionPlanImport,
         Rule::ActionGet,
         Rule::ActionGetAll,
         Rule::ActionDetail,
@@ -96,6 +99,7 @@ impl Rule {
             Rule::ActionPlanDelete => "action_plan:delete",
             Rule::ActionPlanStart => "action_plan:start",
             Rule::ActionPlanRollback => "action_plan:rollback",
+            Rule::ActionPlanImport => "action_plan:import",
             Rule::ActionGet => "action:get",
             Rule::ActionGetAll => "action:get_all",
             Rule::ActionDetail => "action:detail",
@@ -127,6 +131,7 @@ impl Rule {
             | Rule::ActionPlanDelete
             | Rule::ActionPlanStart
             | Rule::ActionPlanRollback
+            | Rule::ActionPlanImport
             | Rule::ActionUpdate
             | Rule::PluginCreate
             | Rule::PluginDelete

@@ -70,8 +70,9 @@ fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
 impl OpenStackArgs {
     /// The OpenStack driver: reads the cloud's configuration, logs in and
     /// finds the services in the catalog (so that a wrong setting stops
-    /// the start with its reason).
-    pub fn driver(&self, sleep_scale: f64) -> anyhow::Result<Arc<dyn CloudDriver>> {
+    /// the start with its reason). The session comes too: `plan import`
+    /// finds Watcher with it.
+    pub fn driver(&self, sleep_scale: f64) -> anyhow::Result<(Arc<dyn CloudDriver>, Arc<Session>)> {
         let mut config = CloudConfig::load(self.os_cloud.as_deref())?.context(
             "--driver openstack needs a cloud: --os-cloud NAME (clouds.yaml) or the OS_* variables (OS_AUTH_URL, …)",
         )?;
@@ -100,8 +101,8 @@ impl OpenStackArgs {
             sleep_scale,
         };
         let source = config.source.clone();
-        let session = Session::new(config, session)?;
-        let driver = OpenStack::new(Arc::new(session), options);
+        let session = Arc::new(Session::new(config, session)?);
+        let driver = OpenStack::new(session.clone(), options);
         let services = driver.check().with_context(|| format!("logging in to the cloud ({source})"))?;
         for (name, found) in ["compute", "block-storage", "baremetal"].iter().zip(services) {
             match found {
@@ -109,7 +110,11 @@ impl OpenStackArgs {
                 Err(why) => tracing::warn!(service = name, "{why}; its actions will fail"),
             }
         }
+        match session.check(&[rollback_host::openstack_api::watcher::INFRA_OPTIM]) {
+            Ok(url) => tracing::info!(service = "infra-optim", url = %url[0], "Watcher (plan import)"),
+            Err(why) => tracing::info!("no Watcher in the catalog ({why}); plan import will be refused"),
+        }
         tracing::info!(%source, "driver: openstack");
-        Ok(Arc::new(driver))
+        Ok((Arc::new(driver), session))
     }
 }

@@ -1,5 +1,5 @@
 //! `rollback-host plan …`: action plans over the API (list, show, create,
-//! start, cancel, delete, rollback, graph).
+//! import, start, cancel, delete, rollback, graph).
 
 use super::client::{self, print_json, table, uuid_arg, wait, Client, ClientError, Connection};
 use reqwest::Method;
@@ -35,6 +35,19 @@ enum PlanCommand {
     Create {
         #[arg(short = 'f', long = "file", value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Import the RECOMMENDED action plan of a live Watcher (found in the
+    /// service's Keystone catalog): stored under Watcher's uuid, cancelled
+    /// in Watcher so that Watcher's applier never runs it too.
+    Import {
+        /// Watcher's action plan UUID.
+        uuid: String,
+        /// Start the imported plan at once.
+        #[arg(long)]
+        start: bool,
+        /// With --start: follow it until it ends; exit 3 unless it SUCCEEDED.
+        #[arg(long, requires = "start")]
+        wait: bool,
     },
     /// Start a RECOMMENDED plan.
     Start {
@@ -93,6 +106,7 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, ClientError> {
         PlanCommand::List { limit } => list(&c, limit),
         PlanCommand::Show { uuid } => show(&c, &uuid),
         PlanCommand::Create { file } => create(&c, &file),
+        PlanCommand::Import { uuid, start, wait } => import(&c, &uuid, start, wait),
         PlanCommand::Start { uuid, wait } => start(&c, &uuid, wait),
         PlanCommand::Cancel { uuid } => cancel(&c, &uuid),
         PlanCommand::Delete { uuid } => {
@@ -156,7 +170,30 @@ const PLAN_FIELDS: &[&str] = &[
     "rollback_of",
     "rolled_back_by",
     "hostname",
+    "source",
 ];
+
+/// The plan with its `source` (an imported plan's) as one line.
+fn readable(plan: &Value) -> Value {
+    let mut plan = plan.clone();
+    let s = &plan["source"];
+    if s.is_object() {
+        let t = |k: &str| s[k].as_str().unwrap_or("-").to_string();
+        let line = format!(
+            "Watcher action plan {} of audit {} ({}), strategy {}, goal {}; imported {}; {} in Watcher ({})",
+            t("action_plan_uuid"),
+            t("audit_uuid"),
+            t("audit_name"),
+            t("strategy_name"),
+            t("goal_name"),
+            t("imported_at"),
+            t("watcher_state"),
+            t("watcher_url")
+        );
+        plan["source"] = json!(line);
+    }
+    plan
+}
 
 fn show(c: &Client, uuid: &str) -> Result<ExitCode, ClientError> {
     let plan = c.get(&format!("/v1/action_plans/{}", uuid_arg(uuid)?))?;
@@ -167,7 +204,7 @@ fn show(c: &Client, uuid: &str) -> Result<ExitCode, ClientError> {
         print_json(&plan);
         return Ok(ExitCode::SUCCESS);
     }
-    out!("{}", table::fields(&plan, PLAN_FIELDS));
+    out!("{}", table::fields(&readable(&plan), PLAN_FIELDS));
     out!("{}", table::actions(&client::views(&actions, "an action")?));
     Ok(ExitCode::SUCCESS)
 }
@@ -181,6 +218,25 @@ fn create(c: &Client, file: &std::path::Path) -> Result<ExitCode, ClientError> {
         print_json(&plan);
     } else {
         out!("{}", table::fields(&plan, PLAN_FIELDS));
+        let view: PlanView = client::view(&plan, "an action plan")?;
+        out!("{}", table::actions(&view.actions.unwrap_or_default()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(c: &Client, uuid: &str, start: bool, follow: bool) -> Result<ExitCode, ClientError> {
+    let body = json!({"action_plan_uuid": uuid_arg(uuid)?, "auto_start": start});
+    let plan = c.send_json(Method::POST, "/v1/action_plans/import", Some(&body))?;
+    if follow {
+        if !c.json {
+            eprintln!("imported action plan {uuid} started");
+        }
+        return Ok(settled(c, &wait::follow(c, uuid)?));
+    }
+    if c.json {
+        print_json(&plan);
+    } else {
+        out!("{}", table::fields(&readable(&plan), PLAN_FIELDS));
         let view: PlanView = client::view(&plan, "an action plan")?;
         out!("{}", table::actions(&view.actions.unwrap_or_default()));
     }

@@ -96,6 +96,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     for (ty, digest) in &args.pins {
         pins.entry(ty.clone()).or_default().push(digest.clone());
     }
+    let mut watcher = None;
     let cloud = match args.driver {
         super::openstack::Driver::Simulated => {
             let seed = match &args.cloud_seed {
@@ -117,10 +118,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                     "--cloud-seed ignored: the applier acts on OpenStack, not on the simulated cloud"
                 );
             }
-            Cloud::Driver(args.openstack.driver(args.sleep_scale)?)
+            let (driver, session) = args.openstack.driver(args.sleep_scale)?;
+            watcher = Some(session);
+            Cloud::Driver(driver)
         }
     };
     let config = Config {
+        watcher,
         plugins_dir: args.plugins_dir.clone(),
         compile_cache: args.compile_cache.clone(),
         limits: args.limits.clone(),

@@ -19,6 +19,7 @@ pub mod config;
 pub mod ironic;
 pub mod nova;
 pub mod session;
+pub mod watcher;
 
 pub use config::{CloudConfig, ConfigError, Credential, Domain};
 pub use reqwest::Method;

@@ -18,6 +18,9 @@ pub enum PlanError {
     /// A rollback was refused.
     #[error(transparent)]
     Rollback(#[from] RollbackError),
+    /// An import from Watcher was refused.
+    #[error(transparent)]
+    Import(super::import::ImportError),
 }
 
 impl From<StoreError> for PlanError {

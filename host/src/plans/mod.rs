@@ -9,6 +9,7 @@
 //! the API renders.
 
 mod error;
+pub mod import;
 pub mod new_plan;
 
 pub use error::PlanError;
@@ -16,10 +17,15 @@ pub use new_plan::NewPlan;
 
 use crate::applier::Applier;
 use crate::lifecycle::{self, LifecycleError};
+use crate::openstack_api::Session;
 use crate::plugins::{validator_for, Registry};
 use crate::rollback::{Options, Planned, Planner, RollbackLimits};
 use chrono::Utc;
-use rollback_store::{Action, ActionPlan, ActionSortKey, ActionState, PlanSortKey, PlanState, Store};
+use import::ImportError;
+use rollback_store::{
+    Action, ActionPlan, ActionSortKey, ActionState, PlanSortKey, PlanSource, PlanState, Store,
+};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Which actions a list asks for.
@@ -154,14 +160,50 @@ impl Plans {
     pub async fn create(&self, new: NewPlan) -> Result<(ActionPlan, Vec<Action>), PlanError> {
         let plugins = self.registry.snapshot();
         let checked = new_plan::check(&new, |t| validator_for(&plugins, t))?;
+        self.store_new(Uuid::new_v4(), new, checked, None).await
+    }
+
+    /// Imports Watcher's RECOMMENDED plan `uuid` through `session` (see
+    /// [`import`]): stored under Watcher's uuids, cancelled in Watcher.
+    pub async fn import(
+        &self,
+        session: Option<Arc<Session>>,
+        uuid: Uuid,
+    ) -> Result<(ActionPlan, Vec<Action>), PlanError> {
+        let session = session.ok_or(ImportError::NoSession)?;
+        let store = self.store.clone();
+        if blocking(move || Ok(store.plan(uuid)?)).await?.is_some() {
+            return Err(ImportError::AlreadyImported(uuid).into());
+        }
+        let s = session.clone();
+        let read = blocking(move || import::read(&s, uuid).map_err(PlanError::from)).await?;
+        let plugins = self.registry.snapshot();
+        let checked = new_plan::check(&read.new, |t| validator_for(&plugins, t))?;
+        let watcher_state =
+            blocking(move || import::take_over(&session, uuid).map_err(PlanError::from)).await?;
+        let source = PlanSource { watcher_state, ..read.source };
+        let stored = self.store_new(uuid, read.new, checked, Some(source)).await?;
+        tracing::info!(plan = %uuid, "imported from Watcher (cancelled there)");
+        Ok(stored)
+    }
+
+    async fn store_new(
+        &self,
+        uuid: Uuid,
+        new: NewPlan,
+        checked: Vec<new_plan::CheckedAction>,
+        source: Option<PlanSource>,
+    ) -> Result<(ActionPlan, Vec<Action>), PlanError> {
         let now = Utc::now();
+        let imported = source.is_some();
         let mut plan = ActionPlan {
             audit_uuid: new.audit_uuid,
             global_efficacy: new.global_efficacy,
             efficacy_indicators: new.efficacy_indicators,
             hostname: new.hostname,
+            source,
             ..ActionPlan::new(
-                Uuid::new_v4(),
+                uuid,
                 new.strategy_name.unwrap_or_else(|| "manual".into()),
                 PlanState::Recommended,
                 now,
@@ -177,6 +219,9 @@ impl Plans {
         let store = self.store.clone();
         let stored = blocking(move || {
             store.write(move |txn| {
+                if imported && txn.plan(plan.uuid)?.is_some() {
+                    return Err(ImportError::AlreadyImported(plan.uuid).into());
+                }
                 lifecycle::insert(txn, &mut plan, &mut actions)?;
                 Ok::<_, PlanError>((plan, actions))
             })

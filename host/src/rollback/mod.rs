@@ -12,6 +12,7 @@
 
 mod inverse_dag;
 
+use crate::action_types::Validator;
 use crate::lifecycle::{self, may_roll_back};
 use crate::plugins::{validator_for, Executed, Inverse, PluginError, Snapshot};
 use chrono::Utc;
@@ -51,6 +52,32 @@ pub struct Planned {
     /// observe, so they may or may not need undoing: (uuid, action type,
     /// reason). Not inverted.
     pub unknown: Vec<(Uuid, String, String)>,
+}
+
+/// An inverse acting on the original's resource keeps the original's
+/// `resource_name` (Watcher's name for it: a node's, a host's, a server's),
+/// so progress and the page show names, not uuids, on the way back too —
+/// when the inverse's schema takes the field.
+fn keep_resource_name(original: &Action, inv: &mut Inverse, validator: &Validator) {
+    let (Some(name), Some(id)) =
+        (original.input_parameters.get("resource_name"), original.input_parameters.get("resource_id"))
+    else {
+        return;
+    };
+    if inv.input_parameters.contains_key("resource_name")
+        || inv.input_parameters.get("resource_id") != Some(id)
+    {
+        return;
+    }
+    inv.input_parameters.insert("resource_name".into(), name.clone());
+    let params = Value::Object(std::mem::take(&mut inv.input_parameters));
+    let taken = validator.validate(&params).is_ok();
+    if let Value::Object(map) = params {
+        inv.input_parameters = map;
+    }
+    if !taken {
+        inv.input_parameters.remove("resource_name");
+    }
 }
 
 /// Why a rollback was refused.
@@ -278,6 +305,7 @@ impl Planner<'_> {
                     produced: inv.action_type.clone(),
                     reason,
                 })?;
+                keep_resource_name(a, inv, &validator);
             }
             inverses.push(list);
         }

@@ -80,6 +80,8 @@ pub struct Service {
     pub cloud: Option<Simulated>,
     /// The largest page a list returns.
     pub max_limit: usize,
+    /// The cloud session `plan import` reaches Watcher with.
+    pub watcher: Option<Arc<crate::openstack_api::Session>>,
     applier: Applier,
     /// Held by an upload or removal from check to activation.
     uploads: Arc<tokio::sync::Mutex<()>>,
@@ -117,6 +119,7 @@ impl Service {
             plans,
             cloud,
             max_limit: options.max_limit,
+            watcher: None,
             applier,
             uploads: Arc::new(tokio::sync::Mutex::new(())),
             max_uploads: options.max_uploaded_plugins,

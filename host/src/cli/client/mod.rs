@@ -137,7 +137,32 @@ impl Client {
         let request_id =
             resp.headers().get("x-openstack-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
         let body = resp.text().unwrap_or_default();
+        if let Some(other) = self.not_this_service() {
+            return Err(ClientError::Usage(format!(
+                "{} is not rollback-host: it answered HTTP {} and its root says it is {other}. \
+                 Give --url (or ROLLBACK_URL), or register this service in the catalog as type `rollback` \
+                 (docs/user-guide.md)",
+                self.base,
+                status.as_u16()
+            )));
+        }
         Err(ClientError::Server { status: status.as_u16(), message: faultstring(status, &body), request_id })
+    }
+
+    /// After an error: whether the endpoint is some other service (a real
+    /// Watcher found as `infra-optim`), by its root document, which for
+    /// this service begins its description with `rollback-host`. What it
+    /// says it is, if it is not this service.
+    fn not_this_service(&self) -> Option<String> {
+        let root =
+            self.http.get(format!("{}/", self.base)).header("Accept", "application/json").send().ok()?;
+        let doc: Value = serde_json::from_str(&root.text().ok()?).ok()?;
+        let description = doc["description"].as_str().unwrap_or_default();
+        if description.starts_with("rollback-host") {
+            return None;
+        }
+        let name = doc["name"].as_str().unwrap_or("an unnamed service");
+        Some(format!("{name:?} ({description:?})"))
     }
 
     fn json_of(resp: Response) -> Result<Value, ClientError> {
