@@ -268,7 +268,23 @@ pub fn observe(os: &Os<'_>, pre_state: &Value, op: &Operation) -> Observed {
             Err(e) => Observed::Unknown(e),
         };
     }
-    match executor.look(os) {
+    // Still changing (a live migration Nova carries on with): wait for it to
+    // settle, as the interrupted action would have, within the action
+    // timeout. A resize or cold migration waiting to be confirmed does not
+    // settle by itself: judged as it is.
+    let until = Instant::now() + os.options.timeout;
+    let mut seen = executor.look(os);
+    while let Ok(Look { busy: Some(busy), .. }) = &seen {
+        if busy.contains("VERIFY_RESIZE") || Instant::now() >= until {
+            break;
+        }
+        tracing::info!(
+            "an interrupted action's resource is still changing ({busy}); waiting for it to settle"
+        );
+        std::thread::sleep(os.options.poll.max(std::time::Duration::from_millis(200)));
+        seen = executor.look(os);
+    }
+    match seen {
         Err(e) => Observed::Unknown(format!("the resource could not be looked at: {e}")),
         Ok(Look { state: None, .. }) => Observed::Unknown("the resource no longer exists".into()),
         Ok(Look { busy: Some(busy), .. }) => {

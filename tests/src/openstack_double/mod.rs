@@ -56,15 +56,17 @@ impl Request {
 pub struct Answer {
     status: u16,
     body: Option<Value>,
+    /// The request id to answer with (a new one when `None`).
+    request_id: Option<String>,
 }
 
 impl Answer {
     fn ok(status: u16, body: Value) -> Answer {
-        Answer { status, body: Some(body) }
+        Answer { status, body: Some(body), request_id: None }
     }
 
     fn accepted() -> Answer {
-        Answer { status: 202, body: None }
+        Answer { status: 202, body: None, request_id: None }
     }
 }
 
@@ -297,7 +299,7 @@ async fn serve(
         tokio::task::spawn_blocking(move || handle(&inner, method, uri, headers, body)).await.unwrap();
     let status = StatusCode::from_u16(answer.status).unwrap();
     // Every OpenStack service names its request, for its logs.
-    let id = format!("req-{}", uuid::Uuid::new_v4());
+    let id = answer.request_id.clone().unwrap_or_else(|| format!("req-{}", uuid::Uuid::new_v4()));
     match answer.body {
         Some(b) => (
             status,

@@ -68,6 +68,16 @@ pub fn handle(w: &mut World, req: &Request, path: &[&str]) -> Answer {
             None => fault(404, "itemNotFound", &format!("Instance {id} could not be found.")),
         },
         ("POST", ["servers", id, "action"]) => action(w, req, id, v),
+        ("GET", ["servers", id, "os-instance-actions", request]) => {
+            match w.instance_actions.get(&(id.to_string(), request.to_string())) {
+                Some(a) => Answer::ok(200, a.clone()),
+                None => fault(
+                    404,
+                    "itemNotFound",
+                    &format!("Action for request_id {request} on instance {id} not found"),
+                ),
+            }
+        }
         // Admin filters, as Nova has them: `host` needs `all_tenants` to see
         // other projects' servers (the double has one project).
         ("GET", ["servers"]) => {
@@ -184,27 +194,55 @@ fn vm_state_conflict(id: &str, what: &str, s: &Server) -> Answer {
 }
 
 /// Checks a destination host: known, enabled, not the source.
-fn destination(w: &World, host: &str, source: &str) -> Result<(), Answer> {
+/// Why a move cannot happen, as real Nova (Zed, 2.56) says it: at once
+/// (400) or after accepting the request (202, then an instance action whose
+/// event failed with these details; the server stays where it is).
+enum Refusal {
+    Now(Answer),
+    Later(&'static str, String),
+}
+
+fn destination(w: &World, host: &str, source: &str, live: bool) -> Result<(), Refusal> {
     match w.services.get(host) {
-        None => Err(fault(400, "badRequest", &format!("Compute host {host} could not be found."))),
-        Some(s) if s.status == "disabled" => {
-            Err(fault(400, "badRequest", &format!("Compute service of {host} is unavailable at this time.")))
+        None => {
+            Err(Refusal::Now(fault(400, "badRequest", &format!("Compute host {host} could not be found."))))
         }
-        Some(_) if host == source => Err(fault(400, "badRequest", "The target host can't be the same one.")),
+        Some(_) if host == source && !live => {
+            Err(Refusal::Now(fault(400, "badRequest", "Cannot migrate to the host where the server exists.")))
+        }
+        Some(_) if host == source => Err(Refusal::Later(
+            "conductor_live_migrate_instance",
+            format!("Unable to migrate instance to current host ({host})."),
+        )),
+        Some(s) if s.status == "disabled" => {
+            let event = if live { "conductor_live_migrate_instance" } else { "conductor_migrate_server" };
+            Err(Refusal::Later(event, "No valid host was found. ".into()))
+        }
         Some(_) => Ok(()),
     }
 }
 
+/// A request Nova accepted and then failed: recorded as Nova records it.
+fn failed_later(w: &mut World, id: &str, action: &str, event: &str, details: &str) -> Answer {
+    let request = format!("req-{}", uuid::Uuid::new_v4());
+    let record = json!({"instanceAction": {
+        "action": action, "instance_uuid": id, "request_id": request, "message": "Error",
+        "events": [{"event": event, "result": "Error", "details": details}],
+    }});
+    w.instance_actions.insert((id.to_string(), request.clone()), record);
+    Answer { request_id: Some(request), ..Answer::accepted() }
+}
+
 /// The scheduler: the enabled host other than `source` with fewest instances.
-fn schedule(w: &World, source: &str) -> Result<String, Answer> {
+/// What the scheduler's failure says (after a 202, on real Nova).
+const NO_HOST: &str = "No valid host was found. There are not enough hosts available.";
+
+fn schedule(w: &World, source: &str) -> Option<String> {
     w.services
         .iter()
         .filter(|(h, s)| s.status == "enabled" && h.as_str() != source)
         .min_by_key(|(h, _)| (w.running_vms(h), (*h).clone()))
         .map(|(h, _)| h.clone())
-        .ok_or_else(|| {
-            fault(400, "badRequest", "No valid host was found. There are not enough hosts available.")
-        })
 }
 
 fn action(w: &mut World, req: &Request, id: &str, v: (u32, u32)) -> Answer {
@@ -237,13 +275,24 @@ fn action(w: &mut World, req: &Request, id: &str, v: (u32, u32)) -> Answer {
                 return vm_state_conflict(id, "os-migrateLive", s);
             }
             let to = match args["host"].as_str() {
-                Some(h) => match destination(w, h, &source) {
+                Some(h) => match destination(w, h, &source, true) {
                     Ok(()) => h.to_string(),
-                    Err(a) => return a,
+                    Err(Refusal::Now(a)) => return a,
+                    Err(Refusal::Later(event, why)) => {
+                        return failed_later(w, id, "live-migration", event, &why)
+                    }
                 },
                 None => match schedule(w, &source) {
-                    Ok(h) => h,
-                    Err(a) => return a,
+                    Some(h) => h,
+                    None => {
+                        return failed_later(
+                            w,
+                            id,
+                            "live-migration",
+                            "conductor_live_migrate_instance",
+                            NO_HOST,
+                        )
+                    }
                 },
             };
             let later = w.later(move |s: &mut Server| {
@@ -275,13 +324,14 @@ fn action(w: &mut World, req: &Request, id: &str, v: (u32, u32)) -> Answer {
                 return vm_state_conflict(id, "migrate", s);
             }
             let to = match args["host"].as_str() {
-                Some(h) => match destination(w, h, &source) {
+                Some(h) => match destination(w, h, &source, false) {
                     Ok(()) => h.to_string(),
-                    Err(a) => return a,
+                    Err(Refusal::Now(a)) => return a,
+                    Err(Refusal::Later(event, why)) => return failed_later(w, id, "migrate", event, &why),
                 },
                 None => match schedule(w, &source) {
-                    Ok(h) => h,
-                    Err(a) => return a,
+                    Some(h) => h,
+                    None => return failed_later(w, id, "migrate", "conductor_migrate_server", NO_HOST),
                 },
             };
             resize_like(w, id, Some(to), None)
@@ -305,8 +355,12 @@ fn action(w: &mut World, req: &Request, id: &str, v: (u32, u32)) -> Answer {
             if flavor == s.flavor {
                 return fault(400, "badRequest", "When resizing, instances must change flavor!");
             }
-            // The double resizes in place (allow_resize_to_same_host).
-            resize_like(w, id, None, Some(flavor))
+            // As real Nova by default (allow_resize_to_same_host = False):
+            // the scheduler picks another host.
+            let Some(to) = schedule(w, &source) else {
+                return failed_later(w, id, "resize", "conductor_migrate_server", NO_HOST);
+            };
+            resize_like(w, id, Some(to), Some(flavor))
         }
         "confirmResize" => {
             if !args.is_null() {

@@ -115,6 +115,9 @@ pub struct World {
     pub types: BTreeMap<String, (String, Option<String>)>,
     /// Nodes by name.
     pub nodes: BTreeMap<String, Node>,
+    /// Nova's instance actions that failed after a 202, by (server, request
+    /// id): `os-instance-actions/{request}` bodies.
+    pub instance_actions: BTreeMap<(String, String), Value>,
 }
 
 fn uuid() -> String {
@@ -211,6 +214,7 @@ impl World {
             pools: list("volume_pools").iter().map(|p| (s(p), backend_of(&s(p)))).collect(),
             types: list("volume_types").iter().map(|t| (s(t), (uuid(), None))).collect(),
             nodes,
+            instance_actions: BTreeMap::new(),
         }
     }
 

@@ -9,7 +9,7 @@
 //! tests run side by side. Ignored in a plain `cargo test`, which has no
 //! Keystone.
 
-use crate::rollback_props::{generate, registry, roll_back, run, steps, tokio, World};
+use crate::rollback_props::{generate_on_nova, registry, roll_back, run, steps, tokio, World};
 use proptest::prelude::*;
 use rollback_host::cloud::openstack::{OpenStack, Options};
 use rollback_host::cloud::simulated::DEFAULT_SEED;
@@ -299,7 +299,7 @@ fn a_refused_nova_call_fails_with_novas_message_and_transient_ones_are_retried()
     let s = c.server(&[]);
     // Two 503s on the service lookup and a 409 "in task_state" on the
     // action are retried; the migration then succeeds.
-    c.double.inject("GET", "/os-services", 503, "Service Unavailable", 2);
+    c.double.inject("GET", &format!("/servers/{WEB2}"), 503, "Service Unavailable", 2);
     c.double.inject(
         "POST",
         &format!("/servers/{WEB2}/action"),
@@ -481,7 +481,7 @@ proptest! {
         let service = crate::in_process::start(tokio(), &store, Some(registry()), options, cloud).service;
         let w = World { _dir: dir, store, service };
         let start = c.double.cloud();
-        let plan = run(&w, &generate(&seed, &choices, &edges));
+        let plan = run(&w, &generate_on_nova(&seed, &choices, &edges));
         for a in w.store.actions_of(plan).unwrap() {
             prop_assert_eq!(a.state, ActionState::Succeeded, "{} {:?}: {:?}", a.action_type, a.input_parameters, a.status_message);
         }

@@ -96,6 +96,12 @@ struct Model {
     spare_on: bool,
     /// Whether each of `HOSTS` is enabled (instances move only to those).
     enabled: Vec<bool>,
+    /// Whether each instance's host is known: on real Nova (and its
+    /// double) a resize lands where the scheduler likes, so a plan cannot
+    /// name the source of a later move, as Watcher's strategies do not.
+    placed: Vec<bool>,
+    /// Whether a resize moves the instance (real Nova's default).
+    resize_moves: bool,
 }
 
 impl Model {
@@ -116,12 +122,23 @@ fn model(seed: &Value) -> Model {
         spare_enabled: seed["compute_services"][SPARE]["state"] == "enabled",
         spare_on: seed["nodes"][SPARE]["power"] == "on",
         enabled: HOSTS.iter().map(|h| seed["compute_services"][h]["state"] == "enabled").collect(),
+        placed: vec![true; 4],
+        resize_moves: false,
     }
 }
 
 /// Builds a valid plan from the choices.
 pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
-    let mut m = model(seed);
+    generate_with(model(seed), choices, extra_edges)
+}
+
+/// The same, for real Nova's behaviour (a resized instance's host is not
+/// known in advance; it is not moved by name afterwards).
+pub(crate) fn generate_on_nova(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
+    generate_with(Model { resize_moves: true, ..model(seed) }, choices, extra_edges)
+}
+
+fn generate_with(mut m: Model, choices: &[Step], extra_edges: &[Edge]) -> Vec<Gen> {
     let mut out: Vec<Gen> = Vec::new();
     // Last action of each chain: 4 instances, 2 volumes, the spare host,
     // the three hosts' services.
@@ -136,6 +153,8 @@ pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> 
             0..=3 => {
                 let i = chain;
                 let id = INSTANCES[i];
+                // Where a resize put it is not known: only toggles and resizes.
+                let op = if m.placed[i] { op } else { op % 2 };
                 match op % 4 {
                     0 => {
                         let ty = if m.status[i] == "ACTIVE" { "stop" } else { "start" };
@@ -147,6 +166,9 @@ pub(crate) fn generate(seed: &Value, choices: &[Step], extra_edges: &[Edge]) -> 
                             FLAVORS.iter().copied().filter(|f| *f != m.flavor[i]).collect();
                         let f = others[pick as usize % others.len()];
                         m.flavor[i] = f.to_string();
+                        if m.resize_moves {
+                            m.placed[i] = false;
+                        }
                         ("resize", json!({"resource_id": id, "flavor": f}), Some(i))
                     }
                     _ => {
@@ -285,7 +307,8 @@ fn maintenance(m: &mut Model, out: &mut Vec<Gen>, last: &mut [Option<usize>; 10]
     let reason =
         json!({"resource_id": HOSTS[h], "state": "disabled", "disabled_reason": "watcher_maintaining"});
     out.push(("change_nova_service_state".into(), reason, std::mem::take(&mut parents)));
-    let on_host: Vec<usize> = (0..INSTANCES.len()).filter(|&i| m.host[i] == HOSTS[h]).collect();
+    let on_host: Vec<usize> =
+        (0..INSTANCES.len()).filter(|&i| m.placed[i] && m.host[i] == HOSTS[h]).collect();
     let mut moved: Vec<usize> = Vec::new();
     for (n, &i) in on_host.iter().enumerate() {
         let others = m.destinations(HOSTS[h]);
