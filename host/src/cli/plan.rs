@@ -53,7 +53,8 @@ enum PlanCommand {
     Start {
         /// The plan's UUID.
         uuid: String,
-        /// Follow it until it ends; exit 3 unless it SUCCEEDED.
+        /// Follow it until it ends; exit 3 unless it SUCCEEDED having done
+        /// something (every action SKIPPED exits 3 too).
         #[arg(long)]
         wait: bool,
     },
@@ -243,12 +244,15 @@ fn import(c: &Client, uuid: &str, start: bool, follow: bool) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
-/// After `--wait`: exit 0 only for SUCCEEDED.
+/// After `--wait`: exit 0 only for SUCCEEDED with something done (a plan
+/// whose every action was SKIPPED also exits 3; `wait::follow` printed
+/// the plan's message).
 fn settled(c: &Client, plan: &Value) -> ExitCode {
     if c.json {
         print_json(plan);
     }
-    if plan["state"] == "SUCCEEDED" {
+    let nothing = plan["status_message"].as_str().is_some_and(|m| m.starts_with("Nothing was done:"));
+    if plan["state"] == "SUCCEEDED" && !nothing {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(client::EXIT_NOT_SUCCEEDED)

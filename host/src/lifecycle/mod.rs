@@ -400,6 +400,23 @@ pub struct Outcome {
 /// The plan's message when some actions were skipped (Watcher's words).
 pub const SKIPPED_MESSAGE: &str = "One or more actions were skipped.";
 
+/// The start of the plan's message when every action was skipped.
+pub const NOTHING_DONE: &str = "Nothing was done:";
+
+/// A SUCCEEDED plan with skipped actions: Watcher's words, or, when no
+/// action succeeded, that nothing was done and the first skip's reason (a
+/// plan whose hosts were all unknown SUCCEEDED with no word of it once).
+fn skipped_message(actions: &[Action]) -> String {
+    if actions.iter().any(|a| a.state == A::Succeeded) {
+        return SKIPPED_MESSAGE.to_string();
+    }
+    let skipped: Vec<&Action> = actions.iter().filter(|a| a.state == A::Skipped).collect();
+    let first = skipped.first().map(|a| {
+        format!("; the first, {} ({}): {}", a.uuid, a.action_type, a.status_message.as_deref().unwrap_or("no reason"))
+    });
+    format!("{NOTHING_DONE} every action was SKIPPED ({} of {}){}", skipped.len(), actions.len(), first.unwrap_or_default())
+}
+
 /// The applier finishes a plan: CANCELLED if it was being cancelled, else
 /// FAILED if any action failed (the message names the first), else
 /// SUCCEEDED. Actions that never ran end CANCELLED.
@@ -425,8 +442,10 @@ pub fn settle(txn: &mut Txn<'_>, uuid: Uuid, outcome: Outcome) -> Result<ActionP
         };
         let why = first.status_message.as_deref().unwrap_or("no reason given");
         (P::Failed, Some(format!("Action {} ({}) failed: {why}{more}", first.uuid, first.action_type)))
+    } else if outcome.skipped {
+        (P::Succeeded, Some(skipped_message(&txn.actions_of(uuid)?)))
     } else {
-        (P::Succeeded, outcome.skipped.then(|| SKIPPED_MESSAGE.to_string()))
+        (P::Succeeded, None)
     };
     plan.status_message = message;
     move_plan(txn, &mut plan, PlanTrigger::Settle, to, now)?;

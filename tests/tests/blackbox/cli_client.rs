@@ -213,3 +213,23 @@ fn wait_prints_each_skipped_action_with_its_reason() {
     assert!(skipped.contains(WEB2) && skipped.contains("compute-4"), "{skipped}");
     assert!(out.stderr.contains("1 skipped"), "{}", out.stderr);
 }
+
+/// Watcher 9's plan as written named hosts by compute node uuid, this
+/// service knew only names: every action SKIPPED, the plan SUCCEEDED and
+/// `--wait` exited 0. Now the plan says nothing was done and `--wait`
+/// exits 3.
+#[test]
+fn a_plan_whose_every_action_was_skipped_says_nothing_was_done_and_exits_3() {
+    let (s, dir) = server();
+    let skipped = json!({"actions": [
+        {"action_type": "migrate", "input_parameters": {"resource_id": "00000000-0000-4000-8000-000000000000", "migration_type": "live", "source_node": "compute-9"}, "parents": []},
+        {"action_type": "migrate", "input_parameters": {"resource_id": WEB1, "migration_type": "live", "source_node": "compute-9"}, "parents": [0]}
+    ]});
+    let file = plan_file(&dir, &skipped);
+    let plan = cli_json(&s, &["plan", "create", "-f", &file], 0)["uuid"].as_str().unwrap().to_string();
+    let out = cli(&s, &["plan", "start", &plan, "--wait"]);
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert!(out.stderr.contains("Nothing was done: every action was SKIPPED (2 of 2)"), "{}", out.stderr);
+    let p = s.get_json(&format!("/v1/action_plans/{plan}"));
+    assert_eq!(p["state"], "SUCCEEDED", "Watcher's state: a skip does not fail a plan");
+}

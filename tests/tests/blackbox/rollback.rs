@@ -400,3 +400,27 @@ fn an_unstarted_rollback_plan_once_dropped_releases_its_original() {
     assert_eq!(linked(&s), json!(third));
     assert_eq!(rollback(&s, &plan, None).status, 400);
 }
+
+/// The rollback's power-on showed the node's uuid in progress and on the
+/// page: inverses on the original's resource keep its `resource_name`.
+#[test]
+fn inverses_keep_the_originals_resource_name() {
+    let (s, _dir) = server(&[], &[]);
+    let plan = executed(
+        &s,
+        vec![
+            act("change_node_power_state", json!({"resource_id": "compute-4", "resource_name": "spare", "state": "on"}), &[]),
+            act("migrate", json!({"resource_id": WEB1, "resource_name": "web-1", "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-2"}), &[]),
+        ],
+    );
+    let r = rollback(&s, &plan, Some(json!({"dry_run": true})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<(String, Value)> = r.json()["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action_type"].as_str().unwrap().to_string(), a["input_parameters"]["resource_name"].clone()))
+        .collect();
+    assert!(names.contains(&("change_node_power_state".into(), json!("spare"))), "{names:?}");
+    assert!(names.contains(&("migrate".into(), json!("web-1"))), "{names:?}");
+}
