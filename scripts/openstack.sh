@@ -184,15 +184,14 @@ key_repository = $DIR/keystone/credential
 $(policy_old_defaults)
 EOF
     local manage=(keystone-manage --config-file "$DIR/keystone/keystone.conf")
-    if [ ! -f "$DIR/keystone/bootstrapped" ]; then
+    {
         "${manage[@]}" db_sync
         "${manage[@]}" fernet_setup --keystone-user root --keystone-group root
         "${manage[@]}" credential_setup --keystone-user root --keystone-group root
         "${manage[@]}" bootstrap --bootstrap-password "$PASSWORD" \
             --bootstrap-admin-url http://127.0.0.1:15000/v3/ --bootstrap-public-url http://127.0.0.1:15000/v3/ \
             --bootstrap-internal-url http://127.0.0.1:15000/v3/ --bootstrap-region-id RegionOne
-        touch "$DIR/keystone/bootstrapped"
-    fi
+    } >"$DIR/log/keystone-manage.out" 2>&1
     launch keystone uwsgi --plugins python3 --http11-socket 127.0.0.1:15000 --add-header "Connection: close" \
         --wsgi-file /usr/bin/keystone-wsgi-public --master --processes 2 --threads 2 --lazy-apps \
         --die-on-term --buffer-size 65535 --env "OS_KEYSTONE_CONFIG_FILES=$DIR/keystone/keystone.conf"

@@ -223,6 +223,15 @@ def test_host_maintenance_from_watcher_is_imported_executed_and_rolled_back(clou
             for a in stored["actions"]} == \
         {(a["uuid"], a["action_type"], json.dumps(a["input_parameters"], sort_keys=True), tuple(sorted(a["parents"])))
          for a in wactions}, "imported faithfully"
+    # The same plan as Watcher and this service list it: the same fields
+    # (a list without /detail has no input_parameters in either).
+    for path in (f"/v1/actions?action_plan_uuid={wplan['uuid']}", f"/v1/actions/detail?action_plan_uuid={wplan['uuid']}"):
+        _, theirs = cloud.w("GET", path)
+        _, ours = host.api("GET", path, expect=200)
+        for t, o in zip(sorted(theirs["actions"], key=lambda a: a["uuid"]), sorted(ours["actions"], key=lambda a: a["uuid"])):
+            missing = set(t) - set(o) - {"action_plan_id"}
+            assert not missing, f"{path}: Watcher shows {missing}, this service does not: {o}"
+            assert ("input_parameters" in t) == ("input_parameters" in o), (path, t, o)
     # Watcher will not run it now, and it is not imported twice.
     _, w = cloud.w("GET", f"/v1/action_plans/{wplan['uuid']}")
     assert w["state"] == "CANCELLED", w

@@ -412,9 +412,19 @@ fn skipped_message(actions: &[Action]) -> String {
     }
     let skipped: Vec<&Action> = actions.iter().filter(|a| a.state == A::Skipped).collect();
     let first = skipped.first().map(|a| {
-        format!("; the first, {} ({}): {}", a.uuid, a.action_type, a.status_message.as_deref().unwrap_or("no reason"))
+        format!(
+            "; the first, {} ({}): {}",
+            a.uuid,
+            a.action_type,
+            a.status_message.as_deref().unwrap_or("no reason")
+        )
     });
-    format!("{NOTHING_DONE} every action was SKIPPED ({} of {}){}", skipped.len(), actions.len(), first.unwrap_or_default())
+    format!(
+        "{NOTHING_DONE} every action was SKIPPED ({} of {}){}",
+        skipped.len(),
+        actions.len(),
+        first.unwrap_or_default()
+    )
 }
 
 /// The applier finishes a plan: CANCELLED if it was being cancelled, else

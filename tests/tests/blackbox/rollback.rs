@@ -409,8 +409,16 @@ fn inverses_keep_the_originals_resource_name() {
     let plan = executed(
         &s,
         vec![
-            act("change_node_power_state", json!({"resource_id": "compute-4", "resource_name": "spare", "state": "on"}), &[]),
-            act("migrate", json!({"resource_id": WEB1, "resource_name": "web-1", "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-2"}), &[]),
+            act(
+                "change_node_power_state",
+                json!({"resource_id": "compute-4", "resource_name": "spare", "state": "on"}),
+                &[],
+            ),
+            act(
+                "migrate",
+                json!({"resource_id": WEB1, "resource_name": "web-1", "migration_type": "live", "source_node": "compute-1", "destination_node": "compute-2"}),
+                &[],
+            ),
         ],
     );
     let r = rollback(&s, &plan, Some(json!({"dry_run": true})));
@@ -419,7 +427,9 @@ fn inverses_keep_the_originals_resource_name() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["action_type"].as_str().unwrap().to_string(), a["input_parameters"]["resource_name"].clone()))
+        .map(|a| {
+            (a["action_type"].as_str().unwrap().to_string(), a["input_parameters"]["resource_name"].clone())
+        })
         .collect();
     assert!(names.contains(&("change_node_power_state".into(), json!("spare"))), "{names:?}");
     assert!(names.contains(&("migrate".into(), json!("web-1"))), "{names:?}");
