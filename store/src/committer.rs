@@ -7,9 +7,11 @@
 //! others), then calls `flush()` once and `sync_data()` on the database file
 //! once, and only then answers each waiting caller (group commit).
 //!
-//! Fail-stop: when the flush or the fsync fails, the waiting callers get
-//! [`StoreError::Poisoned`], and so does every later write, without being
-//! run; the store reports itself unhealthy ([`crate::Store::health`]) so the
+//! Fail-stop: when the flush or the fsync fails — or sled refuses to take
+//! a batch's writes at all (a full disk: sled's own background flusher
+//! meets ENOSPC first, and from then on every insert fails) — the waiting
+//! callers get [`StoreError::Poisoned`], and so does every later write,
+//! without being run; the store reports itself unhealthy ([`crate::Store::health`]) so the
 //! service can exit and restart from what is durable (after a failed
 //! fsync the kernel may have dropped the dirty pages, and a later fsync
 //! would report success for data that is gone). A job that panics fails
@@ -99,9 +101,23 @@ pub(crate) fn run(
             }
             match catch_unwind(AssertUnwindSafe(|| tables.apply(&writes))) {
                 Ok(Ok(())) => waiting.push(answer),
-                Ok(Err(e)) => answer(Err(e)),
+                Ok(Err(e)) => {
+                    // Staging refuses what is invalid; applying only writes:
+                    // an error here is the storage failing (ENOSPC, EIO),
+                    // and what sled holds in memory may no longer match the
+                    // disk. Stop, as for a failed fsync.
+                    let why = e.to_string();
+                    tracing::error!("the storage engine refused a commit: {why}; the store takes no more writes");
+                    let _ = poison.set(why.clone());
+                    answer(Err(StoreError::Poisoned(why)));
+                }
                 Err(panic) => answer(Err(StoreError::JobPanicked(panic_message(panic.as_ref())))),
             }
+        }
+        if let Some(why) = poison.get() {
+            // Applied before the failure, not synced: not durable.
+            waiting.into_iter().for_each(|a| a(Err(StoreError::Poisoned(why.clone()))));
+            continue;
         }
         if waiting.is_empty() {
             continue;
