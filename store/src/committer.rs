@@ -107,7 +107,9 @@ pub(crate) fn run(
                     // and what sled holds in memory may no longer match the
                     // disk. Stop, as for a failed fsync.
                     let why = e.to_string();
-                    tracing::error!("the storage engine refused a commit: {why}; the store takes no more writes");
+                    tracing::error!(
+                        "the storage engine refused a commit: {why}; the store takes no more writes"
+                    );
                     let _ = poison.set(why.clone());
                     answer(Err(StoreError::Poisoned(why)));
                 }

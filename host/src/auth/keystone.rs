@@ -12,6 +12,14 @@
 //! keystonemiddleware's `token_cache_time`). The cache holds at most
 //! `cache_size` entries. Keystone unreachable or failing is a 503 to the
 //! caller, not a 401.
+//!
+//! Tokens nobody has shown yet cannot crowd out the others: invalid ones
+//! are remembered apart (a flood of random tokens evicts only other
+//! invalid ones, never a valid token's entry), and at most
+//! [`MAX_VALIDATIONS`] validations wait on Keystone at once — a request
+//! with a new token beyond that is answered 503 at once, instead of holding
+//! one of the service's in-flight slots for up to Keystone's timeout times
+//! its tries (the in-flight cap applies before authorization).
 
 use super::Identity;
 use crate::openstack_api::{ApiError, CloudConfig, Credential, Domain, Session, SessionOptions};
@@ -57,6 +65,9 @@ pub enum KeystoneError {
     /// Keystone refused the service's own credentials.
     #[error("{0}; check the keystone credentials")]
     ServiceLogin(String),
+    /// Too many new tokens are being validated at once.
+    #[error("{MAX_VALIDATIONS} token validations are already waiting on Keystone")]
+    Busy,
 }
 
 impl From<ApiError> for KeystoneError {
@@ -68,12 +79,19 @@ impl From<ApiError> for KeystoneError {
     }
 }
 
+/// Most validations of new tokens waiting on Keystone at once.
+pub const MAX_VALIDATIONS: usize = 16;
+
 /// A Keystone client with a token cache.
 pub struct Keystone {
     config: KeystoneConfig,
     base: String,
     session: Arc<Session>,
+    /// Valid tokens.
     cache: Mutex<HashMap<[u8; 32], Cached>>,
+    /// Tokens Keystone called invalid, apart: they never evict valid ones.
+    invalid: Mutex<HashMap<[u8; 32], Cached>>,
+    validations: tokio::sync::Semaphore,
 }
 
 #[derive(Clone)]
@@ -115,7 +133,14 @@ impl Keystone {
             backoff: Duration::from_millis(50),
         };
         let session = Session::new(cloud, options).map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
-        Ok(Keystone { config, base, session: Arc::new(session), cache: Mutex::new(HashMap::new()) })
+        Ok(Keystone {
+            config,
+            base,
+            session: Arc::new(session),
+            cache: Mutex::new(HashMap::new()),
+            invalid: Mutex::new(HashMap::new()),
+            validations: tokio::sync::Semaphore::new(MAX_VALIDATIONS),
+        })
     }
 
     /// The URL a 401 points clients to (`WWW-Authenticate: Keystone uri=…`).
@@ -139,6 +164,12 @@ impl Keystone {
         if let Some(hit) = self.cache.lock().expect("token cache").get(&key).filter(|c| c.until > now) {
             return hit.identity.clone().ok_or(KeystoneError::Invalid);
         }
+        if self.invalid.lock().expect("token cache").get(&key).is_some_and(|c| c.until > now) {
+            return Err(KeystoneError::Invalid);
+        }
+        let Ok(_turn) = self.validations.try_acquire() else {
+            return Err(KeystoneError::Busy);
+        };
         let (identity, until) = match self.validate(token).await {
             Ok((identity, expires)) => {
                 let left = (expires - Utc::now()).to_std().unwrap_or_default();
@@ -154,7 +185,8 @@ impl Keystone {
     }
 
     fn remember(&self, key: [u8; 32], entry: Cached) {
-        let mut cache = self.cache.lock().expect("token cache");
+        let map = if entry.identity.is_some() { &self.cache } else { &self.invalid };
+        let mut cache = map.lock().expect("token cache");
         if cache.len() >= self.config.cache_size {
             let now = Instant::now();
             cache.retain(|_, c| c.until > now);
@@ -205,6 +237,49 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn unreachable_keystone(cache_size: usize) -> Keystone {
+        Keystone::new(KeystoneConfig {
+            auth_url: "http://127.0.0.1:9/v3".into(),
+            username: "u".into(),
+            password: "p".into(),
+            project_name: "p".into(),
+            user_domain_id: "default".into(),
+            project_domain_id: "default".into(),
+            cache_time: Duration::from_secs(60),
+            cache_size,
+            timeout: Duration::from_secs(1),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_flood_of_invalid_tokens_never_evicts_a_valid_one() {
+        let k = unreachable_keystone(4);
+        let until = Instant::now() + Duration::from_secs(60);
+        let who = Identity { user: "alice".into(), project_id: None, roles: vec!["reader".into()] };
+        for i in 0..2u8 {
+            k.remember([i; 32], Cached { identity: Some(who.clone()), until });
+        }
+        for i in 0..200u8 {
+            let mut key = [0xff; 32];
+            key[0] = i;
+            k.remember(key, Cached { identity: None, until });
+        }
+        let valid = k.cache.lock().unwrap();
+        assert!(valid.contains_key(&[0; 32]) && valid.contains_key(&[1; 32]), "{} valid kept", valid.len());
+        assert!(k.invalid.lock().unwrap().len() <= 4);
+    }
+
+    #[test]
+    fn new_tokens_beyond_the_validations_in_flight_are_refused_at_once() {
+        let k = unreachable_keystone(16);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _all = k.validations.try_acquire_many(MAX_VALIDATIONS as u32).unwrap();
+        let e = rt.block_on(k.identify("gAAAAAB-a-new-token")).unwrap_err();
+        assert!(matches!(e, KeystoneError::Busy), "{e:?}");
+        assert_eq!(k.session.logins(), 0, "Keystone was not asked");
+    }
+
     #[test]
     fn a_validation_answer_gives_user_project_and_roles() {
         let body = json!({"token": {
@@ -236,12 +311,16 @@ mod tests {
         })
         .unwrap();
         assert_eq!(k.www_authenticate_uri(), "http://127.0.0.1:1");
+        let who = Identity { user: "alice".into(), project_id: None, roles: vec![] };
         for i in 0..100u8 {
             let until = Instant::now() + Duration::from_secs(60 + i as u64);
-            k.remember([i; 32], Cached { identity: None, until });
+            k.remember([i; 32], Cached { identity: Some(who.clone()), until });
+            k.remember([i ^ 0x80; 32], Cached { identity: None, until });
         }
-        let cache = k.cache.lock().unwrap();
-        assert!(cache.len() <= 16, "{}", cache.len());
-        assert!(cache.contains_key(&[99; 32]), "the newest entry is kept");
+        for cache in [k.cache.lock().unwrap(), k.invalid.lock().unwrap()] {
+            assert!(cache.len() <= 16, "{}", cache.len());
+        }
+        assert!(k.cache.lock().unwrap().contains_key(&[99; 32]), "the newest entry is kept");
+        assert!(k.invalid.lock().unwrap().contains_key(&[99 ^ 0x80; 32]), "the newest entry is kept");
     }
 }

@@ -93,6 +93,10 @@ impl Access {
             Mode::Keystone(k) => match k.identify(token.ok_or(Denied::Unauthenticated)?).await {
                 Ok(identity) => Ok(identity),
                 Err(KeystoneError::Invalid) => Err(Denied::Unauthenticated),
+                Err(KeystoneError::Busy) => {
+                    tracing::warn!("a new token was not validated: {}", KeystoneError::Busy);
+                    Err(Denied::Unavailable)
+                }
                 Err(e) => {
                     tracing::error!("cannot validate a token: {e}");
                     Err(Denied::Unavailable)

@@ -158,12 +158,19 @@ fn a_full_disk_stops_the_service_and_loses_nothing_acknowledged() {
     let until = Instant::now() + Duration::from_secs(120);
     let refused = loop {
         assert!(Instant::now() < until, "the disk never filled: {} plans stored", acknowledged.len());
-        match agent.post(format!("http://{addr}/v1/action_plans")).header("Content-Type", "application/json").send(&body) {
+        match agent
+            .post(format!("http://{addr}/v1/action_plans"))
+            .header("Content-Type", "application/json")
+            .send(&body)
+        {
             Ok(mut r) if r.status().as_u16() == 201 => {
-                let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+                let v: serde_json::Value =
+                    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
                 acknowledged.push(v["uuid"].as_str().unwrap().to_string());
             }
-            Ok(mut r) => break format!("{} {}", r.status(), r.body_mut().read_to_string().unwrap_or_default()),
+            Ok(mut r) => {
+                break format!("{} {}", r.status(), r.body_mut().read_to_string().unwrap_or_default())
+            }
             Err(e) => break format!("no answer: {e}"),
         }
     };
@@ -177,7 +184,11 @@ fn a_full_disk_stops_the_service_and_loses_nothing_acknowledged() {
         if let Ok(r) = agent.get(format!("http://{addr}/healthz")).call() {
             assert_ne!(r.status().as_u16(), 200, "healthy on a full disk after: {refused}");
         }
-        assert!(Instant::now() < stop_by, "the server kept running after {refused}:\n{}", log.lock().unwrap());
+        assert!(
+            Instant::now() < stop_by,
+            "the server kept running after {refused}:\n{}",
+            log.lock().unwrap()
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(!status.success(), "exit status {status}");

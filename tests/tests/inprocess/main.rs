@@ -8,6 +8,7 @@
 mod api_fuzz;
 mod applier_bounds;
 mod batch;
+mod import;
 mod in_process;
 mod listing;
 mod openstack;

@@ -86,6 +86,13 @@ async function showPlan(uuid) {
     add("Created", p.created_at);
     add("Rollback of", p.rollback_of ? planLink(p.rollback_of) : null);
     add("Rolled back by", p.rolled_back_by ? planLink(p.rolled_back_by) : null);
+    if (p.source) {
+      const s = p.source;
+      add("Imported from", "Watcher action plan " + s.action_plan_uuid + " (" + (s.watcher_state || "?") + " in Watcher, " +
+        s.watcher_url + ")");
+      add("Audit", (s.audit_name || "—") + " " + (s.audit_uuid || "") + "; strategy " + (s.strategy_name || "—") +
+        ", goal " + (s.goal_name || "—"));
+    }
     const actions = await api("/v1/actions/detail?action_plan_uuid=" + uuid + "&limit=1000");
     const body = $("#actions tbody");
     body.replaceChildren();
