@@ -41,8 +41,9 @@ def load_env(dir):
 class Cloud:
     """The admin's view of the real cloud (openstacksdk)."""
 
-    def __init__(self, env):
+    def __init__(self, env, dir):
         self.env = env
+        self.dir = dir
         self.c = openstack.connect(
             auth_url=env["OS_AUTH_URL"], username=env["OS_USERNAME"], password=env["OS_PASSWORD"],
             project_name=env["OS_PROJECT_NAME"], user_domain_name="Default", project_domain_name="Default",
@@ -87,6 +88,11 @@ class Cloud:
     def settle_model(self):
         """Watcher's decision engine reads the cloud every 5 s."""
         time.sleep(7)
+
+    def sql(self, statement):
+        """One statement on Watcher's database (to make what no audit makes)."""
+        subprocess.run(["mysql", "--no-defaults", "-S", os.path.join(self.dir, "mysql.sock"), "-uroot", "watcher",
+                        "-e", statement], check=True, capture_output=True)
 
     def wait_for_watcher(self, plan, timeout=120):
         """Until Watcher's applier is done with `plan`."""
@@ -274,6 +280,17 @@ def test_import_refuses_plans_watcher_runs_or_has_not_recommended(cloud, host):
     status, doc = host.api("POST", "/v1/action_plans/import",
                            {"action_plan_uuid": "00000000-0000-4000-8000-000000000000"})
     assert status == 404 and "Watcher has no action plan" in doc["faultstring"], (status, doc)
+    # An action type the OpenStack driver has no executor for (no strategy
+    # of Watcher 9 here emits one: one action's type is changed in
+    # Watcher's database): refused, naming it, and Watcher's plan untouched.
+    wplan, wactions = cloud.audit("dummy", "dummy")
+    odd = wactions[0]["uuid"]
+    cloud.sql(f"UPDATE actions SET action_type = 'volume_snapshot' WHERE uuid = '{odd}'")
+    status, doc = host.api("POST", "/v1/action_plans/import", {"action_plan_uuid": wplan["uuid"]})
+    assert status == 400 and odd in doc["faultstring"] and "volume_snapshot" in doc["faultstring"], (status, doc)
+    _, w = cloud.w("GET", f"/v1/action_plans/{wplan['uuid']}")
+    assert w["state"] == "RECOMMENDED", f"a refused import changed Watcher's plan: {w}"
+    assert host.api("GET", f"/v1/action_plans/{wplan['uuid']}")[0] == 404, "nothing stored"
     # A RECOMMENDED dummy plan imports (nop, sleep) and runs here.
     wplan, _ = cloud.audit("dummy", "dummy")
     status, doc = host.api("POST", "/v1/action_plans/import", {"action_plan_uuid": wplan["uuid"], "auto_start": True})
@@ -395,7 +412,7 @@ def main():
     env = load_env(dir)
     out_dir = os.path.join(ROOT, "target/test-output")
     os.makedirs(out_dir, exist_ok=True)
-    cloud = Cloud(env)
+    cloud = Cloud(env, dir)
     host = Host(binary, env, out_dir)
     failed = []
     try:
