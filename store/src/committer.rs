@@ -10,7 +10,9 @@
 //! Fail-stop: when the flush or the fsync fails — or sled refuses to take
 //! a batch's writes at all (a full disk: sled's own background flusher
 //! meets ENOSPC first, and from then on every insert fails) — the waiting
-//! callers get [`StoreError::Poisoned`], and so does every later write,
+//! callers get [`StoreError::Poisoned`] (as does a write whose staging met
+//! the storage failing: `Txn::next_id` writes sled's id counter), and so
+//! does every later write,
 //! without being run; the store reports itself unhealthy ([`crate::Store::health`]) so the
 //! service can exit and restart from what is durable (after a failed
 //! fsync the kernel may have dropped the dirty pages, and a later fsync
@@ -82,11 +84,20 @@ pub(crate) fn run(
             let staged = catch_unwind(AssertUnwindSafe(|| {
                 let mut txn = Txn::new(&tables, &db);
                 let Outcome { commit, answer } = run(&mut txn);
-                let writes: Vec<Write> = if commit { txn.into_writes() } else { Vec::new() };
-                (writes, answer)
+                let failed = txn.engine_failed();
+                let writes: Vec<Write> =
+                    if commit && failed.is_none() { txn.into_writes() } else { Vec::new() };
+                (writes, answer, failed)
             }));
             let (writes, answer) = match staged {
-                Ok(staged) => staged,
+                Ok((_, answer, Some(why))) => {
+                    // Staging met the storage failing (a full disk): stop.
+                    tracing::error!("the storage engine failed while a write was staged: {why}; the store takes no more writes");
+                    let _ = poison.set(why.clone());
+                    answer(Err(StoreError::Poisoned(why)));
+                    continue;
+                }
+                Ok((writes, answer, None)) => (writes, answer),
                 Err(panic) => {
                     let why = panic_message(panic.as_ref());
                     tracing::error!("a store write panicked and was dropped: {why}");
@@ -102,8 +113,8 @@ pub(crate) fn run(
             match catch_unwind(AssertUnwindSafe(|| tables.apply(&writes))) {
                 Ok(Ok(())) => waiting.push(answer),
                 Ok(Err(e)) => {
-                    // Staging refuses what is invalid; applying only writes:
-                    // an error here is the storage failing (ENOSPC, EIO),
+                    // Applying only writes: an error here is the storage
+                    // failing (ENOSPC, EIO),
                     // and what sled holds in memory may no longer match the
                     // disk. Stop, as for a failed fsync.
                     let why = e.to_string();

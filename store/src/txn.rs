@@ -25,6 +25,10 @@ pub struct Txn<'a> {
     documents: BTreeMap<String, serde_json::Value>,
     blobs: BTreeMap<String, Option<Vec<u8>>>,
     writes: Vec<Write>,
+    /// Set when staging itself met the storage failing (`next_id` writes
+    /// sled's id counter): the committer then stops the store, whatever the
+    /// job answered.
+    engine_failed: std::cell::RefCell<Option<String>>,
 }
 
 impl<'a> Txn<'a> {
@@ -40,7 +44,13 @@ impl<'a> Txn<'a> {
             documents: BTreeMap::new(),
             blobs: BTreeMap::new(),
             writes: Vec::new(),
+            engine_failed: Default::default(),
         }
+    }
+
+    /// Why staging met the storage failing, if it did.
+    pub(crate) fn engine_failed(&self) -> Option<String> {
+        self.engine_failed.borrow().clone()
     }
 
     /// The store's trees (for the store's own jobs, e.g. building an order).
@@ -50,7 +60,11 @@ impl<'a> Txn<'a> {
 
     /// A fresh, never reused id (creation order).
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+        self.db.generate_id().map_err(|e| {
+            let e = StoreError::from(e);
+            self.engine_failed.borrow_mut().get_or_insert_with(|| e.to_string());
+            e
+        })
     }
 
     /// A plan, as staged or stored.
