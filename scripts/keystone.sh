@@ -26,21 +26,7 @@ install() {
         && [ -e /usr/lib/uwsgi/plugins/python3_plugin.so ]; then
         return 0
     fi
-    echo "keystone.sh: installing keystone and uwsgi from Debian's packages" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    # Keep the package from starting its own service (there is no init system
-    # here, and the tests run their own Keystone): a policy-rc.d for the
-    # install only, unless the machine has one.
-    local own_policy=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        own_policy=1
-    fi
-    local status=0
-    { apt-get update -qq && apt-get install -y -qq keystone uwsgi uwsgi-plugin-python3 >/dev/null; } || status=$?
-    [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
-    return $status
+    bash "$(dirname "$0")/apt-install.sh" keystone uwsgi uwsgi-plugin-python3
 }
 
 start() {

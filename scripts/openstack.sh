@@ -33,25 +33,7 @@ PACKAGES=(mariadb-server rabbitmq-server keystone uwsgi uwsgi-plugin-python3
     python3-pymysql python3-openstackclient python3-watcherclient python3-ironicclient)
 
 install() {
-    local missing=()
-    for p in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "openstack.sh: installing ${#missing[@]} packages from Debian" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    # The packages must not start their own services (no init system here;
-    # the tests run their own): a policy-rc.d for the install only.
-    local own_policy=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        own_policy=1
-    fi
-    local status=0
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?
-    [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
-    return $status
+    bash "$HERE/apt-install.sh" --no-install-recommends "${PACKAGES[@]}"
 }
 
 # Runs "$2..." in the background as service $1 (pid in DIR/pids, output in
@@ -135,22 +117,8 @@ rabbitmq() {
 
 TRANSPORT=rabbit://guest:guest@127.0.0.1:15673/
 
-# The [keystone_authtoken] section every API service validates tokens with,
-# and a section of the same credentials for calling other services.
-authtoken() {
-    cat <<EOF
-[keystone_authtoken]
-www_authenticate_uri = http://127.0.0.1:15000/v3
-auth_url = http://127.0.0.1:15000/v3
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = os-service
-password = $PASSWORD
-region_name = RegionOne
-EOF
-}
+# A section [$1] of the service user's credentials, for calling other
+# services; `authtoken` is the one every API service validates tokens with.
 service_auth() {
     cat <<EOF
 [$1]
@@ -163,6 +131,10 @@ username = os-service
 password = $PASSWORD
 region_name = RegionOne
 EOF
+}
+authtoken() {
+    service_auth keystone_authtoken
+    echo "www_authenticate_uri = http://127.0.0.1:15000/v3"
 }
 policy_old_defaults() {
     printf '[oslo_policy]\nenforce_scope = false\nenforce_new_defaults = false\n'

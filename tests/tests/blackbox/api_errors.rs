@@ -135,3 +135,36 @@ fn a_declared_oversized_body_is_refused_at_once() {
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{method} {path}: not at once");
     }
 }
+
+/// `POST /v1/action_plans/import`: a malformed body is a 400 naming the
+/// field before Watcher is looked for; a well-formed one on a service with
+/// no OpenStack driver is a 409 saying so. Nothing is stored either way.
+#[test]
+fn import_requests_that_are_malformed_or_cannot_reach_watcher_are_refused() {
+    let s = Server::start(&[]);
+    for body in [
+        json!({"action_plan_uuid": "not-a-uuid"}),
+        json!({}),
+        json!({"action_plan_uuid": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01", "extra": 1}),
+        json!({"action_plan_uuid": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01", "auto_start": "yes"}),
+    ] {
+        let r = s.send_json("POST", "/v1/action_plans/import", &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.contains("Invalid import request"), "{}", r.body);
+    }
+    let r = s.send_json(
+        "POST",
+        "/v1/action_plans/import",
+        &json!({"action_plan_uuid": "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("--driver openstack"), "{}", r.body);
+    let r = s.call(
+        "POST",
+        "/v1/action_plans/import",
+        &[("Content-Type", "application/json")],
+        Some(b"{not json"),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(s.get_json("/v1/action_plans")["action_plans"], json!([]));
+}

@@ -25,32 +25,8 @@ fn a_failed_fsync_is_answered_503_and_the_server_exits_non_zero() {
     let data = tempfile::tempdir().unwrap();
     // Two commits at start (the compile cache's key, the simulated cloud's
     // seed) succeed; the third — the first request's — fails.
-    let mut child = Command::new(failpoints_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env("RUST_LOG", "info")
-        .env("FAILPOINTS", "store::sync=2*off->return(EIO injected)")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("address=").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
-            }
-            sink.lock().unwrap().push_str(&(line + "\n"));
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
-        let _ = child.kill();
-        panic!("the server did not start (a commit at start failed?):\n{}", log.lock().unwrap())
-    });
+    let (mut child, addr, log) =
+        serve(&failpoints_bin(), data.path(), &[("FAILPOINTS", "store::sync=2*off->return(EIO injected)")]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut r = agent
         .post(format!("http://{addr}/v1/action_plans"))
@@ -110,12 +86,17 @@ impl Drop for SmallDisk {
     }
 }
 
-/// Starts the service's binary on `data`; its address and its log.
-fn serve(data: &std::path::Path) -> (std::process::Child, String, std::sync::Arc<std::sync::Mutex<String>>) {
-    let mut child = Command::new(host_bin())
+/// Starts `bin serve` on `data` with `env`; its address and its log.
+fn serve(
+    bin: &std::path::Path,
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, std::sync::Arc<std::sync::Mutex<String>>) {
+    let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -135,7 +116,7 @@ fn serve(data: &std::path::Path) -> (std::process::Child, String, std::sync::Arc
     });
     let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
         let _ = child.kill();
-        panic!("the server did not start:\n{}", log.lock().unwrap())
+        panic!("the server did not start (a commit at start failed?):\n{}", log.lock().unwrap())
     });
     (child, addr, log)
 }
@@ -148,7 +129,7 @@ fn serve(data: &std::path::Path) -> (std::process::Child, String, std::sync::Arc
 fn a_full_disk_stops_the_service_and_loses_nothing_acknowledged() {
     let disk = SmallDisk::mount("6m");
     let data = disk.0.path().join("store");
-    let (mut child, addr, log) = serve(&data);
+    let (mut child, addr, log) = serve(&host_bin(), &data, &[]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let message = "x".repeat(900);
     let body = serde_json::json!({"actions": (0..40).map(|i| serde_json::json!({
@@ -194,7 +175,7 @@ fn a_full_disk_stops_the_service_and_loses_nothing_acknowledged() {
     assert!(!status.success(), "exit status {status}");
     // With room again, everything acknowledged is there.
     disk.grow("256m");
-    let (mut again, addr, log) = serve(&data);
+    let (mut again, addr, log) = serve(&host_bin(), &data, &[]);
     for uuid in &acknowledged {
         let r = agent.get(format!("http://{addr}/v1/action_plans/{uuid}")).call().unwrap();
         assert_eq!(r.status().as_u16(), 200, "acknowledged plan {uuid} lost:\n{}", log.lock().unwrap());
