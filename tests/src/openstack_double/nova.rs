@@ -233,14 +233,15 @@ fn failed_later(w: &mut World, id: &str, action: &str, event: &str, details: &st
     Answer { request_id: Some(request), ..Answer::accepted() }
 }
 
-/// The scheduler: the enabled host other than `source` with fewest instances.
 /// What the scheduler's failure says (after a 202, on real Nova).
 const NO_HOST: &str = "No valid host was found. There are not enough hosts available.";
 
+/// The scheduler: the enabled, powered-on host other than `source` with
+/// fewest instances.
 fn schedule(w: &World, source: &str) -> Option<String> {
     w.services
         .iter()
-        .filter(|(h, s)| s.status == "enabled" && h.as_str() != source)
+        .filter(|(h, s)| s.status == "enabled" && h.as_str() != source && !w.powered_off(h))
         .min_by_key(|(h, _)| (w.running_vms(h), (*h).clone()))
         .map(|(h, _)| h.clone())
 }

@@ -281,6 +281,16 @@ impl World {
         Some(Pending { at: Instant::now() + self.delay, then: Box::new(then) })
     }
 
+    /// Whether `host`'s machine is powered off (its Ironic node, the one
+    /// whose `extra.compute_node_id` is the host's hypervisor): then its
+    /// nova-compute is down, and the scheduler's ComputeFilter drops it.
+    pub fn powered_off(&self, host: &str) -> bool {
+        let Some(svc) = self.services.get(host) else { return false };
+        self.nodes.values().any(|n| {
+            n.compute_node_id.as_deref() == Some(svc.hypervisor.as_str()) && n.power_state == "power off"
+        })
+    }
+
     /// Instances on `host` (Nova's `running_vms` counts them all).
     pub fn running_vms(&self, host: &str) -> usize {
         self.servers.values().filter(|s| s.host == host).count()

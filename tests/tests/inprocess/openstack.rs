@@ -9,8 +9,9 @@
 //! tests run side by side. Ignored in a plain `cargo test`, which has no
 //! Keystone.
 
-use crate::rollback_props::{generate_on_nova, registry, roll_back, run, steps, tokio, World};
+use crate::rollback_props::{generate_on_nova, registry, roll_back, run, steps, tokio, Edge, Step, World};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use rollback_host::cloud::openstack::{OpenStack, Options};
 use rollback_host::cloud::simulated::DEFAULT_SEED;
 use rollback_host::openstack_api::{CloudConfig, Method, Session, SessionOptions};
@@ -470,29 +471,88 @@ proptest! {
     #[test]
     #[ignore = "needs a real Keystone: make test-keystone"]
     fn rolling_back_on_openstack_restores_the_double((choices, edges) in steps()) {
-        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        let (c, driver) = shared();
-        let seed: Value = serde_json::from_str(DEFAULT_SEED).unwrap();
-        c.double.edit(|w| *w = rollback_tests::openstack_double::World::from_cloud(&seed, w.delay));
-        let dir = rollback_tests::tmpfs_dir();
-        let store = Store::open(dir.path()).unwrap();
-        let options = service::Options { sleep_scale: 0.0, ..service::Options::default() };
-        let cloud = rollback_host::server::Cloud::Driver(driver.clone());
-        let service = crate::in_process::start(tokio(), &store, Some(registry()), options, cloud).service;
-        let w = World { _dir: dir, store, service };
-        let start = c.double.cloud();
-        let plan = run(&w, &generate_on_nova(&seed, &choices, &edges));
-        for a in w.store.actions_of(plan).unwrap() {
-            prop_assert_eq!(a.state, ActionState::Succeeded, "{} {:?}: {:?}", a.action_type, a.input_parameters, a.status_message);
-        }
-        let rb = roll_back(&w, plan);
-        prop_assert_eq!(w.store.plan(rb).unwrap().unwrap().state, PlanState::Succeeded);
-        for a in w.store.actions_of(rb).unwrap() {
-            prop_assert_eq!(a.state, ActionState::Succeeded, "rollback {} {:?}: {:?}", a.action_type, a.input_parameters, a.status_message);
-        }
-        prop_assert_eq!(c.double.cloud(), start);
-        let _ = tokio();
+        restores_the_double(&choices, &edges)?;
     }
+}
+
+/// Runs the generated plan on the double, rolls it back, and checks that
+/// every action succeeded both ways and the double is back where it began.
+fn restores_the_double(choices: &[Step], edges: &[Edge]) -> Result<(), TestCaseError> {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let (c, driver) = shared();
+    let seed: Value = serde_json::from_str(DEFAULT_SEED).unwrap();
+    c.double.edit(|w| *w = rollback_tests::openstack_double::World::from_cloud(&seed, w.delay));
+    let dir = rollback_tests::tmpfs_dir();
+    let store = Store::open(dir.path()).unwrap();
+    let options = service::Options { sleep_scale: 0.0, ..service::Options::default() };
+    let cloud = rollback_host::server::Cloud::Driver(driver.clone());
+    let service = crate::in_process::start(tokio(), &store, Some(registry()), options, cloud).service;
+    let w = World { _dir: dir, store, service };
+    let start = c.double.cloud();
+    let plan = run(&w, &generate_on_nova(&seed, choices, edges));
+    let forward = w.store.actions_of(plan).unwrap();
+    for a in &forward {
+        prop_assert_eq!(
+            a.state,
+            ActionState::Succeeded,
+            "{} {:?}: {:?}",
+            a.action_type,
+            a.input_parameters,
+            a.status_message
+        );
+    }
+    let rb = roll_back(&w, plan);
+    let undo = w.store.actions_of(rb).unwrap();
+    // Both plans, numbered, each action with its parents' numbers.
+    let both: Vec<_> = forward.iter().chain(&undo).collect();
+    let at = |u: &uuid::Uuid| both.iter().position(|a| a.uuid == *u).unwrap_or(usize::MAX);
+    let plans: Vec<String> = both
+        .iter()
+        .map(|a| {
+            let parents: Vec<usize> = a.parents.iter().map(at).collect();
+            format!(
+                "{} {} {} {:?} after {:?}: {:?}",
+                at(&a.uuid),
+                a.action_type,
+                a.state,
+                a.input_parameters,
+                parents,
+                a.status_message
+            )
+        })
+        .collect();
+    prop_assert_eq!(w.store.plan(rb).unwrap().unwrap().state, PlanState::Succeeded, "{:#?}", plans);
+    for a in &undo {
+        prop_assert_eq!(
+            a.state,
+            ActionState::Succeeded,
+            "rollback {} {:?}: {:?}",
+            a.action_type,
+            a.input_parameters,
+            a.status_message
+        );
+    }
+    prop_assert_eq!(c.double.cloud(), start);
+    Ok(())
+}
+
+/// A host disabled, emptied and enabled again: undone, it is enabled
+/// while the server moves back (seen red in CI).
+#[test]
+#[ignore = "needs a real Keystone: make test-keystone"]
+fn a_host_disabled_emptied_and_enabled_again_takes_its_server_back() {
+    let choices = [
+        (56, 65, 0),
+        (129, 0, 32),
+        (216, 125, 0),
+        (69, 0, 77),
+        (116, 29, 0),
+        (0, 0, 0),
+        (0, 0, 0),
+        (0, 0, 0),
+        (30, 0, 0),
+    ];
+    restores_the_double(&choices, &[(1965951120073335165, 5746703022663253171)]).unwrap();
 }
 
 /// An application credential of the service user, created with its token.

@@ -40,7 +40,8 @@ const INSTANCES: [&str; 4] = [
 const VOLUMES: [&str; 2] = ["8a2b3c4d-1111-4a22-9b33-5c6d7e8f9a01", "8a2b3c4d-1111-4a22-9b33-5c6d7e8f9a02"];
 /// Hosts instances move between; never disabled by a generated plan.
 const HOSTS: [&str; 3] = ["compute-1", "compute-2", "compute-3"];
-/// The spare host: its service and power change, nothing moves onto it.
+/// The spare host: its service and power change; only a resize on Nova
+/// (the scheduler's choice) may put an instance on it.
 const SPARE: &str = "compute-4";
 const FLAVORS: [&str; 3] = ["m1.small", "m1.medium", "m1.large"];
 const POOLS: [&str; 2] = ["storage-1@lvm#pool-a", "storage-1@lvm#pool-b"];
@@ -106,6 +107,24 @@ struct Model {
 
 impl Model {
     /// Hosts other than `from` that take instances.
+    /// Whether Nova's scheduler surely finds another enabled host for a
+    /// resize of instance `i` (the spare too when powered on; where an earlier resize put
+    /// it is not known, so then two are needed).
+    fn resize_has_a_host(&self, i: usize) -> bool {
+        let enabled: Vec<&str> = HOSTS
+            .iter()
+            .zip(&self.enabled)
+            .filter(|(_, on)| **on)
+            .map(|(h, _)| *h)
+            .chain((self.spare_enabled && self.spare_on).then_some(SPARE))
+            .collect();
+        if self.placed[i] {
+            enabled.iter().any(|h| *h != self.host[i])
+        } else {
+            enabled.len() >= 2
+        }
+    }
+
     fn destinations(&self, from: &str) -> Vec<&'static str> {
         HOSTS.iter().zip(&self.enabled).filter(|(h, on)| **on && **h != from).map(|(h, _)| *h).collect()
     }
@@ -143,6 +162,8 @@ fn generate_with(mut m: Model, choices: &[Step], extra_edges: &[Edge]) -> Vec<Ge
     // Last action of each chain: 4 instances, 2 volumes, the spare host,
     // the three hosts' services.
     let mut last: [Option<usize>; 10] = [None; 10];
+    // Resizes so far (on Nova).
+    let mut resizes: Vec<usize> = Vec::new();
     for &(chain, op, pick) in choices {
         let chain = chain as usize % 10; // 7 chains, nop, sleep, maintenance
         if chain == 9 {
@@ -160,6 +181,10 @@ fn generate_with(mut m: Model, choices: &[Step], extra_edges: &[Edge]) -> Vec<Ge
                         let ty = if m.status[i] == "ACTIVE" { "stop" } else { "start" };
                         m.status[i] = if ty == "stop" { "SHUTOFF" } else { "ACTIVE" };
                         (ty, json!({"resource_id": id}), Some(i))
+                    }
+                    1 if m.resize_moves && !m.resize_has_a_host(i) => {
+                        out.push(("nop".into(), json!({"message": "no host to resize onto"}), vec![]));
+                        continue;
                     }
                     1 => {
                         let others: Vec<&str> =
@@ -247,10 +272,26 @@ fn generate_with(mut m: Model, choices: &[Step], extra_edges: &[Edge]) -> Vec<Ge
         let mut parents: Vec<usize> = key.and_then(|k| last[k]).into_iter().collect();
         // A move onto a host waits for the host's last service change.
         parents.extend(host_chain(&params).and_then(|c| last[c]));
+        // On Nova a resize lands wherever the scheduler puts it, the spare
+        // too: it waits for every host's last service and power change, as
+        // in Watcher's weight planner, whose layers order each kind after
+        // the one before. (Unordered, a rollback may find the spare's
+        // power-off refused by the driver's guard, the resized server
+        // still on it: a safe failure, not a restored cloud.)
+        // And the spare's changes wait for the resizes before them (its
+        // power-off must not catch a resize landing there).
+        if m.resize_moves && ty == "resize" {
+            parents.extend(last[6..].iter().flatten().copied());
+            resizes.push(out.len());
+        }
+        if m.resize_moves && key == Some(6) {
+            parents.extend(resizes.iter().copied());
+        }
         if let Some(k) = key {
             last[k] = Some(out.len());
         }
         parents.sort_unstable();
+        parents.dedup();
         out.push((ty.to_string(), params, parents));
     }
     // Extra edges from an earlier to a later action keep the DAG acyclic.
