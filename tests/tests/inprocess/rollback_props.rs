@@ -95,6 +95,8 @@ struct Model {
     vtype: Vec<String>,
     spare_enabled: bool,
     spare_on: bool,
+    /// Whether a resize on Nova may have put a server on the spare.
+    spare_maybe_occupied: bool,
     /// Whether each of `HOSTS` is enabled (instances move only to those).
     enabled: Vec<bool>,
     /// Whether each instance's host is known: on real Nova (and its
@@ -140,6 +142,7 @@ fn model(seed: &Value) -> Model {
         vtype: VOLUMES.iter().map(|v| seed["volumes"][v]["type"].as_str().unwrap().to_string()).collect(),
         spare_enabled: seed["compute_services"][SPARE]["state"] == "enabled",
         spare_on: seed["nodes"][SPARE]["power"] == "on",
+        spare_maybe_occupied: false,
         enabled: HOSTS.iter().map(|h| seed["compute_services"][h]["state"] == "enabled").collect(),
         placed: vec![true; 4],
         resize_moves: false,
@@ -193,6 +196,7 @@ fn generate_with(mut m: Model, choices: &[Step], extra_edges: &[Edge]) -> Vec<Ge
                         m.flavor[i] = f.to_string();
                         if m.resize_moves {
                             m.placed[i] = false;
+                            m.spare_maybe_occupied |= m.spare_enabled && m.spare_on;
                         }
                         ("resize", json!({"resource_id": id, "flavor": f}), Some(i))
                     }
@@ -257,6 +261,11 @@ fn generate_with(mut m: Model, choices: &[Step], extra_edges: &[Edge]) -> Vec<Ge
                         p["disabled_reason"] = json!(format!("reason {pick}"));
                     }
                     ("change_nova_service_state", p, Some(6))
+                } else if m.spare_on && m.spare_maybe_occupied {
+                    // Nova's guard would refuse: a resize may have put a
+                    // server there.
+                    out.push(("nop".into(), json!({"message": "the spare may hold a server"}), vec![]));
+                    continue;
                 } else {
                     m.spare_on = !m.spare_on;
                     (
