@@ -18,6 +18,7 @@ mod config;
 mod openstack;
 mod plan;
 mod plugin;
+mod plugin_new;
 mod serve;
 
 use clap::{Parser, Subcommand};

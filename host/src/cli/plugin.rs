@@ -1,6 +1,6 @@
 //! `rollback-host plugin ...`: offline work on plugin components (`check`,
-//! `invert`) and the service's plugins over the API (`list`, `add`,
-//! `remove`).
+//! `invert`), new projects (`new`, `wit`: see `plugin_new`) and the
+//! service's plugins over the API (`list`, `add`, `remove`).
 
 use super::client::{print_json, table, Client, ClientError, Connection};
 use anyhow::Context;
@@ -56,6 +56,29 @@ pub enum PluginCommand {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Write a standalone inverter project for a new action type, outside
+    /// this repository: the SDK, an inverter that refuses until written,
+    /// a native test and the build command.
+    New {
+        /// The action type the inverter undoes.
+        name: String,
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: super::plugin_new::Lang,
+        /// Where (default: ./NAME). Existing files are kept.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Write the SDK's own files again (never the inverter or its test).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the plugin contract (WIT) this binary speaks, or write it to a
+    /// file or directory.
+    Wit {
+        /// A file, or a directory to write `rollback.wit` into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
@@ -65,6 +88,8 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
         PluginCommand::List { conn } => Ok(super::remote(list(&conn))),
         PluginCommand::Add { file, action_type, conn } => Ok(super::remote(add(&conn, &file, action_type))),
         PluginCommand::Remove { action_type, conn } => Ok(super::remote(remove(&conn, &action_type))),
+        PluginCommand::New { name, lang, dir, force } => super::plugin_new::new(&name, lang, dir, force),
+        PluginCommand::Wit { out } => super::plugin_new::wit(out),
     }
 }
 

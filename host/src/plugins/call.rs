@@ -86,10 +86,14 @@ pub(crate) fn with_instance<I, R>(
     store.epoch_deadline_trap();
     store.set_hostcall_fuel(limits.hostcall_fuel());
 
+    // Instantiation (start functions included) has a deadline of its own;
+    // the call then gets a whole one, not what instantiating left of it (a
+    // language runtime's instance takes a few hundred microseconds).
     let instance = match instantiate(&mut store) {
         Ok(i) => i,
         Err(e) => return Err(classify(e, &store, limits, true)),
     };
+    store.set_epoch_deadline(limits.deadline_ticks());
     f(&instance, &mut store).map_err(|e| classify(e, &store, limits, false))
 }
 

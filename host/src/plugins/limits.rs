@@ -200,8 +200,9 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 }
 
 /// Core instances one plugin may create (a Rust guest built by
-/// wasm-component-ld has two or three).
-pub(crate) const MAX_CORE_INSTANCES: usize = 16;
+/// wasm-component-ld has two or three; a componentize-py one 38: CPython's
+/// libraries are linked dynamically, one core instance each).
+pub(crate) const MAX_CORE_INSTANCES: usize = 64;
 /// Linear memories one plugin instance may create.
 pub(crate) const MAX_MEMORIES: usize = 4;
 /// Tables one plugin instance may create.

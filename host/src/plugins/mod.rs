@@ -74,8 +74,10 @@ struct Shared {
 }
 
 /// The largest component loaded, from an upload or the plugins directory
-/// (8 MiB).
-pub const MAX_COMPONENT_BYTES: usize = 8 << 20;
+/// (32 MiB: a Python inverter built by componentize-py, CPython inside, is
+/// about 18 MiB; a JavaScript one by componentize-js about 12 MiB; a Rust
+/// one 100-300 KiB).
+pub const MAX_COMPONENT_BYTES: usize = 32 << 20;
 
 /// One action of an executed plan, as handed to [`LoadedPlugin::invert`].
 #[derive(Debug, Clone, Copy)]
