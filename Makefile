@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-openstack test-ui test-durability test-crash client-venv bench bench-load clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-openstack test-foreign-plugins test-ui test-durability test-crash client-venv bench bench-load clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -31,7 +31,7 @@ run: build
 ## test: the plugins' native unit tests, the host's and black-box tests (they
 ##       drive the real python-watcherclient, installed by client-venv),
 ##       schemathesis against the OpenAPI document, and the Keystone tests
-test: build client-venv test-plugins test-host test-api test-keystone test-openstack test-ui test-durability test-crash
+test: build client-venv test-plugins test-host test-api test-keystone test-openstack test-foreign-plugins test-ui test-durability test-crash
 
 ## client-venv: python-watcherclient and openstackclient in target/venv
 client-venv:
@@ -67,6 +67,15 @@ test-keystone: build client-venv
 	bash scripts/keystone.sh start target/keystone $(KEYSTONE_PORT)
 	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test blackbox --test inprocess -- keystone:: openstack:: --ignored --nocapture --test-threads 3; \
 	  status=$$?; bash scripts/keystone.sh stop target/keystone; exit $$status
+
+## test-foreign-plugins: inverters in Python written outside the repository with
+##                       `plugin new` and built with componentize-py (installed by
+##                       scripts/plugin-toolchains.sh into target/plugin-venv), uploaded,
+##                       a plan rolled back with them; a hostile Python plugin contained
+##                       (tests/system/foreign-plugins.py)
+test-foreign-plugins: build
+	bash scripts/plugin-toolchains.sh
+	python3 tests/system/foreign-plugins.py target/debug/rollback-host
 
 ## test-openstack: a real OpenStack from Debian 12's packages on loopback (scripts/openstack.sh:
 ##                 MariaDB, RabbitMQ, Keystone, Glance, Placement, Neutron, Nova with three

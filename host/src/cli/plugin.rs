@@ -234,6 +234,7 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
             "invert_batch": plugin.batched(),
             "sha256": plugin.sha256(),
             "size": plugin.size(),
+            "memory_cap_bytes": plugin.memory_cap(),
             "parameters_schema": m.parameters_schema,
         });
         out!("{report:#}");
@@ -249,6 +250,7 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
         );
         out!("sha256:            {}", plugin.sha256());
         out!("size:              {} bytes", plugin.size());
+        out!("memory cap:        {} MiB (at rest and in use)", plugin.memory_cap() >> 20);
         out!("parameters schema: {:#}", m.parameters_schema);
     }
     Ok(ExitCode::SUCCESS)

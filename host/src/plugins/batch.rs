@@ -37,7 +37,7 @@ impl LoadedPlugin {
         mut go_on: impl FnMut() -> bool,
     ) -> Result<(), PluginError> {
         let code = tiers::current(&self.code);
-        let limits = &self.runtime.inner.limits;
+        let limits = &self.limits;
         let max_input = limits.memory_bytes() / MAX_BATCH_INPUT_FRACTION;
         let mut rest = actions;
         while !rest.is_empty() {
@@ -90,7 +90,7 @@ impl LoadedPlugin {
             &code.engine,
             &code.pre,
             batch,
-            &self.runtime.inner.limits,
+            &self.limits,
             plugin,
             chunk,
         ) {

@@ -65,6 +65,11 @@ impl bindings::watcher::rollback::log::Host for CallState {
 
 impl bindings::watcher::rollback::types::Host for CallState {}
 
+/// The instance's linear memory so far (see [`MemoryLimiter::used_bytes`]).
+pub(crate) fn memory_in_use(store: &Store<CallState>) -> usize {
+    store.data().limiter.used_bytes()
+}
+
 /// Adds the contract's imports to a linker.
 pub(crate) fn add_imports(linker: &mut wasmtime::component::Linker<CallState>) -> wasmtime::Result<()> {
     bindings::PluginCore::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)

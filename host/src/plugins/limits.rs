@@ -7,8 +7,10 @@ use std::time::Duration;
 
 /// Default: CPU deadline per call, in milliseconds.
 pub const DEADLINE_MS: u64 = 100;
-/// Default: Memory cap per instance, in MiB.
+/// Default: Memory a call may use beyond the plugin's memory at rest, in MiB.
 pub const MEMORY_MIB: usize = 16;
+/// Default: Most linear memory of one plugin instance, at rest and in use, in MiB.
+pub const MEMORY_CEILING_MIB: usize = 256;
 /// Default: Most inverse actions one `invert` call may return (a plan's
 /// own bound is `lifecycle::MAX_PLAN_ACTIONS`).
 pub const MAX_INVERSE_ACTIONS: usize = 1000;
@@ -29,13 +31,25 @@ pub struct Limits {
     )]
     pub deadline_ms: u64,
 
-    /// Linear-memory cap per plugin instance, in MiB.
+    /// Linear memory a plugin call may use beyond what the plugin's
+    /// instance holds at rest (its initial memories: about 1 MiB for a Rust
+    /// plugin, 12 MiB for a Python one), in MiB. A plugin's cap is the two
+    /// together, within --plugin-memory-ceiling-mib.
     #[arg(
         long = "plugin-memory-mib",
         env = "ROLLBACK_PLUGIN_MEMORY_MIB",
         default_value_t = MEMORY_MIB
     )]
     pub memory_mib: usize,
+
+    /// Most linear memory of one plugin instance, at rest and in use, in
+    /// MiB. A component whose memory at rest exceeds it is refused at load.
+    #[arg(
+        long = "plugin-memory-ceiling-mib",
+        env = "ROLLBACK_PLUGIN_MEMORY_CEILING_MIB",
+        default_value_t = MEMORY_CEILING_MIB
+    )]
+    pub memory_ceiling_mib: usize,
 
     /// Most inverse actions one `invert` call may return.
     #[arg(
@@ -90,6 +104,7 @@ impl Default for Limits {
         Limits {
             deadline_ms: DEADLINE_MS,
             memory_mib: MEMORY_MIB,
+            memory_ceiling_mib: MEMORY_CEILING_MIB,
             max_inverse_actions: MAX_INVERSE_ACTIONS,
             max_output_kib: MAX_OUTPUT_KIB,
             pool_size: POOL_SIZE,
@@ -110,9 +125,30 @@ pub const MAX_LOG_LINES_PER_CALL: u32 = 64;
 pub const MAX_LOG_LINE_BYTES: usize = 4096;
 
 impl Limits {
-    /// The memory cap in bytes.
+    /// The memory cap in bytes: with a runtime's limits, what a call may
+    /// use beyond the memory at rest; with a loaded plugin's
+    /// ([`Limits::for_plugin`]), its whole cap.
     pub fn memory_bytes(&self) -> usize {
         self.memory_mib.saturating_mul(1024 * 1024)
+    }
+
+    /// The ceiling in bytes.
+    pub fn memory_ceiling_bytes(&self) -> usize {
+        self.memory_ceiling_mib.max(1).saturating_mul(1024 * 1024)
+    }
+
+    /// The limits a load's first instance runs under: the memory cap is the
+    /// ceiling (the memory at rest is not known yet).
+    pub(crate) fn at_load(&self) -> Limits {
+        Limits { memory_mib: self.memory_ceiling_mib.max(1), ..self.clone() }
+    }
+
+    /// A plugin's own limits: its memory cap is its memory at rest (rounded
+    /// up to whole MiB) plus the per-call allowance, within the ceiling.
+    pub(crate) fn for_plugin(&self, at_rest_bytes: usize) -> Limits {
+        let at_rest_mib = at_rest_bytes.div_ceil(1024 * 1024);
+        let cap = at_rest_mib.saturating_add(self.memory_mib).min(self.memory_ceiling_mib.max(1));
+        Limits { memory_mib: cap, ..self.clone() }
     }
 
     /// The output cap in bytes.
@@ -150,6 +186,12 @@ pub(crate) struct MemoryLimiter {
 impl MemoryLimiter {
     pub(crate) fn new(limit_bytes: usize) -> Self {
         MemoryLimiter { limit_bytes, used_bytes: 0, hit: false }
+    }
+
+    /// Linear memory of the instance so far (its initial memories right
+    /// after instantiation).
+    pub(crate) fn used_bytes(&self) -> usize {
+        self.used_bytes
     }
 }
 

@@ -97,7 +97,11 @@ pub struct Executed<'a> {
 /// A component that passed every load-time check, ready to be called.
 #[derive(Clone)]
 pub struct LoadedPlugin {
-    runtime: Runtime,
+    /// Keeps the engines (and the optimizing thread) alive while any
+    /// plugin of theirs is.
+    _runtime: Runtime,
+    /// Its own limits: the runtime's, with its memory cap.
+    limits: Limits,
     code: tiers::Slot,
     metadata: Metadata,
     validator: Validator,
@@ -267,12 +271,16 @@ impl Runtime {
 
         // The metadata, from an instance that also proves `invert-batch`
         // (when exported) has the contract's signature.
+        // Its memory at rest (the initial memories, measured right after
+        // instantiation, under the ceiling) sets the plugin's memory cap.
+        let mut at_rest = 0;
         let raw = call::with_instance(
             &tier.engine,
-            &shared.limits,
+            &shared.limits.at_load(),
             origin,
             |store| code.pre.instance_pre().instantiate(store),
             |instance, store| {
+                at_rest = call::memory_in_use(store);
                 if let Some(batch) = &code.batch {
                     if let Err(e) = call::batch_func(instance, store, batch) {
                         return Ok(Err(format!("`{}`: {e:?}", bindings::BATCH_FUNCTION)));
@@ -283,7 +291,8 @@ impl Runtime {
             },
         )?
         .map_err(PluginError::SignatureMismatch)?;
-        let metadata = output::check_metadata(origin, raw, &shared.limits)?;
+        let limits = shared.limits.for_plugin(at_rest);
+        let metadata = output::check_metadata(origin, raw, &limits)?;
         let validator =
             Validator::compile(&metadata.action_type, &metadata.parameters_schema).map_err(|e| {
                 PluginError::BadMetadata {
@@ -311,7 +320,8 @@ impl Runtime {
             }
         }
         Ok(LoadedPlugin {
-            runtime: self.clone(),
+            _runtime: self.clone(),
+            limits,
             code,
             metadata,
             validator,
@@ -326,6 +336,12 @@ impl LoadedPlugin {
     /// What the plugin says about itself (checked at load).
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
+    }
+
+    /// Its memory cap in bytes: its memory at rest plus the per-call
+    /// allowance, within the ceiling (see [`Limits`]).
+    pub fn memory_cap(&self) -> usize {
+        self.limits.memory_bytes()
     }
 
     /// Its parameters schema, compiled (at load).
@@ -390,12 +406,11 @@ impl LoadedPlugin {
     }
 
     fn invert_timed(&self, arg: &bindings::ExecutedAction) -> Result<Vec<Inverse>, PluginError> {
-        let shared = &self.runtime.inner;
         let plugin = self.metadata.action_type.as_str();
         let code = tiers::current(&self.code);
         let answer = call::with_instance(
             &code.engine,
-            &shared.limits,
+            &self.limits,
             plugin,
             |store| code.pre.instantiate(store),
             |p, store| p.watcher_rollback_inverter().call_invert(store, arg),
@@ -409,7 +424,7 @@ impl LoadedPlugin {
         &self,
         answer: Result<Vec<bindings::InverseAction>, bindings::InvertError>,
     ) -> Result<Vec<Inverse>, PluginError> {
-        let limits = &self.runtime.inner.limits;
+        let limits = &self.limits;
         let plugin = self.metadata.action_type.as_str();
         match answer {
             Ok(raw) => output::check_inverses(plugin, raw, limits),

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The toolchains that build inverters in other languages, for the tests
+# (tests/system/foreign-plugins.py) and the benchmarks: componentize-py from
+# PyPI in target/plugin-venv. Idempotent: a second run installs nothing.
+# The versions are the ones the SDKs are tested with (host/src/cli/plugin_new.rs).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+CPY=0.25.1
+venv=$root/target/plugin-venv
+if ! { [ -x "$venv/bin/componentize-py" ] && [ "$("$venv/bin/componentize-py" --version 2>/dev/null)" = "componentize-py $CPY" ]; }; then
+    python=$(command -v python3 || true)
+    [ -n "$python" ] || { echo "plugin-toolchains: python3 is required" >&2; exit 1; }
+    "$python" -m venv "$venv" || {
+        echo "plugin-toolchains: python3 -m venv failed; installing python3-venv" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
+        "$python" -m venv "$venv"
+    }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$CPY"
+    echo "plugin-toolchains: componentize-py $CPY in target/plugin-venv" >&2
+fi
