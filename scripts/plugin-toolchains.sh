@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The toolchains that build inverters in other languages, for the tests
 # (tests/system/foreign-plugins.py) and the benchmarks: componentize-py from
-# PyPI in target/plugin-venv. Idempotent: a second run installs nothing.
+# PyPI in target/plugin-venv, componentize-js from npm in target/plugin-node.
+# Idempotent: a second run installs nothing.
 # The versions are the ones the SDKs are tested with (host/src/cli/plugin_new.rs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,4 +18,15 @@ if ! { [ -x "$venv/bin/componentize-py" ] && [ "$("$venv/bin/componentize-py" --
     }
     "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$CPY"
     echo "plugin-toolchains: componentize-py $CPY in target/plugin-venv" >&2
+fi
+# componentize-js from npm in target/plugin-node (a project links its
+# node_modules there instead of downloading ~400 MB again).
+CJS=0.23.0
+node_dir=$root/target/plugin-node
+if ! grep -qs "\"version\": \"$CJS\"" "$node_dir/node_modules/@bytecodealliance/componentize-js/package.json"; then
+    command -v npm >/dev/null || { echo "plugin-toolchains: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
+    mkdir -p "$node_dir"
+    (cd "$node_dir" && [ -f package.json ] || echo '{"private": true}' > package.json)
+    (cd "$node_dir" && npm install --silent --no-audit --no-fund "@bytecodealliance/componentize-js@$CJS")
+    echo "plugin-toolchains: componentize-js $CJS in target/plugin-node" >&2
 fi

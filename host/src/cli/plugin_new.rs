@@ -17,11 +17,16 @@ pub const WIT: &str = include_str!("../../../wit/rollback.wit");
 /// componentize-py's version the Python SDK is built and tested with.
 pub const COMPONENTIZE_PY: &str = "0.25.1";
 
+/// componentize-js's version the JavaScript SDK is built and tested with.
+pub const COMPONENTIZE_JS: &str = "0.23.0";
+
 /// Languages `plugin new` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     /// Python, built with componentize-py.
     Python,
+    /// JavaScript, built with componentize-js.
+    Javascript,
 }
 
 /// One file of a project: its path and text (templates still to fill).
@@ -60,7 +65,12 @@ const PYTHON: &[File] = &[
         sdk: false,
         executable: false,
     },
-    File { path: "build.sh", text: include_str!("../../../sdk/python/build.sh.tmpl"), sdk: false, executable: true },
+    File {
+        path: "build.sh",
+        text: include_str!("../../../sdk/python/build.sh.tmpl"),
+        sdk: false,
+        executable: true,
+    },
     File {
         path: "README.md",
         text: include_str!("../../../sdk/python/README.md.tmpl"),
@@ -69,14 +79,61 @@ const PYTHON: &[File] = &[
     },
 ];
 
+const JAVASCRIPT: &[File] = &[
+    File {
+        path: "app.js",
+        text: include_str!("../../../sdk/javascript/app.js"),
+        sdk: true,
+        executable: false,
+    },
+    File {
+        path: "rollback_sdk.js",
+        text: include_str!("../../../sdk/javascript/rollback_sdk.js"),
+        sdk: true,
+        executable: false,
+    },
+    File {
+        path: "rollback_component.js",
+        text: include_str!("../../../sdk/javascript/rollback_component.js"),
+        sdk: true,
+        executable: false,
+    },
+    File { path: "wit/rollback.wit", text: WIT, sdk: true, executable: false },
+    File {
+        path: "inverter.js",
+        text: include_str!("../../../sdk/javascript/inverter.js.tmpl"),
+        sdk: false,
+        executable: false,
+    },
+    File {
+        path: "inverter.test.js",
+        text: include_str!("../../../sdk/javascript/inverter.test.js.tmpl"),
+        sdk: false,
+        executable: false,
+    },
+    File {
+        path: "package.json",
+        text: include_str!("../../../sdk/javascript/package.json.tmpl"),
+        sdk: false,
+        executable: false,
+    },
+    File {
+        path: "README.md",
+        text: include_str!("../../../sdk/javascript/README.md.tmpl"),
+        sdk: false,
+        executable: false,
+    },
+];
+
 fn files(lang: Lang) -> &'static [File] {
     match lang {
         Lang::Python => PYTHON,
+        Lang::Javascript => JAVASCRIPT,
     }
 }
 
 fn fill(text: &str, name: &str) -> String {
-    text.replace("__NAME__", name).replace("__CPY__", COMPONENTIZE_PY)
+    text.replace("__NAME__", name).replace("__CPY__", COMPONENTIZE_PY).replace("__CJS__", COMPONENTIZE_JS)
 }
 
 /// Writes a new project for `name` in `dir` (default `./NAME`). An existing
@@ -107,6 +164,9 @@ pub fn new(name: &str, lang: Lang, dir: Option<PathBuf>, force: bool) -> anyhow:
             dir.join("inverter.py").display(),
             dir.join("build.sh").display()
         ),
+        Lang::Javascript => {
+            println!("next: cd {}; npm install; edit inverter.js; npm test; npm run build", dir.display())
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -86,14 +86,7 @@ impl LoadedPlugin {
     ) -> Result<bool, PluginError> {
         let plugin = self.metadata.action_type.as_str();
         let started = std::time::Instant::now();
-        let answers = match call::invert_batch(
-            &code.engine,
-            &code.pre,
-            batch,
-            &self.limits,
-            plugin,
-            chunk,
-        ) {
+        let answers = match call::invert_batch(&code.engine, &code.pre, batch, &self.limits, plugin, chunk) {
             Ok((answers,)) if answers.len() == chunk.len() => answers,
             failed => {
                 let why = match failed {

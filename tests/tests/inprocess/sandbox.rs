@@ -99,7 +99,10 @@ fn a_plugins_memory_cap_is_its_memory_at_rest_plus_the_allowance_within_the_ceil
         let bomb = load(&runtime, test_plugin("test_grow_memory"));
         assert_eq!(bomb.memory_cap(), 20 << 20, "the ceiling bounds the cap");
         let err = invert(&bomb, json!({})).unwrap_err();
-        assert!(matches!(err, PluginError::MemoryLimit { limit_bytes, .. } if limit_bytes == 20 << 20), "{err}");
+        assert!(
+            matches!(err, PluginError::MemoryLimit { limit_bytes, .. } if limit_bytes == 20 << 20),
+            "{err}"
+        );
     }
 }
 
