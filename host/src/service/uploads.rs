@@ -5,7 +5,7 @@ use super::Service;
 use crate::plugins::{Active, RegistryError, Source};
 use rollback_store::StoreError;
 
-/// The largest component accepted for upload (8 MiB).
+/// The largest component accepted for upload (32 MiB).
 pub const MAX_PLUGIN_BYTES: usize = crate::plugins::MAX_COMPONENT_BYTES;
 
 /// Store blob names of uploads: `plugin/<action_type>`.

@@ -67,12 +67,12 @@ fn bad_uploads_are_refused_precisely_and_change_nothing() {
     assert_eq!(r.status, 415, "{}", r.body);
     let r = put(&s, "Not-A-Type", &nop, "application/wasm");
     assert!(r.status == 400 && r.fault().contains("Invalid action type"), "{}", r.body);
-    // Larger than the API's 1 MiB JSON limit but within the 8 MiB plugin limit: refused for what it is.
+    // Larger than the API's 1 MiB JSON limit but within the 32 MiB plugin limit: refused for what it is.
     let mut two_mib = b"\0asm\x01\0\0\0".to_vec();
     two_mib.resize(2 << 20, 0);
     let r = put(&s, "nop", &two_mib, "application/wasm");
     assert_eq!(r.status, 400, "{}", &r.body[..r.body.len().min(200)]);
-    let huge = vec![0u8; (8 << 20) + 1];
+    let huge = vec![0u8; (32 << 20) + 1];
     assert_eq!(put(&s, "nop", &huge, "application/wasm").status, 413);
     let hostile = std::fs::read(test_plugin("test_grow_memory")).unwrap();
     let r = put(&s, "test_grow_memory", &hostile, "application/wasm");
