@@ -104,6 +104,7 @@ bench: plugins
 	$(CARGO) bench -p rollback-host --bench planner
 	$(CARGO) bench -p rollback-host --bench graph
 	$(CARGO) build --release -p rollback-host
+	python3 scripts/bench-languages.py --bin target/release/rollback-host
 	python3 scripts/bench-startup.py --bin target/release/rollback-host --plugins target/plugins --runs 7
 	python3 scripts/bench-execute.py --bin target/release/rollback-host --actions 4000 --kind migrate --rollback
 	$(MAKE) bench-load

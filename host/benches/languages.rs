@@ -57,6 +57,10 @@ fn main() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
         .collect();
+    // BENCH_ONLY=python: only the components whose name holds it (for a profile).
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        files.retain(|p| p.to_string_lossy().contains(&only));
+    }
     files.sort();
     println!("| component | size | load, cold cache (Cranelift) | load, warm cache | memory at rest | invert, fresh instance p50 / p99 | batch of 64 p50 / p99 |");
     println!("|---|---|---|---|---|---|---|");
