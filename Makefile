@@ -68,12 +68,13 @@ test-keystone: build client-venv
 	ROLLBACK_KEYSTONE_ENV=$(CURDIR)/target/keystone/env $(CARGO) test -p rollback-tests --test blackbox --test inprocess -- keystone:: openstack:: --ignored --nocapture --test-threads 3; \
 	  status=$$?; bash scripts/keystone.sh stop target/keystone; exit $$status
 
-## test-foreign-plugins: inverters in Python written outside the repository with
-##                       `plugin new` and built with componentize-py (installed by
-##                       scripts/plugin-toolchains.sh into target/plugin-venv), uploaded,
-##                       a plan rolled back with them; a hostile Python plugin contained
-##                       (tests/system/foreign-plugins.py)
-test-foreign-plugins: build
+## test-foreign-plugins: inverters in Python, JavaScript and Rust written outside the
+##                       repository with `plugin new`, built with componentize-py /
+##                       componentize-js (scripts/plugin-toolchains.sh installs them in
+##                       target/plugin-venv, target/plugin-node) or cargo, uploaded, a plan
+##                       rolled back with each; hostile Python and JavaScript plugins
+##                       contained (tests/system/foreign-plugins.py)
+test-foreign-plugins: build toolchain
 	bash scripts/plugin-toolchains.sh
 	python3 tests/system/foreign-plugins.py target/debug/rollback-host
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Inverters written in Python and JavaScript outside this repository, as a
-user would: `rollback-host plugin new --lang python|javascript` in a
+"""Inverters written in Python, JavaScript and Rust outside this repository,
+as a user would: `rollback-host plugin new --lang python|javascript|rust` in a
 temporary directory, the inverter written, tested natively, built with
 componentize-py / componentize-js (scripts/plugin-toolchains.sh installs
 them), checked and run offline, uploaded to a running server, a plan
@@ -81,6 +81,12 @@ def build(lang, project):
     """Tests natively and builds the component, as the project's README says."""
     if lang == "python":
         sh(["./build.sh"], cwd=project)
+    elif lang == "rust":
+        # rustup's wasm32 target and linker as scripts/guest-toolchain.sh found
+        # them; the guests' one target directory.
+        env_file = os.path.join(ROOT, "target/guest-toolchain.env")
+        sh(["bash", "-c", f'source "{env_file}" && export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$GUEST_LINKER" '
+            f'CARGO_TARGET_DIR="{ROOT}/plugins/target" && ./build.sh'], cwd=project)
     else:
         # The toolchain installed once (scripts/plugin-toolchains.sh) instead of `npm install`.
         os.symlink(os.path.join(ROOT, "target/plugin-node/node_modules"), os.path.join(project, "node_modules"))
@@ -91,6 +97,8 @@ def build(lang, project):
 SOURCES = {
     "python": ("inverter.py", INVERTER, "test_inverter.py", INVERTER_TEST),
     "javascript": ("inverter.js", JS_INVERTER, "inverter.test.js", JS_INVERTER_TEST),
+    # The Rust inverter's tests are in its own file.
+    "rust": ("src/lib.rs", source("set_metadata.rs"), None, None),
 }
 
 
@@ -98,14 +106,17 @@ def from_plugin_new_to_a_rolled_back_plan(lang):
     project = os.path.join(work, lang, "set_metadata")
     sh([BIN, "plugin", "new", "set_metadata", "--lang", lang, "--dir", project])
     inverter, source, test_file, test_source = SOURCES[lang]
-    assert os.path.exists(os.path.join(project, "wit/rollback.wit"))
+    wit = "rollback-plugin-sdk/wit/rollback.wit" if lang == "rust" else "wit/rollback.wit"
+    with open(os.path.join(project, wit)) as f:
+        assert f.read() == sh([BIN, "plugin", "wit"]).stdout, "the project's contract is the binary's"
     # The template refuses until written; its own test says so.
     if lang == "python":
         sh([sys.executable, "-m", "unittest", "-q"], cwd=project)
     with open(os.path.join(project, inverter), "w") as f:
         f.write(source)
-    with open(os.path.join(project, test_file), "w") as f:
-        f.write(test_source)
+    if test_file:
+        with open(os.path.join(project, test_file), "w") as f:
+            f.write(test_source)
     build(lang, project)
     wasm = os.path.join(project, "set_metadata.wasm")
     p = sh([BIN, "plugin", "check", wasm, "--json"])
@@ -261,6 +272,15 @@ def test_javascript_from_plugin_new_to_a_rolled_back_plan():
     from_plugin_new_to_a_rolled_back_plan("javascript")
 
 
+def test_rust_from_plugin_new_to_a_rolled_back_plan():
+    # Hostile Rust guests are the host's own tests (plugins/testing/).
+    with open(os.path.join(ROOT, "target/guest-toolchain.env")) as f:
+        if "GUEST_ROUTE=rustup" not in f.read():
+            print("     (skipped: the guest toolchain is not rustup's; build.sh expects rustup's wasm32 target)")
+            return
+    from_plugin_new_to_a_rolled_back_plan("rust")
+
+
 def test_a_hostile_python_plugin_is_contained_and_the_server_keeps_answering():
     hostile("python")
 
@@ -271,6 +291,7 @@ def test_a_hostile_javascript_plugin_is_contained_and_the_server_keeps_answering
 
 for t in (test_python_from_plugin_new_to_a_rolled_back_plan,
           test_javascript_from_plugin_new_to_a_rolled_back_plan,
+          test_rust_from_plugin_new_to_a_rolled_back_plan,
           test_a_hostile_python_plugin_is_contained_and_the_server_keeps_answering,
           test_a_hostile_javascript_plugin_is_contained_and_the_server_keeps_answering):
     test(t)

@@ -1,8 +1,8 @@
 //! `rollback-host plugin new` and `plugin wit`: a standalone inverter
 //! project outside this repository, and the contract it builds against.
 //!
-//! The files come from `sdk/<language>/` and `wit/`, compiled into the
-//! binary, so a user with only the released binary and the language's
+//! The files come from `sdk/<language>/`, `wit/` and (Rust) the guest SDK
+//! and template under `plugins/`, compiled into the binary, so a user with only the released binary and the language's
 //! toolchain can start. `__NAME__` in a template is the action type;
 //! `__CPY__` / `__CJS__` the componentize-py / componentize-js versions the
 //! SDK is tested with.
@@ -27,6 +27,9 @@ pub enum Lang {
     Python,
     /// JavaScript, built with componentize-js.
     Javascript,
+    /// Rust, built with cargo for wasm32-unknown-unknown (the SDK the
+    /// built-ins use, copied into the project).
+    Rust,
 }
 
 /// One file of a project: its path and text (templates still to fill).
@@ -125,15 +128,93 @@ const JAVASCRIPT: &[File] = &[
     },
 ];
 
+const RUST: &[File] = &[
+    File {
+        path: "rollback-plugin-sdk/Cargo.toml",
+        text: include_str!("../../../sdk/rust/sdk-Cargo.toml.tmpl"),
+        sdk: true,
+        executable: false,
+    },
+    File {
+        path: "rollback-plugin-sdk/src/lib.rs",
+        text: include_str!("../../../plugins/sdk/src/lib.rs"),
+        sdk: true,
+        executable: false,
+    },
+    File {
+        path: "rollback-plugin-sdk/src/action.rs",
+        text: include_str!("../../../plugins/sdk/src/action.rs"),
+        sdk: true,
+        executable: false,
+    },
+    File {
+        path: "rollback-plugin-sdk/src/error.rs",
+        text: include_str!("../../../plugins/sdk/src/error.rs"),
+        sdk: true,
+        executable: false,
+    },
+    File {
+        path: "rollback-plugin-sdk/src/log.rs",
+        text: include_str!("../../../plugins/sdk/src/log.rs"),
+        sdk: true,
+        executable: false,
+    },
+    File { path: "rollback-plugin-sdk/wit/rollback.wit", text: WIT, sdk: true, executable: false },
+    File {
+        path: "Cargo.toml",
+        text: include_str!("../../../sdk/rust/Cargo.toml.tmpl"),
+        sdk: false,
+        executable: false,
+    },
+    File {
+        path: "src/lib.rs",
+        text: include_str!("../../../plugins/template/src/lib.rs.tmpl"),
+        sdk: false,
+        executable: false,
+    },
+    File {
+        path: "build.sh",
+        text: include_str!("../../../sdk/rust/build.sh.tmpl"),
+        sdk: false,
+        executable: true,
+    },
+    File {
+        path: "README.md",
+        text: include_str!("../../../sdk/rust/README.md.tmpl"),
+        sdk: false,
+        executable: false,
+    },
+];
+
 fn files(lang: Lang) -> &'static [File] {
     match lang {
         Lang::Python => PYTHON,
         Lang::Javascript => JAVASCRIPT,
+        Lang::Rust => RUST,
     }
 }
 
+/// `set_metadata` → `SetMetadata` (the Rust template's type name).
+fn camel(name: &str) -> String {
+    name.split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
 fn fill(text: &str, name: &str) -> String {
-    text.replace("__NAME__", name).replace("__CPY__", COMPONENTIZE_PY).replace("__CJS__", COMPONENTIZE_JS)
+    // In a project the SDK's contract is beside it (in this repository it
+    // is the workspace's `wit/`), and the inverter is `src/lib.rs`.
+    text.replace("path: \"../../wit\"", "path: \"wit\"")
+        .replace("write plugins/__NAME__/src/lib.rs", "write src/lib.rs")
+        .replace("`make plugin NAME=__NAME__`", "`rollback-host plugin new __NAME__ --lang rust`")
+        .replace("__NAME__", name)
+        .replace("__TYPE__", &camel(name))
+        .replace("__CPY__", COMPONENTIZE_PY)
+        .replace("__CJS__", COMPONENTIZE_JS)
 }
 
 /// Writes a new project for `name` in `dir` (default `./NAME`). An existing
@@ -167,6 +248,11 @@ pub fn new(name: &str, lang: Lang, dir: Option<PathBuf>, force: bool) -> anyhow:
         Lang::Javascript => {
             println!("next: cd {}; npm install; edit inverter.js; npm test; npm run build", dir.display())
         }
+        Lang::Rust => println!(
+            "next: edit {}; run {} (cargo test, then the component)",
+            dir.join("src/lib.rs").display(),
+            dir.join("build.sh").display()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -197,4 +283,28 @@ pub fn wit(out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_the_templates_rust_type() {
+        assert_eq!(camel("set_metadata"), "SetMetadata");
+        assert_eq!(camel("nop"), "Nop");
+        assert_eq!(camel("a__b1"), "AB1");
+    }
+
+    #[test]
+    fn every_language_fills_every_placeholder() {
+        for lang in [Lang::Python, Lang::Javascript, Lang::Rust] {
+            for f in files(lang) {
+                let text = fill(f.text, "set_metadata");
+                for p in ["__NAME__", "__TYPE__", "__CPY__", "__CJS__", "../../wit", "plugins/set_metadata"] {
+                    assert!(!text.contains(p), "{}: {p}", f.path);
+                }
+            }
+        }
+    }
 }
