@@ -60,18 +60,25 @@ impl<'a> Txn<'a> {
 
     /// A fresh, never reused id (creation order).
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        self.db.generate_id().map_err(|e| {
-            let e = StoreError::from(e);
+        self.engine(self.db.generate_id().map_err(StoreError::from))
+    }
+
+    /// Passes `r` on, remembering an I/O or engine error: once sled's
+    /// flusher has met a full disk, reads fail too (it answers its stored
+    /// error), and a staging that meets that stops the store like a failed
+    /// commit.
+    fn engine<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e @ (StoreError::Io(_) | StoreError::Engine(_))) = &r {
             self.engine_failed.borrow_mut().get_or_insert_with(|| e.to_string());
-            e
-        })
+        }
+        r
     }
 
     /// A plan, as staged or stored.
     pub fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
         match self.plans.get(&uuid) {
             Some(p) => Ok(Some(p.clone())),
-            None => self.tables.plan(uuid),
+            None => self.engine(self.tables.plan(uuid)),
         }
     }
 
@@ -84,13 +91,13 @@ impl<'a> Txn<'a> {
     pub fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
         match self.actions.get(&uuid) {
             Some(a) => Ok(Some(a.clone())),
-            None => self.tables.action(uuid),
+            None => self.engine(self.tables.action(uuid)),
         }
     }
 
     /// The actions of a plan, as staged or stored, in creation order.
     pub fn actions_of(&self, plan: Uuid) -> Result<Vec<Action>, StoreError> {
-        let mut uuids = self.tables.action_uuids_of(plan)?;
+        let mut uuids = self.engine(self.tables.action_uuids_of(plan))?;
         uuids.extend(self.new_actions_of.get(&plan).into_iter().flatten().copied());
         let mut out = Vec::with_capacity(uuids.len());
         for u in uuids {
@@ -164,7 +171,7 @@ impl<'a> Txn<'a> {
     pub fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         match self.documents.get(name) {
             Some(v) => Ok(Some(v.clone())),
-            None => self.tables.document(name),
+            None => self.engine(self.tables.document(name)),
         }
     }
 

@@ -163,7 +163,12 @@ fn a_full_disk_stops_the_service_and_loses_nothing_acknowledged() {
             break status;
         }
         if let Ok(r) = agent.get(format!("http://{addr}/healthz")).call() {
-            assert_ne!(r.status().as_u16(), 200, "healthy on a full disk after: {refused}");
+            assert_ne!(
+                r.status().as_u16(),
+                200,
+                "healthy on a full disk after: {refused}\n{}",
+                log.lock().unwrap()
+            );
         }
         assert!(
             Instant::now() < stop_by,
