@@ -34,7 +34,7 @@ class Inverter(exports.Inverter):
         if mode == "huge":
             return nop("x" * (4 << 20))
         if mode == "many":
-            return nop("m") * 5000
+            return nop("m") * 1001
         if mode == "bad_json":
             return [types.InverseAction("nop", "{not json", [], "", "{}", False)]
         if mode == "files":
@@ -53,7 +53,7 @@ class Inverter(exports.Inverter):
             print("hello")
             return nop("printed")
         if mode == "log_flood":
-            for i in range(2000):
+            for i in range(200):
                 log.log(log.Level.ERROR, f"flood {i}")
             return nop("flooded")
         raise Err(types.InvertError_NotInvertible("unknown mode " + mode))
