@@ -4,8 +4,9 @@
 //! JavaScript, and the Rust `migrate` built-in for comparison) loaded from
 //! a cold compile cache and again warm, then `invert` on a fresh instance
 //! per call and `invert_many` of 64 actions (one instance), each timed
-//! call by call: p50 and p99. A harness of its own (criterion reports
-//! means, not tails); figures in BENCHMARKS.md.
+//! call by call: p50 and p99; and the resident memory one live instance
+//! costs (32 held at once after one `invert` each). A harness of its own
+//! (criterion reports means, not tails); figures in BENCHMARKS.md.
 
 use rollback_host::plugins::{Compile, Executed, Limits, LoadedPlugin, Runtime};
 use serde_json::{json, Value};
@@ -62,8 +63,8 @@ fn main() {
         files.retain(|p| p.to_string_lossy().contains(&only));
     }
     files.sort();
-    println!("| component | size | load, cold cache (Cranelift) | load, warm cache | memory at rest | invert, fresh instance p50 / p99 | batch of 64 p50 / p99 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| component | size | load, cold cache (Cranelift) | load, warm cache | memory at rest | invert, fresh instance p50 / p99 | batch of 64 p50 / p99 | RSS per live instance |");
+    println!("|---|---|---|---|---|---|---|---|");
     for path in files {
         let bytes = std::fs::read(&path).unwrap();
         let cache = tempfile::tempdir().unwrap();
@@ -103,8 +104,9 @@ fn main() {
             plugin.invert_many(&actions, &mut out, || true).unwrap();
             assert_eq!(out.len(), 64);
         });
+        let per_instance = plugin.resident_bytes_per_instance(actions[0], 32).unwrap();
         println!(
-            "| {} | {:.1} MB | {} | {} | {} MiB | {} / {} | {} / {} |",
+            "| {} | {:.1} MB | {} | {} | {} MiB | {} / {} | {} / {} | {:.2} MiB |",
             path.file_name().unwrap().to_string_lossy(),
             bytes.len() as f64 / 1e6,
             ms(cold),
@@ -114,6 +116,7 @@ fn main() {
             ms(p99),
             ms(b50),
             ms(b99),
+            per_instance as f64 / (1 << 20) as f64,
         );
     }
 }

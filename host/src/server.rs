@@ -78,6 +78,10 @@ pub struct Config {
     pub options: Options,
     /// The cloud the applier acts on.
     pub cloud: Cloud,
+    /// The executable plugin compiles run in, within the limits' compile
+    /// bounds (the binary passes itself); `None`: in this process,
+    /// unbounded. Not used with `registry`.
+    pub compile_worker: Option<PathBuf>,
     /// A registry whose plugins are already loaded, used instead of a new
     /// runtime (then `limits`, `pins` and `compile_cache` are its own): for
     /// tests that start many services over the same compiled plugins.
@@ -97,6 +101,7 @@ impl Config {
             pins: BTreeMap::new(),
             options: Options::default(),
             cloud: Cloud::Simulated { seed: None },
+            compile_worker: None,
             registry: None,
             watcher: None,
         }
@@ -188,6 +193,9 @@ fn assemble(config: Config) -> Result<(Service, bool), StartError> {
                 None => Runtime::new(config.limits),
             }
             .map_err(StartError::Runtime)?;
+            if let Some(exe) = config.compile_worker {
+                runtime.compile_in_workers(exe);
+            }
             Registry::new(runtime, config.pins)
         }
     };

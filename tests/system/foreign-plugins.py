@@ -122,6 +122,12 @@ def from_plugin_new_to_a_rolled_back_plan(lang):
     p = sh([BIN, "plugin", "check", wasm, "--json"])
     report = json.loads(p.stdout)
     assert report["action_type"] == "set_metadata" and report["plugin_version"] == "1.0.0", report
+    if lang != "rust":
+        # A language runtime's compile is large: within tight bounds it is refused, named, and quickly.
+        for flag, value, reason in (("--plugin-compile-memory-mib", "64", "needed more than 64 MiB"),
+                                    ("--plugin-compile-timeout-ms", "300", "took longer than 300 ms")):
+            p = sh([BIN, "plugin", "check", wasm, flag, value], ok=False)
+            assert p.returncode == 1 and "cannot be compiled within bounds" in p.stderr and reason in p.stderr, p.stderr
     action = {"input_parameters": {"resource_id": "vm-1", "key": "owner", "value": "qa", "previous": "ops"},
               "pre_state": {}, "result": {"owner": "qa"}}
     p = sh([BIN, "plugin", "invert", wasm, "--plugin-compile", "baseline"], input=json.dumps(action))
@@ -204,7 +210,9 @@ def hostile(lang):
         sh(["npm", "run", "build", "--silent"], cwd=project)
     wasm = os.path.join(project, f"{name}.wasm")
     data = os.path.join(work, lang, "data-hostile")
-    with Server(BIN, data, []) as server:
+    # A deadline of 1 s, not 100 ms: a Python traceback on baseline code on a loaded machine may take
+    # 100 ms, and a mode that should trap must not be cut off by the deadline instead ("spin" meets it).
+    with Server(BIN, data, ["--plugin-deadline-ms", "1000"]) as server:
         sh([BIN, "plugin", "add", wasm, "--url", server.base])
 
         def executed(mode):

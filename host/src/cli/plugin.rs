@@ -4,7 +4,9 @@
 
 use super::client::{print_json, table, Client, ClientError, Connection};
 use anyhow::Context;
-use rollback_host::plugins::{Compile, Executed, Limits, LoadedPlugin, Runtime};
+use rollback_host::plugins::{
+    compile_worker_main, Compile, Compiler, Executed, Limits, LoadedPlugin, Runtime,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +74,20 @@ pub enum PluginCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Internal: compile a component read on stdin within bounds and write
+    /// its artifact on stdout (the service and `plugin check` start this;
+    /// see `--plugin-compile-timeout-ms` and `--plugin-compile-memory-mib`).
+    #[command(hide = true)]
+    CompileWorker {
+        #[arg(long, value_enum)]
+        compiler: Compiler,
+        #[arg(long)]
+        parallel: bool,
+        #[arg(long)]
+        memory_mib: usize,
+        #[arg(long)]
+        cpu_seconds: u64,
+    },
     /// Print the plugin contract (WIT) this binary speaks, or write it to a
     /// file or directory.
     Wit {
@@ -90,6 +106,10 @@ pub fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
         PluginCommand::Remove { action_type, conn } => Ok(super::remote(remove(&conn, &action_type))),
         PluginCommand::New { name, lang, dir, force } => super::plugin_new::new(&name, lang, dir, force),
         PluginCommand::Wit { out } => super::plugin_new::wit(out),
+        PluginCommand::CompileWorker { compiler, parallel, memory_mib, cpu_seconds } => {
+            let code = compile_worker_main(compiler, parallel, memory_mib, cpu_seconds);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
     }
 }
 
@@ -166,6 +186,10 @@ fn load(file: &PathBuf, limits: Limits) -> anyhow::Result<Result<LoadedPlugin, S
         _ => limits,
     };
     let runtime = Runtime::new(limits).context("starting the plugin runtime")?;
+    // Compiled within the same bounds as the service compiles in.
+    if let Some(exe) = compile_worker_exe() {
+        runtime.compile_in_workers(exe);
+    }
     Ok(runtime.load(&bytes, &file.display().to_string()).map_err(|e| e.to_string()))
 }
 
@@ -254,4 +278,16 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
         out!("parameters schema: {:#}", m.parameters_schema);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// This binary, to run compile workers (`None` when the OS cannot say:
+/// compiles then run unbounded in the process, with a warning).
+pub fn compile_worker_exe() -> Option<PathBuf> {
+    match std::env::current_exe() {
+        Ok(exe) => Some(exe),
+        Err(e) => {
+            tracing::warn!("cannot find this executable ({e}); plugins compile in this process, without the compile bounds");
+            None
+        }
+    }
 }

@@ -127,6 +127,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         watcher,
         plugins_dir: args.plugins_dir.clone(),
         compile_cache: args.compile_cache.clone(),
+        compile_worker: super::plugin::compile_worker_exe(),
         limits: args.limits.clone(),
         pins,
         options: Options {

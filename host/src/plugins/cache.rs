@@ -7,7 +7,12 @@
 //! # Safety contract
 //! `Component::deserialize*` runs native code from the bytes it is given and
 //! cannot validate them. This module therefore only ever deserializes:
-//! - bytes that `Engine::precompile_component` produced in this process, or
+//! - bytes that `Engine::precompile_component` produced in this process
+//!   ([`deserialize_own`]), or in a compile worker: this service's own
+//!   executable, started by this process, the bytes read from a pipe only
+//!   the two hold (see the `compile` module); a worker built from another
+//!   wasmtime or with other settings is caught by `deserialize`'s own
+//!   compatibility check, or
 //! - a cache file whose tag verifies: every file is
 //!   `HMAC-SHA256(key, engine ‖ source sha256 ‖ artifact) ‖ artifact`, with
 //!   a 32-byte key the service keeps in its store (never in the cache
@@ -120,23 +125,6 @@ impl Cache {
         None
     }
 
-    /// The compiled component for `bytes` (whose digest is `sha256`): from
-    /// the cache when an entry verifies, else compiled (a cache miss). In
-    /// the second case the artifact comes back too, for [`Cache::store`]
-    /// once every check has passed.
-    pub(crate) fn component(
-        &self,
-        engine: &Engine,
-        sha256: &str,
-        bytes: &[u8],
-    ) -> Result<(Component, Option<Vec<u8>>), PluginError> {
-        if let Some(c) = self.lookup(engine, sha256) {
-            return Ok((c, None));
-        }
-        crate::metrics::METRICS.compile_cache(false);
-        compile(engine, bytes).map(|(c, a)| (c, Some(a)))
-    }
-
     /// Writes a compiled artifact (call only after the component passed
     /// every load-time check).
     pub(crate) fn store(&self, sha256: &str, artifact: &[u8]) {
@@ -181,13 +169,11 @@ impl Cache {
     }
 }
 
-/// Compiles `bytes` on `engine`: the component and its artifact (for
-/// [`Cache::store`]).
-pub(crate) fn compile(engine: &Engine, bytes: &[u8]) -> Result<(Component, Vec<u8>), PluginError> {
-    let compiled = engine.precompile_component(bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
-    // SAFETY: `compiled` was produced just now by this engine from the
-    // component's own bytes.
-    let component = unsafe { Component::deserialize(engine, &compiled) }
-        .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
-    Ok((component, compiled))
+/// The component of an artifact compiled for `engine` in this process or
+/// by one of its compile workers (never bytes from anywhere else).
+pub(crate) fn deserialize_own(engine: &Engine, artifact: &[u8]) -> Result<Component, PluginError> {
+    // SAFETY: `artifact` is `precompile_component` output from this
+    // process or its compile worker, for this very component (see the
+    // module docs); a mismatched engine is refused by `deserialize`.
+    unsafe { Component::deserialize(engine, artifact) }.map_err(|e| PluginError::Invalid(format!("{e:?}")))
 }

@@ -85,6 +85,18 @@ pub(crate) fn with_instance<I, R>(
     instantiate: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<I>,
     f: impl FnOnce(&I, &mut Store<CallState>) -> wasmtime::Result<R>,
 ) -> Result<R, PluginError> {
+    held(engine, limits, plugin, instantiate, f).map(|(_, _, answer)| answer)
+}
+
+/// [`with_instance`], keeping the instance and its store alive for the
+/// caller (to measure what live instances hold).
+pub(crate) fn held<I, R>(
+    engine: &Engine,
+    limits: &Limits,
+    plugin: &str,
+    instantiate: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<I>,
+    f: impl FnOnce(&I, &mut Store<CallState>) -> wasmtime::Result<R>,
+) -> Result<(Store<CallState>, I, R), PluginError> {
     let mut store = Store::new(engine, CallState::new(plugin, limits));
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(limits.deadline_ticks());
@@ -99,7 +111,10 @@ pub(crate) fn with_instance<I, R>(
         Err(e) => return Err(classify(e, &store, limits, true)),
     };
     store.set_epoch_deadline(limits.deadline_ticks());
-    f(&instance, &mut store).map_err(|e| classify(e, &store, limits, false))
+    match f(&instance, &mut store) {
+        Ok(answer) => Ok((store, instance, answer)),
+        Err(e) => Err(classify(e, &store, limits, false)),
+    }
 }
 
 /// `invert-batch` of a fresh instance: each action's answer, in order.

@@ -40,6 +40,12 @@ pub enum PluginError {
         allowed: String,
     },
 
+    /// Compiling the component would take more time or memory than the
+    /// operator allows (`--plugin-compile-timeout-ms`,
+    /// `--plugin-compile-memory-mib`).
+    #[error("the component cannot be compiled within bounds: {0}")]
+    CompileBounds(String),
+
     /// The component does not export the contract's `inverter` interface.
     #[error("missing export `{expected}` (the component exports: {found})")]
     MissingExport {

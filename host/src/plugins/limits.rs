@@ -18,6 +18,13 @@ pub const MAX_INVERSE_ACTIONS: usize = 1000;
 pub const MAX_OUTPUT_KIB: usize = 1024;
 /// Default: Concurrent plugin calls (pooled instance slots).
 pub const POOL_SIZE: u32 = 64;
+/// Default: Most wall-clock time one compile of a component may take, in
+/// milliseconds (a Python component takes about 2 s with Winch and 9 s
+/// with Cranelift here; a JavaScript one 13 s with Cranelift).
+pub const COMPILE_TIMEOUT_MS: u64 = 60_000;
+/// Default: Most memory one compile of a component may use, in MiB
+/// (Cranelift takes about 1 GiB for a JavaScript component).
+pub const COMPILE_MEMORY_MIB: usize = 2048;
 
 /// How much one plugin call may consume. Shared by every plugin.
 #[derive(Debug, Clone, clap::Args)]
@@ -84,6 +91,26 @@ pub struct Limits {
     /// only (fastest to load, slower calls).
     #[arg(long = "plugin-compile", env = "ROLLBACK_PLUGIN_COMPILE", value_enum, default_value_t = Compile::Tiered)]
     pub compile: Compile,
+
+    /// Most wall-clock time one compile of a component may take, in
+    /// milliseconds. A component that cannot compile within it is refused
+    /// (an upload with 422 and the reason).
+    #[arg(
+        long = "plugin-compile-timeout-ms",
+        env = "ROLLBACK_PLUGIN_COMPILE_TIMEOUT_MS",
+        default_value_t = COMPILE_TIMEOUT_MS
+    )]
+    pub compile_timeout_ms: u64,
+
+    /// Most memory one compile of a component may use, in MiB (the compile
+    /// runs in a worker process limited to it). A component that cannot
+    /// compile within it is refused.
+    #[arg(
+        long = "plugin-compile-memory-mib",
+        env = "ROLLBACK_PLUGIN_COMPILE_MEMORY_MIB",
+        default_value_t = COMPILE_MEMORY_MIB
+    )]
+    pub compile_memory_mib: usize,
 }
 
 /// Which of wasmtime's compilers make a plugin's code (see
@@ -109,6 +136,8 @@ impl Default for Limits {
             max_output_kib: MAX_OUTPUT_KIB,
             pool_size: POOL_SIZE,
             compile: Compile::default(),
+            compile_timeout_ms: COMPILE_TIMEOUT_MS,
+            compile_memory_mib: COMPILE_MEMORY_MIB,
         }
     }
 }
@@ -149,6 +178,14 @@ impl Limits {
         let at_rest_mib = at_rest_bytes.div_ceil(1024 * 1024);
         let cap = at_rest_mib.saturating_add(self.memory_mib).min(self.memory_ceiling_mib.max(1));
         Limits { memory_mib: cap, ..self.clone() }
+    }
+
+    /// The bounds a compile in a worker runs within.
+    pub(crate) fn compile_bounds(&self) -> super::compile::Bounds {
+        super::compile::Bounds {
+            timeout: Duration::from_millis(self.compile_timeout_ms.max(1)),
+            memory_mib: self.compile_memory_mib.max(1),
+        }
     }
 
     /// The output cap in bytes.

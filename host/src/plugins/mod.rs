@@ -15,6 +15,7 @@ mod bindings;
 #[allow(unsafe_code)]
 mod cache;
 mod call;
+mod compile;
 mod epoch;
 mod error;
 mod limits;
@@ -24,6 +25,7 @@ mod shape;
 mod tiers;
 
 pub use bindings::{CONTRACT_PACKAGE, CONTRACT_VERSION};
+pub use compile::{worker_main as compile_worker_main, Compiler};
 pub use error::PluginError;
 pub use limits::{Compile, Limits};
 pub use output::{valid_action_type, Inverse, Metadata};
@@ -32,8 +34,8 @@ pub use registry::{validator_for, Active, Registry, RegistryError, Snapshot, Sou
 use crate::action_types::Validator;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::component::Linker;
+use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// The largest linear memory a wasm32 module can declare (4 GiB).
 const WASM32_MAX_MEMORY: usize = 1 << 32;
@@ -71,6 +73,9 @@ struct Shared {
     /// One compile at a time (uploads and directory scans alike): a burst
     /// of uploads queues instead of taking every core and its memory.
     compiling: std::sync::Mutex<()>,
+    /// The executable compiles run in, within the limits' bounds (see the
+    /// `compile` module); unset: in this process, unbounded.
+    worker: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 /// The largest component loaded, from an upload or the plugins directory
@@ -158,41 +163,23 @@ impl Runtime {
             })
             .table_keep_resident(TABLE_KEEP_RESIDENT);
 
-        // Bounds-checked memory without guard pages: a slot's memory then
-        // stays accessible up to its high-water mark between instances,
-        // instead of two mprotect calls (each a TLB shootdown on every
-        // core) per call when a plugin grows its memory. The checks are in
-        // the compiled code; the memory cap stays the limiter's. Initial
-        // data is mapped copy-on-write: a language runtime's 10-14 MiB
-        // pre-initialized heap is then not copied into every instance
-        // (Python 8.0 → 1.6 ms a call, JavaScript 1.2 → 0.47 ms; a Rust
-        // plugin no slower: BENCHMARKS.md). Winch needs signal-based
-        // traps, so the baseline engine keeps them.
-        let engine_for = |strategy: wasmtime::Strategy, parallel: bool| -> Result<tiers::Tier, PluginError> {
-            let winch = matches!(strategy, wasmtime::Strategy::Winch);
-            let mut config = Config::new();
-            config
-                .wasm_component_model(true)
-                .strategy(strategy)
-                .parallel_compilation(parallel)
-                .epoch_interruption(true)
-                .signals_based_traps(winch)
-                .memory_guard_size(0)
-                .memory_init_cow(true)
-                .allocation_strategy(InstanceAllocationStrategy::Pooling(pool.clone()));
+        // Engine settings: see `compile::config`.
+        let engine_for = |compiler: compile::Compiler, parallel: bool| -> Result<tiers::Tier, PluginError> {
+            let mut config = compile::config(compiler, parallel);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool.clone()));
             let engine = Engine::new(&config).map_err(config_err)?;
             epoch::start_ticker(&engine)
                 .map_err(|e| PluginError::Config(format!("cannot start the epoch thread: {e}")))?;
             let mut linker = Linker::new(&engine);
             call::add_imports(&mut linker).map_err(config_err)?;
-            Ok(tiers::Tier { engine, linker })
+            Ok(tiers::Tier { engine, linker, compiler, parallel })
         };
-        use wasmtime::Strategy::{Cranelift, Winch};
+        use compile::Compiler::{Baseline, Optimized};
         let (optimized, baseline) = match limits.compile {
             // The optimized compile runs in the background, on one core.
-            Compile::Tiered => (engine_for(Cranelift, false)?, Some(engine_for(Winch, true)?)),
-            Compile::Optimized => (engine_for(Cranelift, true)?, None),
-            Compile::Baseline => (engine_for(Winch, true)?, None),
+            Compile::Tiered => (engine_for(Optimized, false)?, Some(engine_for(Baseline, true)?)),
+            Compile::Optimized => (engine_for(Optimized, true)?, None),
+            Compile::Baseline => (engine_for(Baseline, true)?, None),
         };
         let cache = match cache_dir {
             Some((dir, key)) => Some(
@@ -215,10 +202,27 @@ impl Runtime {
             } else {
                 None
             };
-            Shared { optimized, baseline, optimizer, limits, cache, compiling: std::sync::Mutex::new(()) }
+            Shared {
+                optimized,
+                baseline,
+                optimizer,
+                limits,
+                cache,
+                compiling: std::sync::Mutex::new(()),
+                worker: std::sync::OnceLock::new(),
+            }
         });
         started.map_err(|e| PluginError::Config(format!("cannot start the optimizing thread: {e}")))?;
         Ok(Runtime { inner })
+    }
+
+    /// Compiles every component from now on in a worker process started
+    /// from `exe` (this service's own executable, which answers `plugin
+    /// compile-worker`), within the limits' compile timeout and memory; see
+    /// the `compile` module. Without it compiles run in this process,
+    /// unbounded. Set once; later calls change nothing.
+    pub fn compile_in_workers(&self, exe: std::path::PathBuf) {
+        let _ = self.inner.worker.set(exe);
     }
 
     /// Checks and prepares a component. `origin` (a file name, "upload", ...)
@@ -252,19 +256,17 @@ impl Runtime {
                 if cache.is_some() {
                     crate::metrics::METRICS.compile_cache(false);
                 }
-                let component = Component::new(&baseline.engine, bytes)
-                    .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
-                (baseline, component, None)
+                (baseline, shared.compile(baseline, bytes)?.0, None)
             }
-            (None, None, Some(cache)) => {
-                let (component, artifact) = cache.component(&shared.optimized.engine, &sha256, bytes)?;
-                (&shared.optimized, component, artifact)
-            }
-            (None, None, None) => {
-                let component = Component::new(&shared.optimized.engine, bytes)
-                    .map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
-                (&shared.optimized, component, None)
-            }
+            (None, None, Some(cache)) => match cache.lookup(&shared.optimized.engine, &sha256) {
+                Some(component) => (&shared.optimized, component, None),
+                None => {
+                    crate::metrics::METRICS.compile_cache(false);
+                    let (component, artifact) = shared.compile(&shared.optimized, bytes)?;
+                    (&shared.optimized, component, Some(artifact))
+                }
+            },
+            (None, None, None) => (&shared.optimized, shared.compile(&shared.optimized, bytes)?.0, None),
         };
         drop(compiling);
         let on_baseline = shared.baseline.as_ref().is_some_and(|b| std::ptr::eq(b, tier));
@@ -420,6 +422,31 @@ impl LoadedPlugin {
         self.checked(answer)
     }
 
+    /// What one live instance of this plugin costs the process in resident
+    /// memory, measured: `n` fresh instances each run `invert` on `action`
+    /// and are kept alive together; the process's resident set (Linux's
+    /// VmRSS) grows by the returned bytes per instance (0 where the OS does
+    /// not say). `n` must be within the pool size. For benchmarks.
+    pub fn resident_bytes_per_instance(&self, action: Executed<'_>, n: usize) -> Result<usize, PluginError> {
+        let plugin = self.metadata.action_type.as_str();
+        let arg = action.to_wit();
+        let code = tiers::current(&self.code);
+        let before = resident_bytes();
+        let mut live = Vec::with_capacity(n);
+        for _ in 0..n {
+            live.push(call::held(
+                &code.engine,
+                &self.limits,
+                plugin,
+                |store| code.pre.instantiate(store),
+                |p, store| p.watcher_rollback_inverter().call_invert(store, &arg),
+            )?);
+        }
+        let after = resident_bytes();
+        drop(live);
+        Ok(after.saturating_sub(before) / n.max(1))
+    }
+
     /// A plugin's answer for one action, checked: its inverses, or its
     /// refusal as an error.
     fn checked(
@@ -441,6 +468,16 @@ impl LoadedPlugin {
             }
         }
     }
+}
+
+/// This process's resident set in bytes (VmRSS; 0 where unknown).
+fn resident_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .map_or(0, |kib| kib * 1024)
 }
 
 impl Executed<'_> {

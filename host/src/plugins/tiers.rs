@@ -35,6 +35,10 @@ use wasmtime::Engine;
 pub(crate) struct Tier {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<CallState>,
+    /// The compiler that made the engine's code, and whether it compiles
+    /// functions in parallel (a compile worker builds the same engine).
+    pub(crate) compiler: super::Compiler,
+    pub(crate) parallel: bool,
 }
 
 /// A plugin's compiled code, pre-instantiated on the engine that made it.
@@ -128,17 +132,29 @@ impl Shared {
     /// the baseline engine, cached once made.
     fn optimized_code(&self, bytes: &[u8], sha256: &str) -> Result<Code, PluginError> {
         let tier = &self.optimized;
-        let (component, artifact) = match &self.cache {
-            Some(cache) => match cache.lookup(&tier.engine, sha256) {
-                Some(c) => (c, None),
-                None => super::cache::compile(&tier.engine, bytes).map(|(c, a)| (c, Some(a)))?,
-            },
-            None => super::cache::compile(&tier.engine, bytes).map(|(c, a)| (c, Some(a)))?,
+        let cached = self.cache.as_ref().and_then(|cache| cache.lookup(&tier.engine, sha256));
+        let (component, artifact) = match cached {
+            Some(c) => (c, None),
+            None => self.compile(tier, bytes).map(|(c, a)| (c, Some(a)))?,
         };
         let (code, _) = Code::prepare(tier, &component, true)?;
         if let (Some(cache), Some(artifact)) = (&self.cache, artifact) {
             cache.store(sha256, &artifact);
         }
         Ok(code)
+    }
+
+    /// Compiles `bytes` for `tier`: in a worker within the limits' bounds
+    /// when the runtime has one (see the `compile` module), else here.
+    /// Returns the component and its artifact (for the cache).
+    pub(crate) fn compile(&self, tier: &Tier, bytes: &[u8]) -> Result<(Component, Vec<u8>), PluginError> {
+        match self.worker.get() {
+            Some(exe) => {
+                let bounds = self.limits.compile_bounds();
+                let artifact = super::compile::in_worker(exe, tier.compiler, tier.parallel, bytes, bounds)?;
+                Ok((super::cache::deserialize_own(&tier.engine, &artifact)?, artifact))
+            }
+            None => super::compile::in_process(&tier.engine, bytes),
+        }
     }
 }

@@ -81,6 +81,30 @@ fn bad_uploads_are_refused_precisely_and_change_nothing() {
 }
 
 #[test]
+fn an_upload_that_cannot_compile_within_bounds_is_refused_with_the_bound() {
+    let nop = std::fs::read(plugin("nop")).unwrap();
+    for (flag, value, reason) in [
+        ("--plugin-compile-timeout-ms", "1", "compiling took longer than 1 ms (--plugin-compile-timeout-ms)"),
+        (
+            "--plugin-compile-memory-mib",
+            "8",
+            "compiling needed more than 8 MiB of memory (--plugin-compile-memory-mib)",
+        ),
+    ] {
+        let s = Server::start(&[flag, value]);
+        let r = put(&s, "nop", &nop, "application/wasm");
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.fault().contains("cannot be compiled within bounds"), "{}", r.fault());
+        assert!(r.fault().contains(reason), "{}", r.fault());
+        assert_eq!(types(&s), Vec::<String>::new(), "nothing was installed");
+        assert_eq!(s.get("/healthz").0, 200, "the server serves on");
+    }
+    // The same server compiles it with the default bounds.
+    let s = Server::start(&[]);
+    assert_eq!(put(&s, "nop", &nop, "application/wasm").status, 201);
+}
+
+#[test]
 fn uploaded_plugins_survive_a_restart() {
     let s = Server::start(&[]);
     let bytes = std::fs::read(plugin("resize")).unwrap();
