@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The toolchains that build inverters in other languages, for the tests
 # (tests/system/foreign-plugins.py) and the benchmarks: componentize-py from
-# PyPI in target/plugin-venv, componentize-js from npm in target/plugin-node.
+# PyPI in target/plugin-venv, componentize-js and typescript from npm in target/plugin-node.
 # Idempotent: a second run installs nothing.
 # The versions are the ones the SDKs are tested with (host/src/cli/plugin_new.rs).
 set -euo pipefail
@@ -29,4 +29,10 @@ if ! grep -qs "\"version\": \"$CJS\"" "$node_dir/node_modules/@bytecodealliance/
     (cd "$node_dir" && [ -f package.json ] || echo '{"private": true}' > package.json)
     (cd "$node_dir" && npm install --silent --no-audit --no-fund "@bytecodealliance/componentize-js@$CJS")
     echo "plugin-toolchains: componentize-js $CJS in target/plugin-node" >&2
+fi
+# TypeScript, to check inverters against the SDK's declarations (`npm run typecheck`).
+TS=5.9.3
+if ! grep -qs "\"version\": \"$TS\"" "$node_dir/node_modules/typescript/package.json"; then
+    (cd "$node_dir" && npm install --silent --no-audit --no-fund "typescript@$TS")
+    echo "plugin-toolchains: typescript $TS in target/plugin-node" >&2
 fi

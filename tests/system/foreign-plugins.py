@@ -118,6 +118,18 @@ def from_plugin_new_to_a_rolled_back_plan(lang):
         with open(os.path.join(project, test_file), "w") as f:
             f.write(test_source)
     build(lang, project)
+    if lang == "javascript":
+        # The SDK's declarations type the inverter: it checks, and a wrong argument does not.
+        sh(["npm", "run", "typecheck", "--silent"], cwd=project)
+        good = os.path.join(project, inverter)
+        with open(good) as f:
+            text = f.read()
+        with open(good, "w") as f:
+            f.write(text.replace("new Inverse('set_metadata',", "new Inverse(42,"))
+        p = sh(["npm", "run", "typecheck", "--silent"], cwd=project, ok=False)
+        assert p.returncode != 0 and "TS2345" in p.stdout + p.stderr, p.stdout + p.stderr
+        with open(good, "w") as f:
+            f.write(text)
     wasm = os.path.join(project, "set_metadata.wasm")
     p = sh([BIN, "plugin", "check", wasm, "--json"])
     report = json.loads(p.stdout)

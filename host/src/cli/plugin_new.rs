@@ -4,8 +4,8 @@
 //! The files come from `sdk/<language>/`, `wit/` and (Rust) the guest SDK
 //! and template under `plugins/`, compiled into the binary, so a user with only the released binary and the language's
 //! toolchain can start. `__NAME__` in a template is the action type;
-//! `__CPY__` / `__CJS__` the componentize-py / componentize-js versions the
-//! SDK is tested with.
+//! `__CPY__` / `__CJS__` / `__TS__` the componentize-py / componentize-js /
+//! TypeScript versions the SDK is tested with.
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,9 @@ pub const COMPONENTIZE_PY: &str = "0.25.1";
 
 /// componentize-js's version the JavaScript SDK is built and tested with.
 pub const COMPONENTIZE_JS: &str = "0.23.0";
+
+/// TypeScript's version the JavaScript SDK's declarations are checked with.
+pub const TYPESCRIPT: &str = "5.9.3";
 
 /// Languages `plugin new` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -93,6 +96,18 @@ const JAVASCRIPT: &[File] = &[
         path: "rollback_sdk.js",
         text: include_str!("../../../sdk/javascript/rollback_sdk.js"),
         sdk: true,
+        executable: false,
+    },
+    File {
+        path: "rollback_sdk.d.ts",
+        text: include_str!("../../../sdk/javascript/rollback_sdk.d.ts"),
+        sdk: true,
+        executable: false,
+    },
+    File {
+        path: "tsconfig.json",
+        text: include_str!("../../../sdk/javascript/tsconfig.json.tmpl"),
+        sdk: false,
         executable: false,
     },
     File {
@@ -215,6 +230,7 @@ fn fill(text: &str, name: &str) -> String {
         .replace("__TYPE__", &camel(name))
         .replace("__CPY__", COMPONENTIZE_PY)
         .replace("__CJS__", COMPONENTIZE_JS)
+        .replace("__TS__", TYPESCRIPT)
 }
 
 /// Writes a new project for `name` in `dir` (default `./NAME`). An existing
@@ -301,7 +317,15 @@ mod tests {
         for lang in [Lang::Python, Lang::Javascript, Lang::Rust] {
             for f in files(lang) {
                 let text = fill(f.text, "set_metadata");
-                for p in ["__NAME__", "__TYPE__", "__CPY__", "__CJS__", "../../wit", "plugins/set_metadata"] {
+                for p in [
+                    "__NAME__",
+                    "__TYPE__",
+                    "__CPY__",
+                    "__CJS__",
+                    "__TS__",
+                    "../../wit",
+                    "plugins/set_metadata",
+                ] {
                     assert!(!text.contains(p), "{}: {p}", f.path);
                 }
             }
