@@ -19,20 +19,17 @@ if ! { [ -x "$venv/bin/componentize-py" ] && [ "$("$venv/bin/componentize-py" --
     "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$CPY"
     echo "plugin-toolchains: componentize-py $CPY in target/plugin-venv" >&2
 fi
-# componentize-js from npm in target/plugin-node (a project links its
-# node_modules there instead of downloading ~400 MB again).
-CJS=0.23.0
+# componentize-js and typescript from npm in target/plugin-node, exactly as
+# scripts/plugin-node/package-lock.json pins them (`npm ci`: two separate
+# `npm install`s once lost a dependency of componentize-js). A project links
+# its node_modules there instead of downloading ~400 MB again.
 node_dir=$root/target/plugin-node
-if ! grep -qs "\"version\": \"$CJS\"" "$node_dir/node_modules/@bytecodealliance/componentize-js/package.json"; then
+lock=$root/scripts/plugin-node/package-lock.json
+if ! cmp -s "$lock" "$node_dir/node_modules/.rollback-installed-lock"; then
     command -v npm >/dev/null || { echo "plugin-toolchains: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
     mkdir -p "$node_dir"
-    (cd "$node_dir" && [ -f package.json ] || echo '{"private": true}' > package.json)
-    (cd "$node_dir" && npm install --silent --no-audit --no-fund "@bytecodealliance/componentize-js@$CJS")
-    echo "plugin-toolchains: componentize-js $CJS in target/plugin-node" >&2
-fi
-# TypeScript, to check inverters against the SDK's declarations (`npm run typecheck`).
-TS=5.9.3
-if ! grep -qs "\"version\": \"$TS\"" "$node_dir/node_modules/typescript/package.json"; then
-    (cd "$node_dir" && npm install --silent --no-audit --no-fund "typescript@$TS")
-    echo "plugin-toolchains: typescript $TS in target/plugin-node" >&2
+    cp "$root/scripts/plugin-node/package.json" "$lock" "$node_dir/"
+    (cd "$node_dir" && npm ci --silent --no-audit --no-fund)
+    cp "$lock" "$node_dir/node_modules/.rollback-installed-lock"
+    echo "plugin-toolchains: componentize-js and typescript (scripts/plugin-node/package-lock.json) in target/plugin-node" >&2
 fi

@@ -313,6 +313,21 @@ mod tests {
     }
 
     #[test]
+    fn the_toolchains_installed_for_the_tests_are_the_versions_projects_name() {
+        let npm = include_str!("../../../scripts/plugin-node/package.json");
+        assert!(
+            npm.contains(&format!("\"@bytecodealliance/componentize-js\": \"{COMPONENTIZE_JS}\"")),
+            "{npm}"
+        );
+        assert!(npm.contains(&format!("\"typescript\": \"{TYPESCRIPT}\"")), "{npm}");
+        let script = include_str!("../../../scripts/plugin-toolchains.sh");
+        assert!(
+            script.contains(&format!("CPY={COMPONENTIZE_PY}\n")),
+            "plugin-toolchains.sh installs another componentize-py"
+        );
+    }
+
+    #[test]
     fn every_language_fills_every_placeholder() {
         for lang in [Lang::Python, Lang::Javascript, Lang::Rust] {
             for f in files(lang) {
