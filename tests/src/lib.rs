@@ -160,6 +160,7 @@ pub struct Server {
     pub data_dir: Option<tempfile::TempDir>,
     extra: Vec<String>,
     env: Vec<(String, String)>,
+    bin: PathBuf,
 }
 
 impl Server {
@@ -173,7 +174,13 @@ impl Server {
     /// [`Server::start`] with these environment variables set too (kept
     /// across [`Server::restart`]).
     pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_bin(host_bin(), extra, env)
+    }
+
+    /// [`Server::start_env`] of another copy of the binary.
+    pub fn start_bin(bin: PathBuf, extra: &[&str], env: &[(&str, &str)]) -> Server {
         Self::start_in(
+            bin,
             tempfile::tempdir().expect("tempdir"),
             extra.iter().map(|s| s.to_string()).collect(),
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -194,13 +201,18 @@ impl Server {
         let dir = self.data_dir.take().expect("data dir");
         let extra = std::mem::take(&mut self.extra);
         let env = std::mem::take(&mut self.env);
-        Self::start_in(dir, extra, env)
+        Self::start_in(self.bin.clone(), dir, extra, env)
     }
 
-    fn start_in(data_dir: tempfile::TempDir, extra: Vec<String>, env: Vec<(String, String)>) -> Server {
+    fn start_in(
+        bin: PathBuf,
+        data_dir: tempfile::TempDir,
+        extra: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> Server {
         let listen: &[&str] =
             if extra.iter().any(|a| a == "--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
-        let mut child = Command::new(host_bin())
+        let mut child = Command::new(&bin)
             .arg("serve")
             .args(listen)
             .args(&extra)
@@ -233,7 +245,7 @@ impl Server {
                 panic!("server did not start; its log:\n{}", log.lock().unwrap());
             }
         };
-        Server { child, base: format!("http://{addr}"), log, data_dir: Some(data_dir), extra, env }
+        Server { child, base: format!("http://{addr}"), log, data_dir: Some(data_dir), extra, env, bin }
     }
 
     /// Everything the server logged so far.

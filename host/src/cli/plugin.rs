@@ -281,8 +281,14 @@ fn check(file: PathBuf, json: bool, limits: Limits) -> anyhow::Result<ExitCode> 
 }
 
 /// This binary, to run compile workers (`None` when the OS cannot say:
-/// compiles then run unbounded in the process, with a warning).
+/// compiles then run unbounded in the process, with a warning). On Linux
+/// `/proc/self/exe`: the running binary itself even after a package upgrade
+/// replaced the file, so a worker always makes code this process can load.
 pub fn compile_worker_exe() -> Option<PathBuf> {
+    let own = std::path::Path::new("/proc/self/exe");
+    if own.exists() {
+        return Some(own.to_path_buf());
+    }
     match std::env::current_exe() {
         Ok(exe) => Some(exe),
         Err(e) => {

@@ -105,6 +105,22 @@ fn an_upload_that_cannot_compile_within_bounds_is_refused_with_the_bound() {
 }
 
 #[test]
+fn uploads_still_compile_after_the_binary_file_is_replaced() {
+    // A package upgrade replaces the file under a running service: its
+    // compile workers must still be the running binary (a newer one would
+    // make code this process cannot load).
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("rollback-host");
+    std::fs::copy(rollback_tests::host_bin(), &copy).unwrap();
+    let s = Server::start_bin(copy.clone(), &[], &[]);
+    std::fs::remove_file(&copy).unwrap();
+    std::fs::write(&copy, b"#!/bin/sh\nexit 1\n").unwrap();
+    let nop = std::fs::read(plugin("nop")).unwrap();
+    let r = put(&s, "nop", &nop, "application/wasm");
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[test]
 fn uploaded_plugins_survive_a_restart() {
     let s = Server::start(&[]);
     let bytes = std::fs::read(plugin("resize")).unwrap();
