@@ -7,6 +7,8 @@
 //! call by call: p50 and p99; and the resident memory one live instance
 //! costs (32 held at once after one `invert` each). A harness of its own
 //! (criterion reports means, not tails); figures in BENCHMARKS.md.
+//! `BENCH_LOOP=N` runs only N single calls per component after its load
+//! (for a profile of the call alone: `perf record -D <ms after the load>`).
 
 use rollback_host::plugins::{Compile, Executed, Limits, LoadedPlugin, Runtime};
 use serde_json::{json, Value};
@@ -96,6 +98,15 @@ fn main() {
             })
             .collect();
         assert_eq!(plugin.invert(actions[0]).unwrap().len(), 1, "{}: one inverse", path.display());
+        if let Ok(n) = std::env::var("BENCH_LOOP") {
+            eprintln!("LOOP START");
+            let n: usize = n.parse().unwrap();
+            let (p50, p99) = timed(n, || {
+                plugin.invert(actions[0]).unwrap();
+            });
+            eprintln!("LOOP {} {}", ms(p50), ms(p99));
+            continue;
+        }
         let (p50, p99) = timed(500, || {
             plugin.invert(actions[0]).unwrap();
         });
