@@ -80,9 +80,21 @@ pub(crate) struct Bounds {
 /// Most bytes of a worker's stderr kept for the refusal message.
 const MAX_WORKER_STDERR: usize = 4096;
 
-/// What a worker writes on stderr, first, when it runs out of memory: the
-/// parent recognizes it (Rust's allocation-failure message too).
-const OUT_OF_MEMORY: &str = "memory allocation of";
+/// What a worker writes on stderr when its memory limit refused something:
+/// Rust's allocation-failure message, a buffer that could not grow, or an
+/// `mmap` refused (ENOMEM, or EAGAIN for a thread's stack) that ended in a
+/// panic.
+const OUT_OF_MEMORY: &[&str] = &[
+    "memory allocation of",
+    "out of memory",
+    "Cannot allocate memory",
+    "os error 12",
+    "Resource temporarily unavailable",
+];
+
+/// Most threads one compile uses (the service keeps one compile at a time;
+/// more threads than this mostly add stacks).
+const MAX_WORKER_THREADS: usize = 8;
 
 /// Exit code of a worker that compiled nothing because the component is
 /// invalid (its reason on stderr).
@@ -172,7 +184,7 @@ pub(crate) fn in_worker(
     if status.code() == Some(EXIT_INVALID) {
         return Err(PluginError::Invalid(stderr.trim_end().to_string()));
     }
-    if stderr.contains(OUT_OF_MEMORY) {
+    if OUT_OF_MEMORY.iter().any(|m| stderr.contains(m)) {
         return Err(PluginError::CompileBounds(format!(
             "compiling needed more than {} MiB of memory (--plugin-compile-memory-mib)",
             bounds.memory_mib
@@ -193,6 +205,21 @@ pub(crate) fn in_worker(
 /// itself, reads a component on stdin, writes its artifact on stdout.
 /// Returns the process's exit code.
 pub fn worker_main(compiler: Compiler, parallel: bool, memory_mib: usize, cpu_seconds: u64) -> i32 {
+    // A panic says what and stops, without a backtrace (capturing one
+    // allocates, and under the limit that can fail inside the panic).
+    std::panic::set_hook(Box::new(|info| eprintln!("compile worker: {info}")));
+    // The threads wasmtime compiles on (rayon's global pool) are started
+    // before the limit, so that their stacks are not what a small limit
+    // refuses first: the limit is for the compile.
+    let threads = if parallel {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKER_THREADS)
+    } else {
+        1
+    };
+    if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
+        eprintln!("cannot start the compile threads: {e}");
+        return 1;
+    }
     let memory = (memory_mib as u64).saturating_mul(1 << 20);
     if let Err(e) = rlimit::setrlimit(rlimit::Resource::DATA, memory, memory)
         .and_then(|()| rlimit::setrlimit(rlimit::Resource::CPU, cpu_seconds, cpu_seconds.saturating_add(1)))

@@ -162,8 +162,8 @@ fn refuses_a_component_that_cannot_compile_within_the_time_or_memory_bound() {
     let path = path.to_str().unwrap();
     let slow = run_cli(&["plugin", "check", "--plugin-compile-timeout-ms", "1", path], None);
     assert_refused(&slow, "compiling took longer than 1 ms (--plugin-compile-timeout-ms)");
-    let big = run_cli(&["plugin", "check", "--plugin-compile-memory-mib", "8", path], None);
-    assert_refused(&big, "compiling needed more than 8 MiB of memory (--plugin-compile-memory-mib)");
+    let big = run_cli(&["plugin", "check", "--plugin-compile-memory-mib", "2", path], None);
+    assert_refused(&big, "compiling needed more than 2 MiB of memory (--plugin-compile-memory-mib)");
     let enough = run_cli(&["plugin", "check", "--plugin-compile-memory-mib", "256", path], None);
     assert_eq!(enough.code, Some(0), "{enough:?}");
 }

@@ -87,8 +87,8 @@ fn an_upload_that_cannot_compile_within_bounds_is_refused_with_the_bound() {
         ("--plugin-compile-timeout-ms", "1", "compiling took longer than 1 ms (--plugin-compile-timeout-ms)"),
         (
             "--plugin-compile-memory-mib",
-            "8",
-            "compiling needed more than 8 MiB of memory (--plugin-compile-memory-mib)",
+            "2",
+            "compiling needed more than 2 MiB of memory (--plugin-compile-memory-mib)",
         ),
     ] {
         let s = Server::start(&[flag, value]);
