@@ -214,6 +214,24 @@ fn wait_prints_each_skipped_action_with_its_reason() {
     assert!(out.stderr.contains("1 skipped"), "{}", out.stderr);
 }
 
+/// On real services the rollback's first action (re-enabling the host)
+/// ended between two looks and the log of `--wait` never named it: each
+/// action's end is a line, in the order they ended.
+#[test]
+fn wait_logs_every_action_that_ended_even_between_two_looks() {
+    let (s, dir) = server();
+    let file = plan_file(&dir, &maintenance4());
+    let plan = cli_json(&s, &["plan", "create", "-f", &file], 0)["uuid"].as_str().unwrap().to_string();
+    let out = cli(&s, &["plan", "start", &plan, "--wait"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let done: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("done: ")).collect();
+    let actions =
+        s.get_json(&format!("/v1/actions?action_plan_uuid={plan}"))["actions"].as_array().unwrap().len();
+    assert_eq!(done.len(), actions, "one line per action: {}", out.stderr);
+    assert!(done.iter().all(|l| l.ends_with(" SUCCEEDED")), "{done:?}");
+    assert!(done.iter().any(|l| l.starts_with("done: change_node_power_state ")), "{done:?}");
+}
+
 /// Watcher 9's plan as written named hosts by compute node uuid, this
 /// service knew only names: every action SKIPPED, the plan SUCCEEDED and
 /// `--wait` exited 0. Now the plan says nothing was done and `--wait`

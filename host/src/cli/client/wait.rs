@@ -1,7 +1,10 @@
 //! `--wait`: follow a plan until it settles, with a progress bar of
 //! actions done out of total, the action in progress, and each SKIPPED or
 //! FAILED action's reason printed as it happens. Without a terminal on
-//! stderr the bar is hidden and the reasons are plain lines.
+//! stderr the bar is hidden and the reasons are plain lines; for a plan of
+//! at most [`LOG_EACH_UP_TO`] actions every action's end is a line too
+//! (`done: …`), those that started and ended between two looks included,
+//! so that a log shows the order they ended in.
 
 use super::{view, views, Client, ClientError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,6 +18,10 @@ use std::time::{Duration, Instant};
 const FINAL: &[&str] = &["SUCCEEDED", "FAILED", "CANCELLED", "SUPERSEDED", "DELETED"];
 /// Action states that end an action.
 const DONE: &[&str] = &["SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED", "DELETED"];
+
+/// Plans of at most this many actions get a line per ended action when
+/// stderr is not a terminal.
+const LOG_EACH_UP_TO: usize = 100;
 
 /// Follows plan `uuid` until it reaches a final state; returns the plan.
 pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
@@ -44,9 +51,13 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
         bar.set_length(actions.len() as u64);
         let done = actions.iter().filter(|a| DONE.contains(&a.state.as_str())).count();
         bar.set_position(done as u64);
+        let log_each = !tty && actions.len() <= LOG_EACH_UP_TO;
         for a in &actions {
             let state = a.state.as_str();
             let id = a.uuid.to_string();
+            if log_each && matches!(state, "SUCCEEDED" | "CANCELLED") && reported.insert(id.clone()) {
+                say(format!("done: {} {} {state}", a.action_type, label(a)));
+            }
             if matches!(state, "SKIPPED" | "FAILED") && reported.insert(id.clone()) {
                 let why = a.status_message.clone().flatten().unwrap_or_else(|| "no reason given".into());
                 say(format!(
@@ -60,15 +71,7 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
         let current: Vec<String> = actions
             .iter()
             .filter(|a| a.state == "ONGOING")
-            .map(|a| {
-                let target = super::table::target(a);
-                let what = if target.is_empty() {
-                    super::table::short(&a.uuid.to_string()).to_string()
-                } else {
-                    target
-                };
-                format!("{} {what}", a.action_type)
-            })
+            .map(|a| format!("{} {}", a.action_type, label(a)))
             .collect();
         let msg = if current.is_empty() { plan.state.clone() } else { current.join(", ") };
         if !tty && !current.is_empty() && msg != last_current {
@@ -95,5 +98,15 @@ pub fn follow(client: &Client, uuid: &str) -> Result<Value, ClientError> {
         }
         bar.tick();
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What an action acts on, or its short uuid when that is unknown.
+fn label(a: &ActionView) -> String {
+    let target = super::table::target(a);
+    if target.is_empty() {
+        super::table::short(&a.uuid.to_string()).to_string()
+    } else {
+        target
     }
 }
