@@ -94,7 +94,7 @@ pub struct Limits {
 
     /// Most wall-clock time one compile of a component may take, in
     /// milliseconds. A component that cannot compile within it is refused
-    /// (an upload with 422 and the reason).
+    /// (an upload with 400 and the reason).
     #[arg(
         long = "plugin-compile-timeout-ms",
         env = "ROLLBACK_PLUGIN_COMPILE_TIMEOUT_MS",
