@@ -112,10 +112,9 @@ pub(crate) fn in_worker(
     let spawn_failed = |e: std::io::Error| {
         PluginError::Config(format!("cannot start the compile worker {}: {e}", exe.display()))
     };
-    let compiler_name = match compiler {
-        Compiler::Baseline => "baseline",
-        Compiler::Optimized => "optimized",
-    };
+    // The name the worker's own `--compiler` parses back.
+    let compiler_name = clap::ValueEnum::to_possible_value(&compiler).expect("no variant is skipped");
+    let compiler_name = compiler_name.get_name();
     let cpu_seconds = bounds.timeout.as_secs().saturating_add(2).to_string();
     let memory = bounds.memory_mib.to_string();
     let mut args = vec!["plugin", "compile-worker", "--compiler", compiler_name];
