@@ -22,7 +22,7 @@
 
 use crate::error::StoreError;
 use crate::tables::{Tables, Write};
-use crate::txn::Txn;
+use crate::txn::{SledBase, Txn};
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -82,7 +82,8 @@ pub(crate) fn run(
                 continue;
             }
             let staged = catch_unwind(AssertUnwindSafe(|| {
-                let mut txn = Txn::new(&tables, &db);
+                let base = SledBase { tables: &tables, db: &db };
+                let mut txn = Txn::new(&base, Some(&tables));
                 let Outcome { commit, answer } = run(&mut txn);
                 let failed = txn.engine_failed();
                 let writes: Vec<Write> =

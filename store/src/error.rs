@@ -68,6 +68,15 @@ pub enum StoreError {
     #[error("the store stopped taking writes: a commit failed to reach the disk ({0}); restart the service")]
     Poisoned(String),
 
+    /// The store's settings are wrong (e.g. a MySQL URL with a password in it).
+    #[error("store settings: {0}")]
+    Config(String),
+
+    /// The database server cannot be reached, or kept refusing a write it
+    /// would take later (MySQL store): nothing was written; try again.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+
     /// The write's own closure panicked; nothing of it was written, and
     /// the store goes on serving other writes.
     #[error("the write failed unexpectedly (it panicked) and was not stored: {0}")]

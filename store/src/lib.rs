@@ -1,12 +1,20 @@
-//! rollback-store: action plans and actions, kept durably in sled.
+//! rollback-store: action plans and actions, kept durably in sled or in
+//! MySQL/MariaDB.
 //!
 //! A small database with no idea that HTTP or Wasm exist: typed plan and
-//! action records, plus named JSON documents for state it need not know. Reads go straight
-//! to sled from any thread; every write goes through [`Store::write`], which
-//! runs a closure over a [`Txn`] on the single committer thread and returns
-//! only once the change is flushed and fsynced (see `committer`). The API is
-//! typed records in and out, so the engine can be replaced without touching
-//! callers.
+//! action records, plus named JSON documents and blobs for state it need not
+//! know. Two backends behind one [`Store`]:
+//! - **sled** (`sled_store`), the embedded default: one process owns a data
+//!   directory; every write runs on a single committer thread and returns
+//!   once flushed and fsynced (group commit).
+//! - **MySQL/MariaDB** (`mysql`), Galera included: any number of processes
+//!   share one database; every write is one database transaction,
+//!   serialized across all of them, retried whole on the errors Galera and
+//!   InnoDB answer for a lost race or a lost connection.
+//!
+//! Every write goes through [`Store::write`], which runs a closure over a
+//! [`Txn`]; the closure may run more than once (a retried transaction), so
+//! it must only stage writes and compute its answer, nothing else.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -14,6 +22,8 @@
 mod committer;
 mod error;
 mod model;
+mod mysql;
+mod sled_store;
 mod sort;
 mod tables;
 mod txn;
@@ -21,241 +31,150 @@ mod txn;
 pub use error::StoreError;
 pub use model::{Action, ActionPlan, ActionState, PlanSource, PlanState, Timestamp};
 pub use sort::{ActionSortKey, PlanSortKey};
+pub use mysql::MysqlOptions;
 pub use txn::Txn;
 
-use committer::{Job, Outcome, Poison};
+use mysql::MysqlStore;
+use sled_store::SledStore;
 use std::path::Path;
-use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, Mutex};
-use tables::Tables;
 use uuid::Uuid;
 
 /// The schema version this build writes. Bump it with a migration when a
 /// record's encoding changes incompatibly. 2: sort orders other than
 /// creation order are kept only once used (`sort_orders/…` in `meta`); a
-/// build of version 1 would list such a store's unkept orders short.
+/// build of version 1 would list such a store's unkept orders short. (The
+/// MySQL schema has its own version: `mysql::SCHEMA_VERSION`.)
 pub const SCHEMA_VERSION: u32 = 2;
-const SCHEMA_KEY: &[u8] = b"schema_version";
-/// The layout of the sort indexes: absent before they existed, `[1]` when
-/// every order was kept, `[2]` when only the orders marked in
-/// `sort_orders/…` are.
-const SORT_INDEX_KEY: &[u8] = b"sort_index";
 
-/// Jobs that may wait for the committer before callers block.
-const QUEUE_DEPTH: usize = 4096;
-
-/// An open store. Cheap to clone; the committer stops when the last clone
-/// is dropped.
+/// An open store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    backend: Backend,
 }
 
-struct Inner {
-    db: sled::Db,
-    tables: Tables,
-    poison: Poison,
-    jobs: Mutex<Option<SyncSender<Job>>>,
-    committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+#[derive(Clone)]
+enum Backend {
+    Sled(SledStore),
+    Mysql(MysqlStore),
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.jobs.lock().map(|mut j| j.take()).ok();
-        if let Some(handle) = self.committer.lock().ok().and_then(|mut h| h.take()) {
-            let _ = handle.join();
+/// Calls the same method on whichever backend the store is.
+macro_rules! each {
+    ($self:ident . $($call:tt)+) => {
+        match &$self.backend {
+            Backend::Sled(s) => s.$($call)+,
+            Backend::Mysql(s) => s.$($call)+,
         }
-    }
-}
-
-fn is_lock_error(e: &sled::Error) -> bool {
-    match e {
-        sled::Error::Io(io) => io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock"),
-        _ => false,
-    }
+    };
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in directory `path`. Fails
+    /// Opens (creating if needed) the sled store in directory `path`. Fails
     /// clearly when another process holds it or its schema is newer.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        std::fs::create_dir_all(&path)?;
-        private(&path)?;
-        let db = sled::Config::new().path(&path).open().map_err(|e| {
-            if is_lock_error(&e) {
-                StoreError::Locked { path: path.display().to_string() }
-            } else {
-                e.into()
-            }
-        })?;
-        let tables = Tables::open(&db)?;
-        let found = check_schema(&tables)?;
-        let layout = tables.meta.get(SORT_INDEX_KEY)?;
-        let upgrade = layout.as_deref() != Some(&[2u8][..]) || found != Some(SCHEMA_VERSION);
-        match layout.as_deref() {
-            None => {
-                // New, or from before the sort indexes: creation order only.
-                let n = tables.build_order(false, 0)? + tables.build_order(true, 0)?;
-                if n > 0 {
-                    tracing::info!(entries = n, "built the creation-order index of an older store");
-                }
-            }
-            Some([1]) => {
-                // Every order was kept and is complete: go on keeping them all.
-                tables.set_orders(false, tables::all_orders(PlanSortKey::ALL.len()))?;
-                tables.set_orders(true, tables::all_orders(ActionSortKey::ALL.len()))?;
-            }
-            Some(_) => {}
-        }
-        if upgrade {
-            // New, or written by an older build: recorded once, not at every open.
-            tables.meta.insert(SORT_INDEX_KEY, &[2u8][..])?;
-            tables.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-            db.flush()?;
-        }
-        tables.load_orders()?;
-        let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
-        // sled creates `conf`, `db` and `blobs/` without syncing them or
-        // the directory: make what it created at open durable now.
-        sync_created(&path)?;
-        let mut blobs = committer::BlobDir::new(&path);
-        blobs.sync_new()?;
+        Ok(Store { backend: Backend::Sled(SledStore::open(path)?) })
+    }
 
-        let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
-        let poison = Poison::default();
-        let committer = {
-            let (db, tables, poison) = (db.clone(), tables.clone(), Arc::clone(&poison));
-            std::thread::Builder::new()
-                .name("store-committer".into())
-                .spawn(move || committer::run(db, tables, file, rx, poison, blobs))?
-        };
-        Ok(Store {
-            inner: Arc::new(Inner {
-                db,
-                tables,
-                poison,
-                jobs: Mutex::new(Some(tx)),
-                committer: Mutex::new(Some(committer)),
-            }),
-        })
+    /// Connects to the MySQL/MariaDB store `options` name, creating or
+    /// upgrading its tables; refuses a schema newer than this build's.
+    pub fn connect(options: &MysqlOptions) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Mysql(MysqlStore::connect(options)?) })
+    }
+
+    /// The sled store under this one (the sled store's own tests).
+    #[cfg(test)]
+    fn sled(&self) -> &SledStore {
+        match &self.backend {
+            Backend::Sled(s) => s,
+            Backend::Mysql(_) => panic!("a MySQL store"),
+        }
+    }
+
+    /// `sled` or `mysql`.
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sled(_) => "sled",
+            Backend::Mysql(_) => "mysql",
+        }
+    }
+
+    /// Whether several processes may share this store (MySQL): then plans
+    /// being executed are claimed with leases, and plugin uploads are
+    /// polled for.
+    pub fn shared(&self) -> bool {
+        matches!(self.backend, Backend::Mysql(_))
     }
 
     /// How many records and index entries have been read since the store
     /// was opened (each key fetched or scanned counts one), transactions
     /// included. For tests and benchmarks that bound the cost of an operation.
     pub fn reads(&self) -> u64 {
-        self.inner.tables.reads()
+        each!(self.reads())
     }
 
-    /// Runs `f` on the committer thread over a [`Txn`]. When `f` returns
-    /// `Ok`, what it staged is applied in one sled transaction and made
-    /// durable before this returns; when it returns `Err`, nothing is
-    /// written. Writes from all callers are serialized.
+    /// Runs `f` over a [`Txn`]. When `f` returns `Ok`, what it staged is
+    /// applied atomically and made durable before this returns; when it
+    /// returns `Err`, nothing is written. Writes from all callers (on MySQL:
+    /// of every process sharing the database) are serialized, so a check
+    /// made inside `f` still holds when its writes land. `f` may be called
+    /// more than once — the MySQL store reruns a transaction that lost a
+    /// race (a deadlock, a Galera certification failure) or its connection
+    /// — so it must have no effect but what it stages.
     pub fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
-        F: FnOnce(&mut Txn<'_>) -> Result<R, E> + Send + 'static,
+        F: FnMut(&mut Txn<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        if let Some(why) = self.inner.poison.get() {
-            return Err(E::from(StoreError::Poisoned(why.clone())));
-        }
-        let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<R, E>>(1);
-        let fail_tx = reply_tx.clone();
-        let run: Box<dyn FnOnce(&mut Txn<'_>) -> Outcome + Send> = Box::new(move |txn| {
-            let outcome = f(txn);
-            let commit = outcome.is_ok();
-            Outcome {
-                commit,
-                answer: Box::new(move |durable| {
-                    let reply = match (outcome, durable) {
-                        (Ok(r), Ok(())) => Ok(r),
-                        (Ok(_), Err(e)) => Err(E::from(e)),
-                        (Err(e), _) => Err(e),
-                    };
-                    let _ = reply_tx.send(reply);
-                }),
+        match &self.backend {
+            Backend::Sled(s) => {
+                let mut f = f;
+                s.write(move |txn| f(txn))
             }
-        });
-        let job = Job {
-            run,
-            fail: Box::new(move |result| {
-                if let Err(e) = result {
-                    let _ = fail_tx.send(Err(E::from(e)));
-                }
-            }),
-        };
-        let sender = self.inner.jobs.lock().ok().and_then(|j| j.clone()).ok_or(StoreError::Closed)?;
-        sender.send(job).map_err(|_| StoreError::Closed)?;
-        reply_rx.recv().map_err(|_| StoreError::Closed)?
+            Backend::Mysql(s) => s.write(f),
+        }
     }
 
     /// Whether the store can still make writes durable: `Poisoned` once a
     /// flush or fsync failed (then the process should exit; see the
-    /// committer), `Closed` if the committer is gone.
+    /// committer), `Closed` if the committer is gone. A MySQL store is
+    /// healthy while open: a database that cannot be reached makes requests
+    /// fail (503), not the process exit.
     pub fn health(&self) -> Result<(), StoreError> {
-        if let Some(why) = self.inner.poison.get() {
-            return Err(StoreError::Poisoned(why.clone()));
-        }
-        let alive =
-            self.inner.committer.lock().ok().is_some_and(|h| h.as_ref().is_some_and(|h| !h.is_finished()));
-        if alive {
-            Ok(())
-        } else {
-            Err(StoreError::Closed)
-        }
+        each!(self.health())
     }
 
-    /// Reads stop too once a commit failed: what the store holds in memory
-    /// may then include writes that never reached the disk.
-    fn readable(&self) -> Result<(), StoreError> {
-        match self.inner.poison.get() {
-            Some(why) => Err(StoreError::Poisoned(why.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// Bytes the store's files take on disk (sled's own count).
+    /// Bytes the store takes on disk (sled's own count; for MySQL, the
+    /// server's count of its tables' data and indexes).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.db.size_on_disk()?)
+        each!(self.size_on_disk())
     }
 
     /// One plan.
     pub fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
-        self.readable()?;
-        self.inner.tables.plan(uuid)
+        each!(self.plan(uuid))
     }
 
     /// One action.
     pub fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
-        self.readable()?;
-        self.inner.tables.action(uuid)
+        each!(self.action(uuid))
     }
 
     /// Every plan, deleted ones included, in creation order.
     pub fn plans(&self) -> Result<Vec<ActionPlan>, StoreError> {
-        self.readable()?;
-        let mut all = self.inner.tables.all_plans()?;
-        all.sort_by_key(|p| p.id);
-        Ok(all)
+        each!(self.plans())
     }
 
     /// Every action, deleted ones included, in creation order.
     pub fn actions(&self) -> Result<Vec<Action>, StoreError> {
-        self.readable()?;
-        let mut all = self.inner.tables.all_actions()?;
-        all.sort_by_key(|a| a.id);
-        Ok(all)
+        each!(self.actions())
     }
 
     /// Up to `limit` plans in the order of `sort_key` (equal values in
-    /// creation order), descending when
-    /// `descending`, starting after the plan `marker`, keeping only those
-    /// `keep` accepts. Reads the sort index and one record per plan looked
-    /// at, not the whole table — except the first list in an order the
-    /// store does not keep yet, which builds it (see `sort`). An unknown
-    /// marker is `NotFound`.
+    /// creation order), descending when `descending`, starting after the
+    /// plan `marker`, keeping only those `keep` accepts. Reads the sort
+    /// index and one record per plan looked at, not the whole table. An
+    /// unknown marker is `NotFound`.
     pub fn plans_page(
         &self,
         sort_key: PlanSortKey,
@@ -264,18 +183,7 @@ impl Store {
         limit: usize,
         keep: impl FnMut(&ActionPlan) -> bool,
     ) -> Result<Vec<ActionPlan>, StoreError> {
-        let t = &self.inner.tables;
-        let index = SortIndex { tree: &t.plan_sort, actions: false, kind: "ActionPlan" };
-        self.page(
-            index,
-            (sort_key.field(), sort_key.name()),
-            marker,
-            descending,
-            limit,
-            |u| t.plan(u),
-            sort::plan_key,
-            keep,
-        )
+        each!(self.plans_page(sort_key, marker, descending, limit, keep))
     }
 
     /// Like [`Store::plans_page`], for actions.
@@ -287,184 +195,27 @@ impl Store {
         limit: usize,
         keep: impl FnMut(&Action) -> bool,
     ) -> Result<Vec<Action>, StoreError> {
-        let t = &self.inner.tables;
-        let index = SortIndex { tree: &t.action_sort, actions: true, kind: "Action" };
-        self.page(
-            index,
-            (sort_key.field(), sort_key.name()),
-            marker,
-            descending,
-            limit,
-            |u| t.action(u),
-            sort::action_key,
-            keep,
-        )
-    }
-
-    /// One page from a sort index: `load` reads a record, `key_of` computes
-    /// its key under a field (an entry whose record now has another key is
-    /// stale, and skipped).
-    #[allow(clippy::too_many_arguments)]
-    fn page<T>(
-        &self,
-        index: SortIndex<'_>,
-        (field, sort_key): (usize, &str),
-        marker: Option<Uuid>,
-        descending: bool,
-        limit: usize,
-        load: impl Fn(Uuid) -> Result<Option<T>, StoreError>,
-        key_of: fn(&T, usize) -> Vec<u8>,
-        mut keep: impl FnMut(&T) -> bool,
-    ) -> Result<Vec<T>, StoreError> {
-        self.readable()?;
-        if !self.inner.tables.keeps(index.actions, field) {
-            self.build_order(index.actions, field, sort_key)?;
-        }
-        let after = match marker {
-            Some(m) => {
-                Some(key_of(&load(m)?.ok_or(StoreError::NotFound { kind: index.kind, uuid: m })?, field))
-            }
-            None => None,
-        };
-        let mut out = Vec::new();
-        if limit == 0 {
-            return Ok(out);
-        }
-        for entry in self.inner.tables.sorted(index.tree, field as u8, after, descending) {
-            let (key, uuid) = entry?;
-            if let Some(record) = load(uuid)? {
-                if key == key_of(&record, field) && keep(&record) {
-                    out.push(record);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Builds a sort order on the committer thread, one step of records at
-    /// a time (other writes run between the steps and keep the part built
-    /// so far up to date). The first list in an order pays the whole table
-    /// once; every write after that keeps the order up to date.
-    fn build_order(&self, actions: bool, field: usize, name: &str) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        let mut entries = 0;
-        loop {
-            let (wrote, done) =
-                self.write(move |txn| txn.tables().build_order_step(actions, field, tables::BUILD_STEP))?;
-            entries += wrote;
-            if done {
-                break;
-            }
-        }
-        if entries > 0 {
-            let kind = if actions { "actions" } else { "action plans" };
-            tracing::info!(
-                entries,
-                ms = started.elapsed().as_millis() as u64,
-                "built the sort index of {kind} by {name} on its first use"
-            );
-        }
-        Ok(())
+        each!(self.actions_page(sort_key, marker, descending, limit, keep))
     }
 
     /// A named JSON document (e.g. the simulated cloud's state).
     pub fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        self.readable()?;
-        self.inner.tables.document(name)
+        each!(self.document(name))
     }
 
     /// Every blob whose name starts with `prefix`, by name.
     pub fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.readable()?;
-        self.inner.tables.blobs(prefix)
+        each!(self.blobs(prefix))
     }
 
-    /// The plans of an audit, in creation order (via the audit index).
+    /// The plans of an audit, in creation order.
     pub fn plans_of_audit(&self, audit: Uuid) -> Result<Vec<ActionPlan>, StoreError> {
-        self.readable()?;
-        let mut out = Vec::new();
-        for uuid in self.inner.tables.plan_uuids_of_audit(audit)? {
-            out.extend(self.plan(uuid)?);
-        }
-        out.sort_by_key(|p| p.id);
-        Ok(out)
+        each!(self.plans_of_audit(audit))
     }
 
-    /// The actions of a plan, in creation order (via the plan index).
+    /// The actions of a plan, in creation order.
     pub fn actions_of(&self, plan: Uuid) -> Result<Vec<Action>, StoreError> {
-        self.readable()?;
-        let mut out = Vec::new();
-        for uuid in self.inner.tables.action_uuids_of(plan)? {
-            out.extend(self.action(uuid)?);
-        }
-        out.sort_by_key(|a| a.id);
-        Ok(out)
-    }
-}
-
-/// fsyncs the files sled creates at open and the directories holding them.
-fn sync_created(path: &Path) -> Result<(), StoreError> {
-    for name in ["conf", "db"] {
-        let f = path.join(name);
-        if f.exists() {
-            std::fs::File::open(&f)?.sync_all()?;
-        }
-    }
-    let blobs = path.join("blobs");
-    if blobs.is_dir() {
-        std::fs::File::open(&blobs)?.sync_all()?;
-    }
-    std::fs::File::open(path)?.sync_all()?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        // The data directory itself may be new.
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
-}
-
-/// A sort-index tree, the fields it orders by, and its records' kind (for
-/// an unknown marker's error).
-struct SortIndex<'a> {
-    tree: &'a sled::Tree,
-    /// Whether it is the actions' tree.
-    actions: bool,
-    kind: &'static str,
-}
-
-/// Makes the data directory private to the service's user (mode 0700):
-/// it holds the plans, the uploaded plugins and the compile cache's key.
-/// sled creates its files with the process's umask (usually 0644); the
-/// directory's mode is what keeps them from other users.
-fn private(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
-        if mode != 0o700 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-            tracing::info!(dir = %dir.display(), from = format!("{mode:o}"), "data directory made private (0700)");
-        }
-    }
-    Ok(())
-}
-
-/// The store's schema version (`None`: a new database); refuses a newer
-/// one than this build writes.
-fn check_schema(tables: &Tables) -> Result<Option<u32>, StoreError> {
-    match tables.meta.get(SCHEMA_KEY)? {
-        Some(v) => {
-            let found = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).map_err(|_| {
-                StoreError::Corrupt { key: "meta/schema_version".into(), reason: "not a u32".into() }
-            })?;
-            if found > SCHEMA_VERSION {
-                return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
-            }
-            Ok(Some(found))
-        }
-        None => Ok(None),
+        each!(self.actions_of(plan))
     }
 }
 

@@ -92,6 +92,14 @@ pub(crate) struct Maintained {
 }
 
 impl Maintained {
+    /// Every order of actions (or plans), none being built: what a store
+    /// that keeps every order maintains (the MySQL store).
+    pub(crate) fn all(actions: bool) -> Self {
+        let n =
+            if actions { crate::sort::ActionSortKey::ALL.len() } else { crate::sort::PlanSortKey::ALL.len() };
+        Maintained { kept: (0..n).collect(), building: Vec::new() }
+    }
+
     /// The orders a write of record `uuid` maintains: those kept, and those
     /// being built whose build has passed `uuid` (the build's later steps
     /// read the records after it as committed).

@@ -2,6 +2,7 @@
 //! nothing; concurrent read-modify-writes lose nothing; bad opens are refused.
 
 use super::*;
+use crate::sled_store::{SCHEMA_KEY, SORT_INDEX_KEY};
 use chrono::Utc;
 use serde_json::json;
 
@@ -42,7 +43,7 @@ fn reopen(path: &std::path::Path) -> Result<Store, StoreError> {
 
 /// Stores a plan with `n` chained actions; returns what was stored.
 fn create(store: &Store, audit: Option<Uuid>, n: usize) -> (ActionPlan, Vec<Action>) {
-    let mut p = plan(audit);
+    let p = plan(audit);
     let mut actions: Vec<Action> = Vec::new();
     for _ in 0..n {
         let parents = actions.last().map(|a| vec![a.uuid]).unwrap_or_default();
@@ -50,6 +51,7 @@ fn create(store: &Store, audit: Option<Uuid>, n: usize) -> (ActionPlan, Vec<Acti
     }
     store
         .write(move |txn| {
+            let (mut p, mut actions) = (p.clone(), actions.clone());
             p.id = txn.next_id()?;
             txn.insert_plan(p.clone())?;
             for a in &mut actions {
@@ -96,7 +98,7 @@ fn a_refused_write_stores_nothing() {
     let p = plan(None);
     let uuid = p.uuid;
     let r: Result<(), StoreError> = store.write(move |txn| {
-        txn.insert_plan(p)?;
+        txn.insert_plan(p.clone())?;
         Err(StoreError::Engine("refused by the caller".into()))
     });
     assert!(r.is_err());
@@ -109,7 +111,7 @@ fn duplicate_uuids_are_refused() {
     let store = Store::open(dir.path()).unwrap();
     let (p, _) = create(&store, None, 0);
     let again = p.clone();
-    let err = store.write(move |txn| txn.insert_plan(again)).unwrap_err();
+    let err = store.write(move |txn| txn.insert_plan(again.clone())).unwrap_err();
     assert!(matches!(err, StoreError::Exists { kind: "ActionPlan", .. }), "{err}");
 }
 
@@ -118,7 +120,7 @@ fn an_action_needs_its_plan() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let orphan = action(Uuid::new_v4(), vec![]);
-    let err = store.write(move |txn| txn.insert_action(orphan)).unwrap_err();
+    let err = store.write(move |txn| txn.insert_action(orphan.clone())).unwrap_err();
     assert!(matches!(err, StoreError::NotFound { kind: "ActionPlan", .. }), "{err}");
 }
 
@@ -155,7 +157,7 @@ fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        store.inner.tables.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+        store.sled().inner.tables.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
     }
     let err = reopen(dir.path()).err().expect("refused");
     assert!(
@@ -257,9 +259,9 @@ fn a_store_from_before_the_order_index_gets_it_at_open() {
         let store = Store::open(dir.path()).unwrap();
         let made = (0..5).map(|_| create(&store, None, 2).0).collect();
         // As an older build left it: records, no order index.
-        store.inner.tables.plan_sort.clear().unwrap();
-        store.inner.tables.action_sort.clear().unwrap();
-        store.inner.tables.meta.remove(SORT_INDEX_KEY).unwrap();
+        store.sled().inner.tables.plan_sort.clear().unwrap();
+        store.sled().inner.tables.action_sort.clear().unwrap();
+        store.sled().inner.tables.meta.remove(SORT_INDEX_KEY).unwrap();
         made
     };
     let store = reopen(dir.path()).unwrap();
@@ -278,7 +280,7 @@ fn stale_sort_entries_are_skipped_not_listed() {
     let state = PlanSortKey::State.field();
     // Kept from here on: a crash after this can leave stale entries in it.
     assert_eq!(store.plans_page(PlanSortKey::State, None, false, 100, |_| true).unwrap(), made);
-    let t = &store.inner.tables;
+    let t = &store.sled().inner.tables;
     // An entry from an update that never committed: plan 0 as if FAILED.
     let mut failed = made[0].clone();
     failed.state = PlanState::Failed;
@@ -304,7 +306,7 @@ fn a_panicking_write_fails_alone_and_the_store_goes_on() {
 
 /// The entries a write adds to the sort trees.
 fn sort_entries(store: &Store) -> (usize, usize) {
-    (store.inner.tables.plan_sort.len(), store.inner.tables.action_sort.len())
+    (store.sled().inner.tables.plan_sort.len(), store.sled().inner.tables.action_sort.len())
 }
 
 /// A write pays one sort-index entry per order in use: creation order from
@@ -364,7 +366,7 @@ fn an_order_whose_build_was_cut_short_is_built_again_cleanly() {
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..5).map(|_| create(&store, None, 0).0).collect();
     let hostname = PlanSortKey::Hostname.field();
-    let t = &store.inner.tables;
+    let t = &store.sled().inner.tables;
     let mut moved = made[2].clone();
     moved.hostname = Some("elsewhere".into());
     t.plan_sort.insert(sort::plan_key(&made[0], hostname), made[0].uuid.as_bytes()).unwrap();
@@ -385,29 +387,29 @@ fn a_store_that_kept_every_order_keeps_them_without_a_rebuild() {
         let made: Vec<ActionPlan> = (0..4).map(|_| create(&store, None, 1).0).collect();
         // As schema 1 left it: every order's entries, and `sort_index` 1.
         for f in 0..PlanSortKey::ALL.len() {
-            store.inner.tables.build_order(false, f).unwrap();
+            store.sled().inner.tables.build_order(false, f).unwrap();
         }
         for f in 0..ActionSortKey::ALL.len() {
-            store.inner.tables.build_order(true, f).unwrap();
+            store.sled().inner.tables.build_order(true, f).unwrap();
         }
-        let meta = &store.inner.tables.meta;
+        let meta = &store.sled().inner.tables.meta;
         meta.remove(b"sort_orders/plans").unwrap();
         meta.remove(b"sort_orders/actions").unwrap();
         meta.insert(SORT_INDEX_KEY, &[1u8][..]).unwrap();
         meta.insert(SCHEMA_KEY, &1u32.to_be_bytes()).unwrap();
-        store.inner.db.flush().unwrap();
+        store.sled().inner.db.flush().unwrap();
         made
     };
     let store = reopen(dir.path()).unwrap();
     for (f, name) in PlanSortKey::ALL.iter().enumerate() {
-        assert!(store.inner.tables.keeps(false, f), "{name}");
+        assert!(store.sled().inner.tables.keeps(false, f), "{name}");
     }
     let before = store.reads();
     let mut newest_first = made.clone();
     newest_first.reverse();
     assert_eq!(store.plans_page(PlanSortKey::CreatedAt, None, true, 100, |_| true).unwrap(), newest_first);
     assert!(store.reads() - before <= 10, "no rebuild: {} reads", store.reads() - before);
-    let schema = store.inner.tables.meta.get(SCHEMA_KEY).unwrap().unwrap();
+    let schema = store.sled().inner.tables.meta.get(SCHEMA_KEY).unwrap().unwrap();
     assert_eq!(schema.as_ref(), &SCHEMA_VERSION.to_be_bytes());
     let (p, _) = create(&store, None, 0);
     assert_eq!(
@@ -426,7 +428,7 @@ fn writes_between_the_steps_of_a_build_are_not_lost() {
     let store = Store::open(dir.path()).unwrap();
     let made: Vec<ActionPlan> = (0..30).map(|_| create(&store, None, 0).0).collect();
     let state = PlanSortKey::State.field();
-    let t = store.inner.tables.clone();
+    let t = store.sled().inner.tables.clone();
     assert_eq!(t.build_order_step(false, state, 7).unwrap(), (7, false));
     assert!(!t.keeps(false, state), "not kept before its last step");
 
@@ -434,7 +436,7 @@ fn writes_between_the_steps_of_a_build_are_not_lost() {
     let changed: Vec<Uuid> = made.iter().step_by(3).map(|p| p.uuid).collect();
     store
         .write(move |txn| {
-            for u in changed {
+            for &u in &changed {
                 let mut p = txn.plan_required(u)?;
                 p.state = PlanState::Cancelled;
                 txn.update_plan(p)?;

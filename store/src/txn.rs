@@ -7,14 +7,55 @@
 
 use crate::error::StoreError;
 use crate::model::{Action, ActionPlan};
-use crate::tables::{Tables, Write};
+use crate::tables::{Maintained, Tables, Write};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// What a [`Txn`] reads through to: the committed records of one backend
+/// (sled's trees, or a MySQL transaction in progress).
+pub(crate) trait Base {
+    fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError>;
+    fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError>;
+    fn action_uuids_of(&self, plan: Uuid) -> Result<Vec<Uuid>, StoreError>;
+    fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError>;
+    /// A fresh, never reused id.
+    fn next_id(&self) -> Result<u64, StoreError>;
+    /// The sort orders a write of actions (or plans) maintains.
+    fn maintained(&self, actions: bool) -> Maintained;
+}
+
+/// sled's trees as a [`Base`].
+pub(crate) struct SledBase<'a> {
+    pub(crate) tables: &'a Tables,
+    pub(crate) db: &'a sled::Db,
+}
+
+impl Base for SledBase<'_> {
+    fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
+        self.tables.plan(uuid)
+    }
+    fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
+        self.tables.action(uuid)
+    }
+    fn action_uuids_of(&self, plan: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        self.tables.action_uuids_of(plan)
+    }
+    fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.tables.document(name)
+    }
+    fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+    fn maintained(&self, actions: bool) -> Maintained {
+        self.tables.maintained(actions)
+    }
+}
+
 /// Staged changes over the current database.
 pub struct Txn<'a> {
-    tables: &'a Tables,
-    db: &'a sled::Db,
+    base: &'a dyn Base,
+    /// sled's trees, for the sled store's own jobs (building an order).
+    tables: Option<&'a Tables>,
     plans: BTreeMap<Uuid, ActionPlan>,
     actions: BTreeMap<Uuid, Action>,
     /// What each staged record was before this transaction (`None`: new),
@@ -32,10 +73,10 @@ pub struct Txn<'a> {
 }
 
 impl<'a> Txn<'a> {
-    pub(crate) fn new(tables: &'a Tables, db: &'a sled::Db) -> Self {
+    pub(crate) fn new(base: &'a dyn Base, tables: Option<&'a Tables>) -> Self {
         Txn {
+            base,
             tables,
-            db,
             plans: BTreeMap::new(),
             actions: BTreeMap::new(),
             plans_before: BTreeMap::new(),
@@ -53,14 +94,14 @@ impl<'a> Txn<'a> {
         self.engine_failed.borrow().clone()
     }
 
-    /// The store's trees (for the store's own jobs, e.g. building an order).
-    pub(crate) fn tables(&self) -> &Tables {
-        self.tables
+    /// sled's trees (for the sled store's own jobs, e.g. building an order).
+    pub(crate) fn tables(&self) -> Result<&Tables, StoreError> {
+        self.tables.ok_or_else(|| StoreError::Engine("not a sled store".into()))
     }
 
     /// A fresh, never reused id (creation order).
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        self.engine(self.db.generate_id().map_err(StoreError::from))
+        self.engine(self.base.next_id())
     }
 
     /// Passes `r` on, remembering an I/O or engine error: once sled's
@@ -78,7 +119,7 @@ impl<'a> Txn<'a> {
     pub fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
         match self.plans.get(&uuid) {
             Some(p) => Ok(Some(p.clone())),
-            None => self.engine(self.tables.plan(uuid)),
+            None => self.engine(self.base.plan(uuid)),
         }
     }
 
@@ -91,13 +132,13 @@ impl<'a> Txn<'a> {
     pub fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
         match self.actions.get(&uuid) {
             Some(a) => Ok(Some(a.clone())),
-            None => self.engine(self.tables.action(uuid)),
+            None => self.engine(self.base.action(uuid)),
         }
     }
 
     /// The actions of a plan, as staged or stored, in creation order.
     pub fn actions_of(&self, plan: Uuid) -> Result<Vec<Action>, StoreError> {
-        let mut uuids = self.engine(self.tables.action_uuids_of(plan))?;
+        let mut uuids = self.engine(self.base.action_uuids_of(plan))?;
         uuids.extend(self.new_actions_of.get(&plan).into_iter().flatten().copied());
         let mut out = Vec::with_capacity(uuids.len());
         for u in uuids {
@@ -171,7 +212,7 @@ impl<'a> Txn<'a> {
     pub fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         match self.documents.get(name) {
             Some(v) => Ok(Some(v.clone())),
-            None => self.engine(self.tables.document(name)),
+            None => self.engine(self.base.document(name)),
         }
     }
 
@@ -204,7 +245,7 @@ impl<'a> Txn<'a> {
         let mut writes = self.writes;
         // Only the orders the store keeps or has built past this record
         // (see `sort`); they change only on this thread, between writes.
-        let (plan_orders, action_orders) = (self.tables.maintained(false), self.tables.maintained(true));
+        let (plan_orders, action_orders) = (self.base.maintained(false), self.base.maintained(true));
         for (uuid, p) in &self.plans {
             let before = self.plans_before.get(uuid).and_then(Option::as_ref);
             for (key, uuid) in changes(before, p, &plan_orders.for_record(*uuid), plan_key, *uuid) {

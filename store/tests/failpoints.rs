@@ -11,7 +11,7 @@ use uuid::Uuid;
 fn insert_plan(store: &Store) -> Result<ActionPlan, StoreError> {
     let p = ActionPlan::new(Uuid::new_v4(), "manual", PlanState::Recommended, Utc::now());
     store.write(move |txn| {
-        let p = ActionPlan { id: txn.next_id()?, ..p };
+        let p = ActionPlan { id: txn.next_id()?, ..p.clone() };
         txn.insert_plan(p.clone())?;
         Ok::<_, StoreError>(p)
     })

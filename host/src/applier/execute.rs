@@ -32,7 +32,8 @@ fn record(
         next.result = result;
     }
     let written = store.write(move |txn| {
-        move_action(txn, &mut next, trigger, to, message, Utc::now())?;
+        let mut next = next.clone();
+        move_action(txn, &mut next, trigger, to, message.clone(), Utc::now())?;
         Ok::<_, LifecycleError>(next)
     })?;
     *action = written;
@@ -74,13 +75,14 @@ pub(super) fn finish(store: &Store, driver: &Arc<dyn CloudDriver>, action: &mut 
             let (to, message, result) = outcome(action, driver.apply(action, &pre_state, &operation), note);
             return record(store, action, ActionTrigger::Finish, to, message, None, result);
         }
-        let (d, mut next) = (Arc::clone(driver), action.clone());
+        let (d, next) = (Arc::clone(driver), action.clone());
         let together = store.write(move |txn| {
             // A driver error may leave a change staged: returning an error
             // abandons the whole transaction (the failure is recorded
             // below, alone).
+            let mut next = next.clone();
             let applied = d.apply_in(txn, &next, &pre_state, &operation).map_err(Abandoned::Driver)?;
-            let (to, message, result) = outcome(&next, Ok(applied), note);
+            let (to, message, result) = outcome(&next, Ok(applied), note.clone());
             if result.is_some() {
                 next.result = result;
             }

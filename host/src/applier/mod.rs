@@ -158,7 +158,7 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -
                 store.write(move |txn| {
                     let now = Utc::now();
                     let mut out = Vec::with_capacity(records.len());
-                    for (mut a, why) in records {
+                    for (mut a, why) in records.clone() {
                         move_action(
                             txn,
                             &mut a,
@@ -209,7 +209,7 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -
         }
     }
     let store = inner.store.clone();
-    let plan = blocking(move || store.write(move |txn| lifecycle::settle(txn, plan_uuid, outcome))).await?;
+    let plan = blocking(move || store.write(move |txn| lifecycle::settle(txn, plan_uuid, outcome.clone()))).await?;
     tracing::info!(plan = %plan_uuid, state = %plan.state, "action plan finished");
     Ok(())
 }

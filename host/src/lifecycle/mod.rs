@@ -385,7 +385,7 @@ fn cancel_pending_actions(
 }
 
 /// How the actions of a finished run ended, for [`settle`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Outcome {
     /// Actions that never ran (PENDING when the run ended): they end CANCELLED.
     pub never_ran: Vec<Action>,

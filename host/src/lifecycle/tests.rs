@@ -183,7 +183,7 @@ mod in_a_store {
         let first = store.actions_of(uuid).unwrap()[0].clone();
         store
             .write(move |txn| {
-                let mut a = first;
+                let mut a = first.clone();
                 move_action(txn, &mut a, ActionTrigger::Run, ActionState::Ongoing, None, Utc::now())
             })
             .unwrap();
@@ -201,7 +201,7 @@ mod in_a_store {
         let running: Vec<_> = all[..3].to_vec();
         store
             .write(move |txn| {
-                for mut a in running {
+                for mut a in running.clone() {
                     move_action(txn, &mut a, ActionTrigger::Run, ActionState::Ongoing, None, Utc::now())?;
                 }
                 Ok::<_, LifecycleError>(())

@@ -196,7 +196,7 @@ impl Plans {
     ) -> Result<(ActionPlan, Vec<Action>), PlanError> {
         let now = Utc::now();
         let imported = source.is_some();
-        let mut plan = ActionPlan {
+        let plan = ActionPlan {
             audit_uuid: new.audit_uuid,
             global_efficacy: new.global_efficacy,
             efficacy_indicators: new.efficacy_indicators,
@@ -209,7 +209,7 @@ impl Plans {
                 now,
             )
         };
-        let mut actions: Vec<Action> = checked
+        let actions: Vec<Action> = checked
             .into_iter()
             .map(|c| Action {
                 description: c.description,
@@ -222,6 +222,7 @@ impl Plans {
                 if imported && txn.plan(plan.uuid)?.is_some() {
                     return Err(ImportError::AlreadyImported(plan.uuid).into());
                 }
+                let (mut plan, mut actions) = (plan.clone(), actions.clone());
                 lifecycle::insert(txn, &mut plan, &mut actions)?;
                 Ok::<_, PlanError>((plan, actions))
             })
@@ -245,11 +246,11 @@ impl Plans {
     /// the plan as it is (inside the transaction).
     pub async fn patch<F>(&self, uuid: Uuid, wanted: F) -> Result<ActionPlan, PlanError>
     where
-        F: FnOnce(&ActionPlan) -> Result<PlanState, LifecycleError> + Send + 'static,
+        F: Fn(&ActionPlan) -> Result<PlanState, LifecycleError> + Send + 'static,
     {
         let store = self.store.clone();
         let plan =
-            lifecycle::blocking(move || store.write(move |txn| lifecycle::patch(txn, uuid, wanted))).await?;
+            lifecycle::blocking(move || store.write(move |txn| lifecycle::patch(txn, uuid, &wanted))).await?;
         tracing::info!(plan = %plan.uuid, state = %plan.state, "action plan patched");
         self.follow_up(&plan);
         Ok(plan)
@@ -276,11 +277,11 @@ impl Plans {
     /// state and message asked for from the action as it is.
     pub async fn skip_action<F>(&self, uuid: Uuid, wanted: F) -> Result<Action, PlanError>
     where
-        F: FnOnce(&Action) -> Result<(ActionState, Option<String>), LifecycleError> + Send + 'static,
+        F: Fn(&Action) -> Result<(ActionState, Option<String>), LifecycleError> + Send + 'static,
     {
         let store = self.store.clone();
         let action =
-            lifecycle::blocking(move || store.write(move |txn| lifecycle::skip_action(txn, uuid, wanted)))
+            lifecycle::blocking(move || store.write(move |txn| lifecycle::skip_action(txn, uuid, &wanted)))
                 .await?;
         tracing::info!(action = %action.uuid, state = %action.state, "action patched");
         Ok(action)

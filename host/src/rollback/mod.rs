@@ -438,8 +438,8 @@ impl Planner<'_> {
     fn store_linked(
         &self,
         original: Uuid,
-        mut plan: ActionPlan,
-        mut actions: Vec<Action>,
+        plan: ActionPlan,
+        actions: Vec<Action>,
         not_inverted: Vec<(Uuid, String)>,
         unknown: Vec<(Uuid, String, String)>,
     ) -> Result<Planned, RollbackError> {
@@ -450,6 +450,7 @@ impl Planner<'_> {
                 .filter(|p| p.state != PlanState::Deleted)
                 .ok_or(RollbackError::NotFound(original))?;
             check_rollbackable(&orig, window)?;
+            let (mut plan, mut actions) = (plan.clone(), actions.clone());
             lifecycle::insert(txn, &mut plan, &mut actions)?;
             orig.rolled_back_by = Some(plan.uuid);
             orig.updated_at = Some(Utc::now());

@@ -71,7 +71,7 @@ impl Service {
             let plugin = registry.check(&action_type, &bytes)?;
             let name = format!("{BLOB_PREFIX}{action_type}");
             store.write(move |txn| {
-                txn.put_blob(&name, bytes);
+                txn.put_blob(&name, bytes.clone());
                 Ok::<_, StoreError>(())
             })?;
             Ok::<_, UploadError>(registry.activate_upload(plugin))

@@ -36,7 +36,7 @@ fn store_plan(store: &Store, state: PlanState, actions: Vec<(&str, Value, Vec<us
     store
         .write(move |txn| {
             txn.insert_plan(ActionPlan { id: txn.next_id()?, ..ActionPlan::new(plan, "test", state, now) })?;
-            for a in records {
+            for a in records.clone() {
                 txn.insert_action(Action { id: txn.next_id()?, ..a })?;
             }
             Ok::<_, StoreError>(())
@@ -220,7 +220,7 @@ fn a_restart_reconciles_interrupted_actions_by_observing_them() {
     let running = ids[..3].to_vec();
     store
         .write(move |txn| {
-            for u in running {
+            for &u in &running {
                 let a = txn.action(u)?.unwrap();
                 txn.update_action(Action { state: ActionState::Ongoing, pre_state: Some(json!({})), ..a })?;
             }

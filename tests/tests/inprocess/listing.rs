@@ -33,7 +33,7 @@ fn a_page_in_any_order_costs_the_page_not_the_collection() {
         let chunk = chunk.to_vec();
         store
             .write(move |txn| {
-                for (i, p) in chunk.into_iter().enumerate() {
+                for (i, p) in chunk.clone().into_iter().enumerate() {
                     let state = if i % 10 == 0 { PlanState::Deleted } else { PlanState::Succeeded };
                     txn.insert_plan(ActionPlan {
                         id: txn.next_id()?,

@@ -419,7 +419,7 @@ pub(crate) fn run(w: &World, actions: &[Gen]) -> Uuid {
                 id: txn.next_id()?,
                 ..ActionPlan::new(plan, "generated", PlanState::Recommended, now)
             })?;
-            for (t, p, parents, u) in records {
+            for (t, p, parents, u) in records.clone() {
                 txn.insert_action(Action {
                     id: txn.next_id()?,
                     ..Action::new(u, plan, t, p.as_object().unwrap().clone(), parents, now)

@@ -70,7 +70,7 @@ impl Simulated {
             if txn.document(DOCUMENT)?.is_some() {
                 return Ok(false);
             }
-            txn.put_document(DOCUMENT, value);
+            txn.put_document(DOCUMENT, value.clone());
             Ok(true)
         })
     }
@@ -86,7 +86,7 @@ impl Simulated {
         let value = serde_json::to_value(&cloud).expect("cloud serializes");
         let stored = value.clone();
         self.store.write(move |txn| {
-            txn.put_document(DOCUMENT, value);
+            txn.put_document(DOCUMENT, value.clone());
             Ok::<_, CloudError>(())
         })?;
         Ok(stored)
