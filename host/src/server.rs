@@ -53,6 +53,14 @@ pub enum StoreAt {
     Dir(PathBuf),
     /// A store already open (a test that wrote records before starting).
     Open(Store),
+    /// The shared MySQL/MariaDB store; `local` is this instance's own
+    /// directory (its compile cache).
+    Mysql {
+        /// The database and how to log in.
+        options: rollback_store::MysqlOptions,
+        /// This instance's directory (created if missing).
+        local: PathBuf,
+    },
 }
 
 /// Everything a service starts from.
@@ -164,6 +172,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .await
         .map_err(|e| StartError::Internal(e.to_string()))??;
     let recovery = service.recover()?;
+    if service.store.shared() {
+        // Follow what other instances upload and remove.
+        let follower = service.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::service::UPLOAD_SYNC_EVERY).await;
+                match follower.sync_uploads().await {
+                    Ok((loaded, removed)) if !loaded.is_empty() || !removed.is_empty() => {
+                        tracing::info!(?loaded, ?removed, "plugin uploads followed from the shared store")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("following the shared store's plugin uploads failed: {e}"),
+                }
+            }
+        });
+    }
     for plan in &recovery.interrupted {
         tracing::warn!(%plan, "action plan was interrupted by a stop; marked as such");
     }
@@ -184,6 +208,14 @@ fn assemble(config: Config) -> Result<(Service, bool), StartError> {
             (store, Some(cache))
         }
         StoreAt::Open(store) => (store, config.compile_cache),
+        StoreAt::Mysql { options, local } => {
+            let store = Store::connect(&options)
+                .map_err(|source| StartError::Open { dir: options.url.clone(), source })?;
+            std::fs::create_dir_all(&local)
+                .map_err(|e| StartError::Open { dir: local.display().to_string(), source: e.into() })?;
+            let cache = config.compile_cache.unwrap_or_else(|| local.join("compile-cache"));
+            (store, Some(cache))
+        }
     };
     let registry = match config.registry {
         Some(registry) => registry,

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod committer;
+mod copy;
 mod error;
 mod model;
 mod mysql;
@@ -28,6 +29,7 @@ mod sort;
 mod tables;
 mod txn;
 
+pub use copy::Copied;
 pub use error::StoreError;
 pub use model::{Action, ActionPlan, ActionState, PlanSource, PlanState, Timestamp};
 pub use sort::{ActionSortKey, PlanSortKey};
@@ -206,6 +208,16 @@ impl Store {
     /// Every blob whose name starts with `prefix`, by name.
     pub fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         each!(self.blobs(prefix))
+    }
+
+    /// Every named document, by name.
+    pub fn documents(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        each!(self.documents())
+    }
+
+    /// One blob.
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self.blob(name))
     }
 
     /// The plans of an audit, in creation order.

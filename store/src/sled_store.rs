@@ -359,6 +359,26 @@ impl SledStore {
         self.inner.tables.document(name)
     }
 
+    /// Every named document, by name.
+    pub(crate) fn documents(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.readable()?;
+        let mut out = Vec::new();
+        for kv in self.inner.tables.documents.iter() {
+            let (k, _) = kv?;
+            let name = String::from_utf8_lossy(&k).into_owned();
+            if let Some(v) = self.inner.tables.document(&name)? {
+                out.push((name, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One blob.
+    pub(crate) fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.readable()?;
+        Ok(self.inner.tables.blobs.get(name.as_bytes())?.map(|v| v.to_vec()))
+    }
+
     /// Every blob whose name starts with `prefix`, by name.
     pub(crate) fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.readable()?;

@@ -22,6 +22,14 @@ pub(crate) trait Base {
     fn next_id(&self) -> Result<u64, StoreError>;
     /// The sort orders a write of actions (or plans) maintains.
     fn maintained(&self, actions: bool) -> Maintained;
+    fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Makes every later `next_id` larger than `id` (records copied in
+    /// with their ids).
+    fn reserve_ids_through(&self, id: u64) -> Result<(), StoreError>;
+    /// Whether other processes share the store.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// sled's trees as a [`Base`].
@@ -45,6 +53,13 @@ impl Base for SledBase<'_> {
     }
     fn next_id(&self) -> Result<u64, StoreError> {
         Ok(self.db.generate_id()?)
+    }
+    fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tables.blobs.get(name.as_bytes())?.map(|v| v.to_vec()))
+    }
+    fn reserve_ids_through(&self, id: u64) -> Result<(), StoreError> {
+        while self.db.generate_id()? <= id {}
+        Ok(())
     }
     fn maintained(&self, actions: bool) -> Maintained {
         self.tables.maintained(actions)
@@ -97,6 +112,18 @@ impl<'a> Txn<'a> {
     /// sled's trees (for the sled store's own jobs, e.g. building an order).
     pub(crate) fn tables(&self) -> Result<&Tables, StoreError> {
         self.tables.ok_or_else(|| StoreError::Engine("not a sled store".into()))
+    }
+
+    /// Whether other processes share the store (MySQL): then what one
+    /// process runs must be claimed (see the host's leases).
+    pub fn shared(&self) -> bool {
+        self.base.shared()
+    }
+
+    /// Makes every later [`Txn::next_id`] larger than `id`: for records
+    /// copied in with their own ids ([`crate::Store::copy_to`]).
+    pub fn reserve_ids_through(&self, id: u64) -> Result<(), StoreError> {
+        self.engine(self.base.reserve_ids_through(id))
     }
 
     /// A fresh, never reused id (creation order).
@@ -219,6 +246,14 @@ impl<'a> Txn<'a> {
     /// Stages a named JSON document, replacing any previous one.
     pub fn put_document(&mut self, name: &str, value: serde_json::Value) {
         self.documents.insert(name.to_string(), value);
+    }
+
+    /// A named blob, as staged or stored.
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.blobs.get(name) {
+            Some(b) => Ok(b.clone()),
+            None => self.engine(self.base.blob(name)),
+        }
     }
 
     /// Stages a named blob, replacing any previous one.

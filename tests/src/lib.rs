@@ -150,6 +150,32 @@ impl Resp {
     }
 }
 
+/// When `ROLLBACK_TEST_STORE_MYSQL` (`mysql://USER@HOST:PORT`, password in
+/// ROLLBACK_STORE_PASSWORD) is set: a new, empty database there, as a store
+/// URL. `make test-mysql` runs the black-box suite so.
+pub fn mysql_database() -> Option<String> {
+    let server = std::env::var("ROLLBACK_TEST_STORE_MYSQL").ok()?;
+    Some(new_database(&server))
+}
+
+/// A new, empty database on the MySQL server `mysql://USER@HOST:PORT`
+/// (password in ROLLBACK_STORE_PASSWORD), as a store URL.
+pub fn new_database(server: &str) -> String {
+    let server = server.trim_end_matches('/');
+    let rest = server.strip_prefix("mysql://").expect("a mysql:// URL");
+    let (user, hostport) = rest.split_once('@').expect("mysql://USER@HOST:PORT");
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "3306"));
+    let name = format!("rbtest_{}", uuid::Uuid::new_v4().simple());
+    let out = Command::new("mysql")
+        .args(["--no-defaults", "-h", host, "-P", port, "-u", user, "-e"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .env("MYSQL_PWD", std::env::var("ROLLBACK_STORE_PASSWORD").unwrap_or_default())
+        .output()
+        .expect("run the mysql client");
+    assert!(out.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&out.stderr));
+    format!("{server}/{name}")
+}
+
 /// A running `rollback-host serve`, killed on drop.
 pub struct Server {
     child: Child,
@@ -177,14 +203,18 @@ impl Server {
         Self::start_bin(host_bin(), extra, env)
     }
 
-    /// [`Server::start_env`] of another copy of the binary.
+    /// [`Server::start_env`] of another copy of the binary. When
+    /// `ROLLBACK_TEST_STORE_MYSQL` names a MySQL server (`make test-mysql`),
+    /// the server keeps its plans in a new database there instead of its
+    /// data directory.
     pub fn start_bin(bin: PathBuf, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        Self::start_in(
-            bin,
-            tempfile::tempdir().expect("tempdir"),
-            extra.iter().map(|s| s.to_string()).collect(),
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        )
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if let Some(url) = mysql_database() {
+            if !env.iter().any(|(k, _)| k == "ROLLBACK_STORE") {
+                env.push(("ROLLBACK_STORE".into(), url));
+            }
+        }
+        Self::start_in(bin, tempfile::tempdir().expect("tempdir"), extra.iter().map(|s| s.to_string()).collect(), env)
     }
 
     /// Kills the server (SIGKILL: no clean shutdown) and starts a new one on

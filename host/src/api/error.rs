@@ -95,6 +95,13 @@ impl From<StoreError> for ApiError {
                     "The store cannot make writes durable; the service is stopping. Nothing was changed.",
                 )
             }
+            StoreError::Unavailable(why) => {
+                tracing::error!("database unavailable: {why}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is unavailable; the change was not confirmed. Read it back before trying again.",
+                )
+            }
             other => ApiError::internal(other),
         }
     }

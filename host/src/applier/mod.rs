@@ -14,6 +14,7 @@
 //! was running.
 
 mod execute;
+pub mod leases;
 mod recover;
 mod schedule;
 
@@ -44,14 +45,40 @@ struct Inner {
     plan_slots: Arc<tokio::sync::Semaphore>,
     /// Plans running here, each with its "being cancelled" flag.
     running: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
+    /// On a shared store: this instance's name and lease length.
+    holder: Option<Arc<Holder>>,
+}
+
+/// Who holds leases here, and for how long ([`leases`]).
+pub struct Holder {
+    /// This instance's id.
+    pub owner: String,
+    /// A lease's length.
+    pub ttl: std::time::Duration,
 }
 
 impl Applier {
     /// An applier over `store` acting through `driver`, running at most
     /// `concurrency` actions of one plan at once and at most `plans` plans.
-    pub fn new(store: Store, driver: Arc<dyn CloudDriver>, concurrency: usize, plans: usize) -> Self {
+    /// On a shared store, plans are claimed with leases of `lease` each
+    /// under the name `instance` (a random one when `None`).
+    pub fn new(
+        store: Store,
+        driver: Arc<dyn CloudDriver>,
+        concurrency: usize,
+        plans: usize,
+        lease: std::time::Duration,
+        instance: Option<String>,
+    ) -> Self {
+        let holder = store.shared().then(|| {
+            Arc::new(Holder {
+                owner: instance.unwrap_or_else(leases::instance_id),
+                ttl: lease.max(std::time::Duration::from_millis(300)),
+            })
+        });
         Applier {
             inner: Arc::new(Inner {
+                holder,
                 store,
                 driver,
                 concurrency: concurrency.max(1),
@@ -74,7 +101,27 @@ impl Applier {
             running.insert(plan, Arc::clone(&cancelled));
         }
         let inner = Arc::clone(&self.inner);
+        let me = self.clone();
         tokio::spawn(async move {
+            if let Some(holder) = inner.holder.clone() {
+                // A shared store: run it only with its lease.
+                let claimed =
+                    tokio::task::spawn_blocking(move || leases::claim(&me, &holder, plan, false)).await;
+                match claimed {
+                    Ok(Ok(Some(_))) => {}
+                    Ok(Ok(None)) => {
+                        tracing::info!(%plan, "another instance holds this plan's lease; not running it here");
+                        inner.running.lock().expect("running set").remove(&plan);
+                        return;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(%plan, "the plan's lease could not be claimed: {e}; another instance will take it over");
+                        inner.running.lock().expect("running set").remove(&plan);
+                        return;
+                    }
+                    Err(_) => return,
+                }
+            }
             let _slot = Arc::clone(&inner.plan_slots).acquire_owned().await;
             if let Err(e) = run_plan(&inner, plan, &cancelled).await {
                 tracing::error!(%plan, "the applier could not finish the plan: {e}; a restart will mark it interrupted");
@@ -88,6 +135,27 @@ impl Applier {
         if let Some(flag) = self.inner.running.lock().expect("running set").get(&plan) {
             flag.store(true, Ordering::SeqCst);
         }
+    }
+
+    /// The plans running or waiting for a slot here.
+    pub fn running(&self) -> Vec<Uuid> {
+        self.inner.running.lock().expect("running set").keys().copied().collect()
+    }
+
+    /// On a shared store, starts the lease loops and returns true.
+    pub(crate) fn start_leases(&self) -> bool {
+        match &self.inner.holder {
+            Some(holder) => {
+                leases::start(self, Arc::clone(holder));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// This instance's id in leases (shared stores only).
+    pub fn instance(&self) -> Option<&str> {
+        self.inner.holder.as_ref().map(|h| h.owner.as_str())
     }
 
     /// Whether a plan is being run by this applier now.

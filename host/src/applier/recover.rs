@@ -29,9 +29,16 @@ pub struct Recovery {
 
 /// Settles interrupted plans and resumes pending ones. Call once at start,
 /// inside the tokio runtime, before serving.
+///
+/// On a shared store (several instances) a plan is another instance's while
+/// its lease lives: nothing is settled here; the applier's lease loops
+/// start, and take over what lapsed ([`super::leases`]).
 pub fn recover(applier: &Applier) -> Result<Recovery, LifecycleError> {
     let store = applier.store();
     let mut report = Recovery::default();
+    if applier.start_leases() {
+        return Ok(report);
+    }
     for plan in store.plans()? {
         match plan.state {
             PlanState::Pending => {
@@ -39,30 +46,34 @@ pub fn recover(applier: &Applier) -> Result<Recovery, LifecycleError> {
                 report.resumed.push(plan.uuid);
             }
             PlanState::Ongoing | PlanState::Cancelling => {
-                let uuid = plan.uuid;
-                // Observe outside the transaction, on a thread of its own:
-                // a driver may block on the cloud's API, which must not
-                // happen on the async runtime's threads.
-                let ongoing: Vec<_> =
-                    store.actions_of(uuid)?.into_iter().filter(|a| a.state == ActionState::Ongoing).collect();
-                let driver = applier.driver();
-                let observed: HashMap<Uuid, Observed> = std::thread::scope(|s| {
-                    s.spawn(|| ongoing.iter().map(|a| (a.uuid, driver.observe(a))).collect())
-                        .join()
-                        .unwrap_or_else(|_| {
-                            let why =
-                                || Observed::Unknown("the cloud driver panicked while observing".into());
-                            ongoing.iter().map(|a| (a.uuid, why())).collect()
-                        })
-                });
-                for (action, seen) in &observed {
-                    tracing::warn!(%action, ?seen, "interrupted action reconciled");
-                }
-                store.write(move |txn| lifecycle::interrupt(txn, uuid, &observed))?;
-                report.interrupted.push(uuid);
+                settle_interrupted(applier, plan.uuid)?;
+                report.interrupted.push(plan.uuid);
             }
             _ => {}
         }
     }
     Ok(report)
+}
+
+/// Settles one interrupted plan by what the driver observes of its ONGOING
+/// actions ([`lifecycle::interrupt`]).
+pub(super) fn settle_interrupted(applier: &Applier, uuid: Uuid) -> Result<(), LifecycleError> {
+    let store = applier.store();
+    // Observe outside the transaction, on a thread of its own: a driver may
+    // block on the cloud's API, which must not happen on the async
+    // runtime's threads.
+    let ongoing: Vec<_> =
+        store.actions_of(uuid)?.into_iter().filter(|a| a.state == ActionState::Ongoing).collect();
+    let driver = applier.driver();
+    let observed: HashMap<Uuid, Observed> = std::thread::scope(|s| {
+        s.spawn(|| ongoing.iter().map(|a| (a.uuid, driver.observe(a))).collect()).join().unwrap_or_else(|_| {
+            let why = || Observed::Unknown("the cloud driver panicked while observing".into());
+            ongoing.iter().map(|a| (a.uuid, why())).collect()
+        })
+    });
+    for (action, seen) in &observed {
+        tracing::warn!(%action, ?seen, "interrupted action reconciled");
+    }
+    store.write(move |txn| lifecycle::interrupt(txn, uuid, &observed))?;
+    Ok(())
 }

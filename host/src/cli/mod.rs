@@ -20,6 +20,7 @@ mod plan;
 mod plugin;
 mod plugin_new;
 mod serve;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -67,6 +68,9 @@ enum Command {
     Plugin(plugin::PluginCommand),
     /// The simulated cloud the service acts on.
     Cloud(action::CloudArgs),
+    /// The store itself: copy it between a data directory and MySQL.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(*args).map(|()| ExitCode::SUCCESS),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Store(cmd) => store::run(cmd),
         Command::Plan(args) => Ok(remote(plan::run(args))),
         Command::Action(args) => Ok(remote(action::run(args))),
         Command::Cloud(args) => Ok(remote(action::run_cloud(args))),

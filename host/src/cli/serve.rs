@@ -20,9 +20,22 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLBACK_LISTEN", default_value = "127.0.0.1:9322")]
     listen: SocketAddr,
 
-    /// Directory of the database (created if missing).
+    /// Directory of the database (created if missing); with `--store`,
+    /// this instance's own files (its compile cache).
     #[arg(long, env = "ROLLBACK_DATA_DIR", default_value = "rollback-data")]
     data_dir: PathBuf,
+
+    /// Keep plans in MySQL/MariaDB instead of the data directory:
+    /// `mysql://USER@HOST[:PORT]/DATABASE`, shared by every instance of the
+    /// service (docs/operations.md, "Several instances"). The password comes
+    /// from `--store-password-file` or the ROLLBACK_STORE_PASSWORD
+    /// environment variable, never from the URL.
+    #[arg(long, env = "ROLLBACK_STORE", value_name = "URL")]
+    store: Option<String>,
+
+    /// File holding the store's database password (its first line).
+    #[arg(long, env = "ROLLBACK_STORE_PASSWORD_FILE", value_name = "FILE")]
+    store_password_file: Option<PathBuf>,
 
     /// Directory of inverter components (`*.wasm`) to load at start.
     #[arg(long, env = "ROLLBACK_PLUGINS_DIR")]
@@ -67,6 +80,17 @@ pub struct ServeArgs {
     /// Most plugin types that may be uploaded over the API.
     #[arg(long, env = "ROLLBACK_MAX_UPLOADED_PLUGINS", default_value_t = service::DEFAULT_MAX_UPLOADED_PLUGINS)]
     max_uploaded_plugins: usize,
+
+    /// With a shared `--store`: seconds a plan's lease lasts unrenewed; when
+    /// an instance dies, another takes over its plans within about 4/3 of it.
+    #[arg(long, env = "ROLLBACK_PLAN_LEASE_SECONDS", default_value_t = service::DEFAULT_PLAN_LEASE.as_secs_f64())]
+    plan_lease_s: f64,
+
+    /// With a shared `--store`: this instance's name in plan leases, the
+    /// same across its restarts and different from every other instance's
+    /// (default: the host name and the data directory's path).
+    #[arg(long, env = "ROLLBACK_INSTANCE_ID")]
+    instance_id: Option<String>,
 
     /// Plans that may run at once; the others wait their turn, PENDING.
     #[arg(long, env = "ROLLBACK_MAX_RUNNING_PLANS", default_value_t = service::DEFAULT_MAX_RUNNING_PLANS)]
@@ -141,9 +165,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             ),
             sleep_scale: args.sleep_scale,
             max_limit: MAX_LIMIT,
+            plan_lease: std::time::Duration::from_secs_f64(args.plan_lease_s.clamp(0.3, 3600.0)),
+            instance: Some(args.instance_id.clone().unwrap_or_else(|| {
+                let _ = std::fs::create_dir_all(&args.data_dir);
+                let dir = std::fs::canonicalize(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+                format!("{}:{}", rollback_host::applier::leases::hostname(), dir.display())
+            })),
         },
         cloud,
-        ..Config::new(StoreAt::Dir(args.data_dir.clone()))
+        ..Config::new(store_at(args.store.as_deref(), args.store_password_file.as_deref(), &args.data_dir)?)
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -160,6 +190,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         running.serve(listener, access, &args.bounds, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The store `--store` and `--data-dir` name.
+pub(crate) fn store_at(
+    url: Option<&str>,
+    password_file: Option<&std::path::Path>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<StoreAt> {
+    let Some(url) = url else { return Ok(StoreAt::Dir(data_dir.to_path_buf())) };
+    let options = rollback_store::MysqlOptions::new(url, store_password(password_file)?)?;
+    Ok(StoreAt::Mysql { options, local: data_dir.to_path_buf() })
+}
+
+/// The store's password: the first line of `file`, else ROLLBACK_STORE_PASSWORD.
+pub(crate) fn store_password(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the store password file {}", file.display()))?;
+        return Ok(Some(text.lines().next().unwrap_or("").to_string()));
+    }
+    Ok(std::env::var("ROLLBACK_STORE_PASSWORD").ok())
 }
 
 /// Parses `TYPE=SHA256`.

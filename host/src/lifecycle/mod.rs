@@ -16,6 +16,7 @@
 //! threads.
 
 mod error;
+pub mod lease;
 
 pub use error::LifecycleError;
 
@@ -224,6 +225,11 @@ pub fn move_plan(
         P::Deleted => plan.deleted_at = Some(now),
         _ => {}
     }
+    match to {
+        P::Pending => lease::offer(txn, plan.uuid),
+        P::Succeeded | P::Failed | P::Cancelled | P::Deleted => lease::release(txn, plan.uuid),
+        _ => {}
+    }
     txn.update_plan(plan.clone())?;
     Ok(())
 }
@@ -260,6 +266,9 @@ pub fn live_plan(txn: &Txn<'_>, uuid: Uuid) -> Result<ActionPlan, LifecycleError
 pub fn insert(txn: &mut Txn<'_>, plan: &mut ActionPlan, actions: &mut [Action]) -> Result<(), StoreError> {
     plan.id = txn.next_id()?;
     txn.insert_plan(plan.clone())?;
+    if plan.state == P::Pending {
+        lease::offer(txn, plan.uuid);
+    }
     for a in actions.iter_mut() {
         a.id = txn.next_id()?;
         txn.insert_action(a.clone())?;

@@ -5,7 +5,7 @@
 
 mod uploads;
 
-pub use uploads::{UploadError, BLOB_PREFIX, MAX_PLUGIN_BYTES};
+pub use uploads::{UploadError, BLOB_PREFIX, MAX_PLUGIN_BYTES, UPLOAD_INDEX, UPLOAD_SYNC_EVERY};
 
 use crate::applier::{recover, Applier, Recovery};
 use crate::cloud::simulated::{CloudError, Simulated};
@@ -49,7 +49,19 @@ pub struct Options {
     pub rollback_deadline: Duration,
     /// Most plugin types uploaded over the API.
     pub max_uploaded_plugins: usize,
+    /// On a shared store, how long a plan's lease lasts without renewal:
+    /// another instance takes over a plan within about 4/3 of it after its
+    /// instance died.
+    pub plan_lease: Duration,
+    /// On a shared store, this instance's name in plan leases: stable across
+    /// its restarts, so that a restarted instance settles its own plans at
+    /// once (`None`: a random one; its plans are taken over when their
+    /// leases lapse).
+    pub instance: Option<String>,
 }
+
+/// The default [`Options::plan_lease`].
+pub const DEFAULT_PLAN_LEASE: Duration = Duration::from_secs(10);
 
 impl Default for Options {
     fn default() -> Self {
@@ -62,6 +74,8 @@ impl Default for Options {
             rollback_max_actions: MAX_PLAN_ACTIONS,
             rollback_deadline: DEFAULT_ROLLBACK_DEADLINE,
             max_uploaded_plugins: DEFAULT_MAX_UPLOADED_PLUGINS,
+            plan_lease: DEFAULT_PLAN_LEASE,
+            instance: None,
         }
     }
 }
@@ -106,7 +120,14 @@ impl Service {
             }
         };
         let applier =
-            Applier::new(store.clone(), driver, options.applier_concurrency, options.max_running_plans);
+            Applier::new(
+                store.clone(),
+                driver,
+                options.applier_concurrency,
+                options.max_running_plans,
+                options.plan_lease,
+                options.instance.clone(),
+            );
         let limits = RollbackLimits {
             window: options.rollback_window,
             max_actions: options.rollback_max_actions,

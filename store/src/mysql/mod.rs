@@ -250,12 +250,46 @@ impl MysqlStore {
         .transpose()
     }
 
+    pub(crate) fn documents(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let rows: Vec<(Vec<u8>, Vec<u8>)> =
+            self.reading(|c| c.query("SELECT name, body FROM rollback_documents ORDER BY name"))?;
+        self.read(rows.len());
+        rows.into_iter()
+            .map(|(name, body)| {
+                let name = String::from_utf8_lossy(&name).into_owned();
+                let v = serde_json::from_slice(&body)
+                    .map_err(|e| StoreError::Corrupt { key: format!("documents/{name}"), reason: e.to_string() })?;
+                Ok((name, v))
+            })
+            .collect()
+    }
+
+    pub(crate) fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let chunks: Vec<Vec<u8>> = self.reading(|c| {
+            c.exec("SELECT body FROM rollback_blobs WHERE name = ? ORDER BY seq", (name.as_bytes(),))
+        })?;
+        self.read(1);
+        Ok((!chunks.is_empty()).then(|| chunks.concat()))
+    }
+
     pub(crate) fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        // Names after the prefix's last: the prefix with its last byte raised.
+        let mut upper = prefix.as_bytes().to_vec();
+        while upper.last() == Some(&0xFF) {
+            upper.pop();
+        }
+        if let Some(last) = upper.last_mut() {
+            *last += 1;
+        }
         let rows: Vec<(Vec<u8>, Vec<u8>)> = self.reading(|c| {
-            c.exec(
-                "SELECT name, body FROM rollback_blobs WHERE name >= ? ORDER BY name, seq",
-                (prefix.as_bytes(),),
-            )
+            if upper.is_empty() {
+                c.exec("SELECT name, body FROM rollback_blobs WHERE name >= ? ORDER BY name, seq", (prefix.as_bytes(),))
+            } else {
+                c.exec(
+                    "SELECT name, body FROM rollback_blobs WHERE name >= ? AND name < ? ORDER BY name, seq",
+                    (prefix.as_bytes(), upper.as_slice()),
+                )
+            }
         })?;
         let mut out: Vec<(String, Vec<u8>)> = Vec::new();
         for (name, body) in rows {

@@ -324,6 +324,19 @@ impl Base for MyBase<'_> {
         .transpose()
     }
 
+    fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let chunks: Vec<Vec<u8>> = self.query(|c| {
+            c.exec("SELECT body FROM rollback_blobs WHERE name = ? ORDER BY seq", (name.as_bytes(),))
+        })?;
+        self.store.read(1);
+        Ok((!chunks.is_empty()).then(|| chunks.concat()))
+    }
+
+    fn reserve_ids_through(&self, id: u64) -> Result<(), StoreError> {
+        self.next.set(self.next.get().max(id + 1));
+        Ok(())
+    }
+
     fn next_id(&self) -> Result<u64, StoreError> {
         let id = self.next.get();
         self.next.set(id + 1);
@@ -332,5 +345,9 @@ impl Base for MyBase<'_> {
 
     fn maintained(&self, actions: bool) -> Maintained {
         Maintained::all(actions)
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }
