@@ -209,8 +209,11 @@ impl Server {
     /// data directory.
     pub fn start_bin(bin: PathBuf, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        if let Some(url) = mysql_database() {
-            if !env.iter().any(|(k, _)| k == "ROLLBACK_STORE") {
+        // `ROLLBACK_STORE` given empty: the data directory, whatever the run.
+        let sled = env.iter().any(|(k, v)| k == "ROLLBACK_STORE" && v.is_empty());
+        env.retain(|(k, v)| !(k == "ROLLBACK_STORE" && v.is_empty()));
+        if !sled && !env.iter().any(|(k, _)| k == "ROLLBACK_STORE") {
+            if let Some(url) = mysql_database() {
                 env.push(("ROLLBACK_STORE".into(), url));
             }
         }
@@ -243,6 +246,7 @@ impl Server {
         let listen: &[&str] =
             if extra.iter().any(|a| a == "--listen") { &[] } else { &["--listen", "127.0.0.1:0"] };
         let mut child = Command::new(&bin)
+            .env_remove("ROLLBACK_STORE")
             .arg("serve")
             .args(listen)
             .args(&extra)

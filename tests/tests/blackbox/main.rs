@@ -14,6 +14,7 @@ mod components;
 mod config;
 mod fail_stop;
 mod graph;
+mod instances;
 mod keystone;
 mod metrics;
 mod openapi;
