@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-openstack test-foreign-plugins test-ui test-durability test-crash client-venv bench bench-load clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-openstack test-mysql test-foreign-plugins test-ui test-durability test-crash client-venv bench bench-load clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -31,7 +31,7 @@ run: build
 ## test: the plugins' native unit tests, the host's and black-box tests (they
 ##       drive the real python-watcherclient, installed by client-venv),
 ##       schemathesis against the OpenAPI document, and the Keystone tests
-test: build client-venv test-plugins test-host test-api test-keystone test-openstack test-foreign-plugins test-ui test-durability test-crash
+test: build client-venv test-plugins test-host test-api test-keystone test-openstack test-mysql test-foreign-plugins test-ui test-durability test-crash
 
 ## client-venv: python-watcherclient and openstackclient in target/venv
 client-venv:
@@ -58,6 +58,24 @@ test-durability: build
 ##             restart nothing acknowledged is lost or changed (tests/system/crash-loop.py)
 test-crash: build
 	python3 tests/system/crash-loop.py target/debug/rollback-host --kills 20
+
+## test-mysql: MariaDB (Debian's package) on 127.0.0.1:$(MARIADB_PORT), started and stopped by
+##             scripts/mariadb.sh; the MySQL store's own tests, the black-box suite with every
+##             server on MySQL (less the tests of sled's own locking and fsync failures), several
+##             instances on one database (tests/tests/blackbox/instances.rs), and the kill -9 loop
+##             with three instances sharing one database
+MARIADB_PORT ?= 13406
+MYSQL_SLED_ONLY = --skip fail_stop:: --skip serve::a_second_server_on_the_same_data_dir_is_refused_clearly
+test-mysql: build client-venv
+	bash scripts/mariadb.sh start target/mariadb $(MARIADB_PORT)
+	source target/mariadb/env && export ROLLBACK_TEST_STORE_MYSQL=$$ROLLBACK_TEST_MYSQL && \
+	  $(CARGO) test -p rollback-store --test mysql -- --ignored && \
+	  $(CARGO) test -p rollback-tests --test blackbox -- $(MYSQL_SLED_ONLY) && \
+	  $(CARGO) test -p rollback-tests --test blackbox -- --ignored instances:: --nocapture && \
+	  bash scripts/mariadb.sh createdb target/mariadb crashloop && \
+	  python3 tests/system/crash-loop.py target/debug/rollback-host --kills 12 \
+	    --store $$ROLLBACK_TEST_MYSQL/crashloop --instances 3; \
+	  status=$$?; bash scripts/mariadb.sh stop target/mariadb; exit $$status
 
 ## test-keystone: a real Keystone (Debian's package, SQLite) on 127.0.0.1:$(KEYSTONE_PORT),
 ##                then the ignored Keystone tests against it, and the OpenStack driver's

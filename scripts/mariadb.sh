@@ -8,8 +8,11 @@
 #                                      writes DIR/env (sourceable):
 #                                        ROLLBACK_TEST_MYSQL=mysql://rollback@127.0.0.1:PORT
 #                                        ROLLBACK_STORE_PASSWORD=…
+#   scripts/mariadb.sh createdb DIR NAME  (re)create an empty database NAME
 #   scripts/mariadb.sh stop DIR        stop it
 #
+# Every start begins from an empty data directory (the tests' databases do
+# not pile up).
 # The server keeps MariaDB's durable defaults (innodb_flush_log_at_trx_commit
 # = 1): the store acknowledges a write once the server has committed it.
 set -euo pipefail
@@ -25,9 +28,8 @@ db() { mysql --no-defaults -S "$DIR/mysql.sock" -uroot "$@"; }
 start() {
     local port=$1
     mkdir -p "$DIR/log"
-    if [ ! -d "$DIR/data/mysql" ]; then
-        mysql_install_db --no-defaults --datadir="$DIR/data" --user=root >"$DIR/log/install.out" 2>&1
-    fi
+    rm -rf "$DIR/data"
+    mysql_install_db --no-defaults --datadir="$DIR/data" --user=root >"$DIR/log/install.out" 2>&1
     setsid mysqld --no-defaults --datadir="$DIR/data" --socket="$DIR/mysql.sock" --port="$port" \
         --bind-address=127.0.0.1 --user=root --pid-file="$DIR/mysqld.pid" --skip-name-resolve \
         --max-connections=1000 --innodb-buffer-pool-size=128M --log-error="$DIR/log/mysqld.log" \
@@ -75,8 +77,12 @@ stop)
     DIR=$(realpath -m "$2")
     stop
     ;;
+createdb)
+    DIR=$(realpath -m "$2")
+    db -e "DROP DATABASE IF EXISTS \`$3\`; CREATE DATABASE \`$3\`"
+    ;;
 *)
-    echo "usage: $0 install | start DIR PORT | stop DIR" >&2
+    echo "usage: $0 install | start DIR PORT | createdb DIR NAME | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -14,6 +14,16 @@ restart that:
   - every acknowledged upload is active with its digest.
 
     python3 tests/system/crash-loop.py target/debug/rollback-host --kills 20
+
+With --store mysql://… --instances N, N instances share one MySQL/MariaDB
+database (each its own data directory, 1 s plan leases); the clients spread
+over them, and each kill takes one instance at random while the others keep
+serving; the checks run through a survivor, and at the end every started
+plan must have ended (finished, or settled by a survivor that took it over).
+The password comes from ROLLBACK_STORE_PASSWORD.
+
+    python3 tests/system/crash-loop.py target/debug/rollback-host --kills 20 \
+        --store mysql://rollback@127.0.0.1:13406/crashloop --instances 3
 """
 import argparse
 import hashlib
@@ -86,9 +96,14 @@ def worker(base, ledger, stop, seed):
             time.sleep(0.01)
 
 
-def start(binary, data, port):
+def start(binary, data, port, store=None):
+    args = ["--sleep-scale", "0.001"]
+    env = None
+    if store:
+        args += ["--plan-lease-s", "1"]
+        env = {"ROLLBACK_STORE": store}
     try:
-        server = Server(binary, data, ["--sleep-scale", "0.001"], port=port, ready_timeout=15)
+        server = Server(binary, data, args, port=port, ready_timeout=15, env=env)
     except ServerError as e:
         sys.exit(f"crash-loop: {e}")
     return server, server.base
@@ -163,13 +178,92 @@ def verify(base, ledger):
     return problems, len(plans)
 
 
+def settled(base, ledger, within):
+    """Problems: started plans still not ended after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        with ledger.lock:
+            started = set(ledger.started) | set(ledger.rollbacks.values())
+        running = []
+        for uuid in sorted(started):
+            try:
+                _, p = call(base, "GET", f"/v1/action_plans/{uuid}")
+            except urllib.error.HTTPError:
+                continue
+            if p["state"] in ("PENDING", "ONGOING", "CANCELLING"):
+                running.append(f"started plan {uuid} never ended: {p['state']}")
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.5)
+
+
+def many(args):
+    """N instances on one MySQL store, one killed at a time."""
+    rnd = random.Random(args.seed)
+    work = tempfile.mkdtemp(prefix="crash-loop-")
+    ledger = Ledger()
+    failures = 0
+    n = args.instances
+    datas = [os.path.join(work, f"data-{i}") for i in range(n)]
+    servers = [start(args.binary, datas[i], free_port(), args.store)[0] for i in range(n)]
+    try:
+        for kill in range(1, args.kills + 1):
+            stop = threading.Event()
+            threads = [threading.Thread(target=worker, args=(servers[i % n].base, ledger, stop,
+                                                             args.seed * 100 + kill * 10 + i))
+                       for i in range(args.clients)]
+            for t in threads:
+                t.start()
+            time.sleep(rnd.uniform(0.2, 1.5))
+            victim = rnd.randrange(n)
+            servers[victim].kill()
+            time.sleep(rnd.uniform(0.0, 0.5))  # the others serve alone meanwhile
+            stop.set()
+            for t in threads:
+                t.join()
+            servers[victim] = start(args.binary, datas[victim], free_port(), args.store)[0]
+            # Uploads reach every instance within the sync interval (2 s).
+            time.sleep(2.5)
+            survivor = servers[(victim + 1) % n]
+            problems, count = verify(survivor.base, ledger)
+            if problems:
+                failures += len(problems)
+                print(f"after kill {kill}: {len(problems)} problems", flush=True)
+                for p in problems[:20]:
+                    print("  " + p, flush=True)
+            print(f"kill {kill:2d} (instance {victim}): {count} plans, {len(ledger.plans)} acknowledged so far",
+                  flush=True)
+        problems = settled(servers[0].base, ledger, within=30)
+        failures += len(problems)
+        for p in problems[:20]:
+            print("  " + p)
+        problems, count = verify(servers[0].base, ledger)
+        failures += len(problems)
+        for p in problems[:20]:
+            print("  " + p)
+        with ledger.lock:
+            print(f"crash-loop: {args.kills} kills of {n} instances on one database (seed {args.seed}); "
+                  f"acknowledged: {len(ledger.plans)} plans, {len(ledger.started)} starts, "
+                  f"{len(ledger.rollbacks)} rollbacks, {len(ledger.uploads)} upload types; "
+                  f"{count} plans at the end; {failures} problems")
+    finally:
+        for s in servers:
+            s.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if failures else 0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary", nargs="?", default=os.path.join(ROOT, "target/debug/rollback-host"))
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--clients", type=int, default=6)
     ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--store", help="a mysql:// URL shared by --instances instances")
+    ap.add_argument("--instances", type=int, default=3)
     args = ap.parse_args()
+    if args.store:
+        return many(args)
     rnd = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="crash-loop-")
     data = os.path.join(work, "data")
