@@ -5,7 +5,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9322
 
 .DEFAULT_GOAL := build
-.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-openstack test-mysql test-foreign-plugins test-ui test-durability test-crash client-venv bench bench-load clean
+.PHONY: toolchain plugins plugin build run test test-plugins test-host test-api test-keystone test-openstack test-mysql test-galera test-foreign-plugins test-ui test-durability test-crash client-venv bench bench-load clean
 
 ## toolchain: make sure the wasm32-unknown-unknown guest toolchain exists
 toolchain:
@@ -31,7 +31,7 @@ run: build
 ## test: the plugins' native unit tests, the host's and black-box tests (they
 ##       drive the real python-watcherclient, installed by client-venv),
 ##       schemathesis against the OpenAPI document, and the Keystone tests
-test: build client-venv test-plugins test-host test-api test-keystone test-openstack test-mysql test-foreign-plugins test-ui test-durability test-crash
+test: build client-venv test-plugins test-host test-api test-keystone test-openstack test-mysql test-galera test-foreign-plugins test-ui test-durability test-crash
 
 ## client-venv: python-watcherclient and openstackclient in target/venv
 client-venv:
@@ -76,6 +76,15 @@ test-mysql: build client-venv
 	  python3 tests/system/crash-loop.py target/debug/rollback-host --kills 12 \
 	    --store $$ROLLBACK_TEST_MYSQL/crashloop --instances 3; \
 	  status=$$?; bash scripts/mariadb.sh stop target/mariadb; exit $$status
+
+## test-galera: a three-node MariaDB Galera cluster on loopback (scripts/galera.sh, Debian's
+##              mariadb-server and galera-4), an instance on each node, one node killed under
+##              load (tests/system/galera.py); the cluster is stopped after
+GALERA_PORT ?= 13410
+test-galera: build
+	bash scripts/galera.sh start target/galera $(GALERA_PORT)
+	python3 tests/system/galera.py target/debug/rollback-host target/galera; \
+	  status=$$?; bash scripts/galera.sh stop target/galera; exit $$status
 
 ## test-keystone: a real Keystone (Debian's package, SQLite) on 127.0.0.1:$(KEYSTONE_PORT),
 ##                then the ignored Keystone tests against it, and the OpenStack driver's

@@ -86,7 +86,18 @@ pub(crate) struct MysqlStore {
     pool: mysql::Pool,
     reads: Arc<AtomicU64>,
     url: Arc<str>,
+    /// On Galera, this node's number, the low part of every id it hands
+    /// out (see [`ID_STRIDE`]).
+    node: Option<u64>,
 }
+
+/// On Galera, ids are `counter × ID_STRIDE + node`: the counter (the lock
+/// row's) orders them by creation, and the node keeps two writes that
+/// drew the same counter through different nodes apart. Galera refuses one
+/// of two such writes at certification, but a view change (a node lost)
+/// was seen here to let both commit; with the node in the id neither
+/// overwrites the other's records.
+pub(crate) const ID_STRIDE: u64 = 16;
 
 pub(crate) fn db_error(e: mysql::Error) -> StoreError {
     match retry::classify(&e) {
@@ -138,18 +149,22 @@ impl MysqlStore {
             .write_timeout(Some(Duration::from_secs(60)))
             .prefer_socket(false);
         let mut probe = mysql::Conn::new(builder.clone()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let galera: Option<(String, String)> =
+        let wsrep: Option<(String, String)> =
             probe.query_first("SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").map_err(db_error)?;
-        if galera.is_some_and(|(_, on)| on.eq_ignore_ascii_case("ON")) {
+        let mut node = None;
+        if wsrep.is_some_and(|(_, on)| on.eq_ignore_ascii_case("ON")) {
             init.push("SET SESSION wsrep_sync_wait = 1".into());
+            // Galera gives each node its own auto_increment_offset (1..N).
+            let offset: Option<u64> = probe.query_first("SELECT @@auto_increment_offset").map_err(db_error)?;
+            node = Some(offset.unwrap_or(1) % ID_STRIDE);
         }
         drop(probe);
         let pool = mysql::Pool::new(builder.init(init).pool_opts(pool_opts))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let store = MysqlStore { pool, reads: Arc::default(), url: options.url.clone().into() };
+        let store = MysqlStore { pool, reads: Arc::default(), url: options.url.clone().into(), node };
         let mut conn = store.conn()?;
         schema::prepare(&mut conn)?;
-        tracing::info!(url = %store.url, "store open (MySQL)");
+        tracing::info!(url = %store.url, galera_node = ?store.node, "store open (MySQL)");
         Ok(store)
     }
 

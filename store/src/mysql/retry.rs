@@ -17,8 +17,10 @@ pub(crate) enum Kind {
     Fatal,
 }
 
-/// Tries of one write before it is answered "unavailable".
-pub(crate) const MAX_ATTEMPTS: u32 = 12;
+/// Tries of one write before it is answered "unavailable" (about 30 s of
+/// waiting: long enough for Galera to drop a lost node, and for a large
+/// write racing a stream of small ones through other nodes to win once).
+pub(crate) const MAX_ATTEMPTS: u32 = 36;
 
 /// MySQL/MariaDB server error codes that mean "lost a race, try again".
 const RACE_CODES: &[u16] = &[

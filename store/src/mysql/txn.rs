@@ -333,14 +333,21 @@ impl Base for MyBase<'_> {
     }
 
     fn reserve_ids_through(&self, id: u64) -> Result<(), StoreError> {
-        self.next.set(self.next.get().max(id + 1));
+        let counter = match self.store.node {
+            Some(_) => id / super::ID_STRIDE,
+            None => id,
+        };
+        self.next.set(self.next.get().max(counter + 1));
         Ok(())
     }
 
     fn next_id(&self) -> Result<u64, StoreError> {
-        let id = self.next.get();
-        self.next.set(id + 1);
-        Ok(id)
+        let counter = self.next.get();
+        self.next.set(counter + 1);
+        Ok(match self.store.node {
+            Some(node) => counter * super::ID_STRIDE + node,
+            None => counter,
+        })
     }
 
     fn maintained(&self, actions: bool) -> Maintained {
