@@ -21,6 +21,14 @@ every rollback asks ten plugin calls and stores ten inverse actions;
 planner and a one-record write.
 
     python3 scripts/bench-load.py --bin target/release/rollback-host --plans 12000
+
+With --store mysql://USER@HOST:PORT/DB (an empty database; password in
+ROLLBACK_STORE_PASSWORD) the servers keep their plans there; --instances N
+starts N of them on it, and the rollbacks are spread over all (one wrk per
+instance, the connections and the plans split between them).
+
+    python3 scripts/bench-load.py --plans 3000 --seconds 5 \
+        --store mysql://rollback@127.0.0.1:13406/bench --instances 3
 """
 import argparse
 import json
@@ -84,11 +92,16 @@ def main():
     ap.add_argument("--dry-run", action="store_true",
                     help="ask for dry runs instead (nothing stored: the cost without the durable write)")
     ap.add_argument("--perf", metavar="FILE", help="perf record the server during the rollback run into FILE")
+    ap.add_argument("--store", help="a mysql:// URL: keep the plans there instead of a data directory")
+    ap.add_argument("--instances", type=int, default=1, help="with --store: servers sharing it")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="bench-load-")
     log = open(os.path.join(data, "server.log"), "w")
-    server = Server(args.bin, os.path.join(data, "db"), ["--plugins-dir", args.plugins, "--max-running-plans", "64"],
-                    log=log, env={"RUST_LOG": "warn"})
+    env = {"RUST_LOG": "warn", **({"ROLLBACK_STORE": args.store} if args.store else {})}
+    servers = [Server(args.bin, os.path.join(data, f"db-{i}"),
+                      ["--plugins-dir", args.plugins, "--max-running-plans", "64"], log=log, env=env)
+               for i in range(args.instances if args.store else 1)]
+    server = servers[0]
     base = server.base
     r_rate = 0.0
     try:
@@ -138,6 +151,32 @@ def main():
         plans_file = os.path.join(data, "plans.txt")
         with open(plans_file, "w") as f:
             f.write("\n".join(uuids) + "\n")
+        if len(servers) > 1:
+            print(f"rollbacks spread over {len(servers)} instances on {args.store}", flush=True)
+            h_rate, h_pct, h_bad, _ = wrk(args, base + "/healthz")
+            results = [None] * len(servers)
+
+            def drive(i):
+                part = os.path.join(data, f"plans-{i}.txt")
+                with open(part, "w") as f:
+                    f.write("\n".join(uuids[i::len(servers)]) + "\n")
+                sub = argparse.Namespace(**{**vars(args), "connections": max(1, args.connections // len(servers)),
+                                            "threads": 1})
+                results[i] = wrk(sub, servers[i].base, os.path.join(HERE, "wrk", "rollback.lua"),
+                                 {"PLANS": part, "THREADS": "1", "BODY": "{}"})
+            drivers = [threading.Thread(target=drive, args=(i,)) for i in range(len(servers))]
+            for d in drivers:
+                d.start()
+            for d in drivers:
+                d.join()
+            r_rate = sum(r[0] for r in results)
+            p99 = [r[1].get("99") for r in results]
+            bad = sum(r[2] for r in results)
+            print(f"healthz:  {h_rate:,.0f} req/s (instance 0)")
+            print(f"rollback: {r_rate:,.0f} req/s over {len(servers)} instances, p99 per instance {p99}  non-2xx {bad}")
+            if bad:
+                sys.exit("bench-load: some rollbacks were refused (seed more plans with --plans)")
+            return
 
         h_rate, h_pct, h_bad, _ = wrk(args, base + "/healthz")
         perf = None
@@ -164,9 +203,10 @@ def main():
             print(out, file=sys.stderr)
             sys.exit("bench-load: some rollbacks were refused (seed more plans with --plans)")
     finally:
-        server.stop()
+        for s in servers:
+            s.stop()
         shutil.rmtree(data, ignore_errors=True)
-    if args.dry_run or not os.path.exists(args.store_example):
+    if args.dry_run or args.store or not os.path.exists(args.store_example):
         return
     # The store alone, same machine, same run, the server stopped: the
     # records one stored rollback writes, at as many writers as connections.

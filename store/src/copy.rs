@@ -43,7 +43,8 @@ impl Store {
             for p in chunk {
                 batch.push((p.clone(), self.actions_of(p.uuid)?));
             }
-            let max_id = batch.iter().flat_map(|(p, a)| std::iter::once(p.id).chain(a.iter().map(|a| a.id))).max();
+            let max_id =
+                batch.iter().flat_map(|(p, a)| std::iter::once(p.id).chain(a.iter().map(|a| a.id))).max();
             copied.actions += batch.iter().map(|(_, a)| a.len()).sum::<usize>();
             to.write(move |txn| {
                 for (p, actions) in &batch {

@@ -32,8 +32,8 @@ mod txn;
 pub use copy::Copied;
 pub use error::StoreError;
 pub use model::{Action, ActionPlan, ActionState, PlanSource, PlanState, Timestamp};
-pub use sort::{ActionSortKey, PlanSortKey};
 pub use mysql::MysqlOptions;
+pub use sort::{ActionSortKey, PlanSortKey};
 pub use txn::Txn;
 
 use mysql::MysqlStore;

@@ -5,13 +5,13 @@
 //! committer thread and returns only once the change is flushed and fsynced
 //! (see `committer`).
 
+use crate::committer::{self, Job, Outcome, Poison};
 use crate::error::StoreError;
 use crate::model::{Action, ActionPlan};
 use crate::sort::{self, ActionSortKey, PlanSortKey};
 use crate::tables;
 use crate::txn::Txn;
 use crate::SCHEMA_VERSION;
-use crate::committer::{self, Job, Outcome, Poison};
 use std::path::Path;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -470,4 +470,3 @@ fn check_schema(tables: &Tables) -> Result<Option<u32>, StoreError> {
         None => Ok(None),
     }
 }
-

@@ -24,7 +24,8 @@ fn server() -> (String, String) {
 fn database() -> MysqlOptions {
     let (url, password) = server();
     let name = format!("rbtest_{}", Uuid::new_v4().simple());
-    let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).unwrap()).pass(Some(password.clone()));
+    let opts =
+        mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).unwrap()).pass(Some(password.clone()));
     let mut conn = mysql::Conn::new(opts).unwrap();
     mysql::prelude::Queryable::query_drop(&mut conn, format!("CREATE DATABASE {name}")).unwrap();
     MysqlOptions::new(&format!("{url}/{name}"), Some(password)).unwrap()
@@ -39,7 +40,10 @@ fn admin(options: &MysqlOptions) -> mysql::Conn {
 }
 
 fn plan(audit: Option<Uuid>) -> ActionPlan {
-    ActionPlan { audit_uuid: audit, ..ActionPlan::new(Uuid::new_v4(), "manual", PlanState::Recommended, Utc::now()) }
+    ActionPlan {
+        audit_uuid: audit,
+        ..ActionPlan::new(Uuid::new_v4(), "manual", PlanState::Recommended, Utc::now())
+    }
 }
 
 fn create(store: &Store, audit: Option<Uuid>, n: usize) -> (ActionPlan, Vec<Action>) {
@@ -80,7 +84,7 @@ fn records_documents_and_blobs_round_trip() {
 
     // A blob of several chunks, a document; then the blob replaced by a
     // shorter one and another removed.
-    let big: Vec<u8> = (0..(2_500_000u32)).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
     let (b1, b2) = (big.clone(), b"small".to_vec());
     store
         .write(move |txn| {
@@ -232,7 +236,8 @@ fn pages_in_every_order_match_the_sled_store() {
             let all_my = uuids(my.plans_page(key, None, descending, 100, |_| true).unwrap());
             assert_eq!(all_my, all_sled, "{key} descending={descending}");
             let marker = Some(all_sled[11]);
-            let page_sled = uuids(sled.plans_page(key, marker, descending, 7, |p| p.hostname.is_some()).unwrap());
+            let page_sled =
+                uuids(sled.plans_page(key, marker, descending, 7, |p| p.hostname.is_some()).unwrap());
             let page_my = uuids(my.plans_page(key, marker, descending, 7, |p| p.hostname.is_some()).unwrap());
             assert_eq!(page_my, page_sled, "{key} descending={descending} after a marker");
         }

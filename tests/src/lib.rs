@@ -208,7 +208,8 @@ impl Server {
     /// the server keeps its plans in a new database there instead of its
     /// data directory.
     pub fn start_bin(bin: PathBuf, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         // `ROLLBACK_STORE` given empty: the data directory, whatever the run.
         let sled = env.iter().any(|(k, v)| k == "ROLLBACK_STORE" && v.is_empty());
         env.retain(|(k, v)| !(k == "ROLLBACK_STORE" && v.is_empty()));
@@ -217,7 +218,12 @@ impl Server {
                 env.push(("ROLLBACK_STORE".into(), url));
             }
         }
-        Self::start_in(bin, tempfile::tempdir().expect("tempdir"), extra.iter().map(|s| s.to_string()).collect(), env)
+        Self::start_in(
+            bin,
+            tempfile::tempdir().expect("tempdir"),
+            extra.iter().map(|s| s.to_string()).collect(),
+            env,
+        )
     }
 
     /// Kills the server (SIGKILL: no clean shutdown) and starts a new one on

@@ -24,7 +24,9 @@ use uuid::Uuid;
 
 /// The machine's host name.
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
 }
 
 /// A name for an instance that has none: host, process id and a random tag
@@ -36,7 +38,12 @@ pub fn instance_id() -> String {
 
 /// Claims `plan`'s lease for this instance (see [`lease::claim`]); the plan's
 /// state when granted.
-pub(super) fn claim(applier: &Applier, holder: &Holder, plan: Uuid, takeover: bool) -> Result<Option<PlanState>, StoreError> {
+pub(super) fn claim(
+    applier: &Applier,
+    holder: &Holder,
+    plan: Uuid,
+    takeover: bool,
+) -> Result<Option<PlanState>, StoreError> {
     let (owner, ttl) = (holder.owner.clone(), holder.ttl);
     applier.store().write(move |txn| {
         if !lease::claim(txn, plan, &owner, ttl, takeover)? {
@@ -52,7 +59,10 @@ pub(super) fn claim(applier: &Applier, holder: &Holder, plan: Uuid, takeover: bo
 pub(super) fn start(applier: &Applier, holder: Arc<Holder>) {
     let own = take_over(applier, &holder, true);
     if !own.is_empty() {
-        tracing::warn!(plans = own.len(), "plans this instance held before it stopped were resumed or settled");
+        tracing::warn!(
+            plans = own.len(),
+            "plans this instance held before it stopped were resumed or settled"
+        );
     }
     let every = holder.ttl / 3;
     let (a, h) = (applier.clone(), Arc::clone(&holder));

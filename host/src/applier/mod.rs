@@ -277,7 +277,8 @@ async fn run_plan(inner: &Arc<Inner>, plan_uuid: Uuid, cancelled: &AtomicBool) -
         }
     }
     let store = inner.store.clone();
-    let plan = blocking(move || store.write(move |txn| lifecycle::settle(txn, plan_uuid, outcome.clone()))).await?;
+    let plan =
+        blocking(move || store.write(move |txn| lifecycle::settle(txn, plan_uuid, outcome.clone()))).await?;
     tracing::info!(plan = %plan_uuid, state = %plan.state, "action plan finished");
     Ok(())
 }

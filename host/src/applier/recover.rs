@@ -66,10 +66,12 @@ pub(super) fn settle_interrupted(applier: &Applier, uuid: Uuid) -> Result<(), Li
         store.actions_of(uuid)?.into_iter().filter(|a| a.state == ActionState::Ongoing).collect();
     let driver = applier.driver();
     let observed: HashMap<Uuid, Observed> = std::thread::scope(|s| {
-        s.spawn(|| ongoing.iter().map(|a| (a.uuid, driver.observe(a))).collect()).join().unwrap_or_else(|_| {
-            let why = || Observed::Unknown("the cloud driver panicked while observing".into());
-            ongoing.iter().map(|a| (a.uuid, why())).collect()
-        })
+        s.spawn(|| ongoing.iter().map(|a| (a.uuid, driver.observe(a))).collect()).join().unwrap_or_else(
+            |_| {
+                let why = || Observed::Unknown("the cloud driver panicked while observing".into());
+                ongoing.iter().map(|a| (a.uuid, why())).collect()
+            },
+        )
     });
     for (action, seen) in &observed {
         tracing::warn!(%action, ?seen, "interrupted action reconciled");

@@ -119,15 +119,14 @@ impl Service {
                 (Some(cloud.clone()), Arc::new(cloud))
             }
         };
-        let applier =
-            Applier::new(
-                store.clone(),
-                driver,
-                options.applier_concurrency,
-                options.max_running_plans,
-                options.plan_lease,
-                options.instance.clone(),
-            );
+        let applier = Applier::new(
+            store.clone(),
+            driver,
+            options.applier_concurrency,
+            options.max_running_plans,
+            options.plan_lease,
+            options.instance.clone(),
+        );
         let limits = RollbackLimits {
             window: options.rollback_window,
             max_actions: options.rollback_max_actions,

@@ -28,7 +28,11 @@ fn index_of(doc: Option<serde_json::Value>) -> std::collections::BTreeMap<String
 }
 
 /// Sets (`Some`) or removes `action_type`'s digest in the upload index.
-fn index_in(txn: &mut rollback_store::Txn<'_>, action_type: &str, sha256: Option<&str>) -> Result<(), StoreError> {
+fn index_in(
+    txn: &mut rollback_store::Txn<'_>,
+    action_type: &str,
+    sha256: Option<&str>,
+) -> Result<(), StoreError> {
     if !txn.shared() {
         return Ok(());
     }

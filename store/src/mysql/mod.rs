@@ -74,7 +74,9 @@ impl MysqlOptions {
             ));
         }
         if opts.get_db_name().is_none_or(str::is_empty) {
-            return Err(StoreError::Config(format!("the store URL {url} names no database (mysql://USER@HOST/DATABASE)")));
+            return Err(StoreError::Config(format!(
+                "the store URL {url} names no database (mysql://USER@HOST/DATABASE)"
+            )));
         }
         Ok(MysqlOptions { url: url.to_string(), password, max_connections: 32 })
     }
@@ -148,14 +150,16 @@ impl MysqlStore {
             .read_timeout(Some(Duration::from_secs(60)))
             .write_timeout(Some(Duration::from_secs(60)))
             .prefer_socket(false);
-        let mut probe = mysql::Conn::new(builder.clone()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut probe =
+            mysql::Conn::new(builder.clone()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let wsrep: Option<(String, String)> =
             probe.query_first("SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").map_err(db_error)?;
         let mut node = None;
         if wsrep.is_some_and(|(_, on)| on.eq_ignore_ascii_case("ON")) {
             init.push("SET SESSION wsrep_sync_wait = 1".into());
             // Galera gives each node its own auto_increment_offset (1..N).
-            let offset: Option<u64> = probe.query_first("SELECT @@auto_increment_offset").map_err(db_error)?;
+            let offset: Option<u64> =
+                probe.query_first("SELECT @@auto_increment_offset").map_err(db_error)?;
             node = Some(offset.unwrap_or(1) % ID_STRIDE);
         }
         drop(probe);
@@ -219,7 +223,12 @@ impl MysqlStore {
         Ok(n.unwrap_or(0))
     }
 
-    fn bodies<T: DeserializeOwned>(&self, table: &str, sql: &str, params: Vec<Value>) -> Result<Vec<T>, StoreError> {
+    fn bodies<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<T>, StoreError> {
         let rows: Vec<(Vec<u8>, Vec<u8>)> = self.reading(|c| c.exec(sql, params.clone()))?;
         self.read(rows.len());
         rows.iter().map(|(uuid, body)| decode(table, uuid, body)).collect()
@@ -272,8 +281,10 @@ impl MysqlStore {
         rows.into_iter()
             .map(|(name, body)| {
                 let name = String::from_utf8_lossy(&name).into_owned();
-                let v = serde_json::from_slice(&body)
-                    .map_err(|e| StoreError::Corrupt { key: format!("documents/{name}"), reason: e.to_string() })?;
+                let v = serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt {
+                    key: format!("documents/{name}"),
+                    reason: e.to_string(),
+                })?;
                 Ok((name, v))
             })
             .collect()
@@ -298,7 +309,10 @@ impl MysqlStore {
         }
         let rows: Vec<(Vec<u8>, Vec<u8>)> = self.reading(|c| {
             if upper.is_empty() {
-                c.exec("SELECT name, body FROM rollback_blobs WHERE name >= ? ORDER BY name, seq", (prefix.as_bytes(),))
+                c.exec(
+                    "SELECT name, body FROM rollback_blobs WHERE name >= ? ORDER BY name, seq",
+                    (prefix.as_bytes(),),
+                )
             } else {
                 c.exec(
                     "SELECT name, body FROM rollback_blobs WHERE name >= ? AND name < ? ORDER BY name, seq",
@@ -329,7 +343,15 @@ impl MysqlStore {
         limit: usize,
         keep: impl FnMut(&ActionPlan) -> bool,
     ) -> Result<Vec<ActionPlan>, StoreError> {
-        self.page(PLANS, sort_key.field(), marker, descending, limit, |p: &ActionPlan, f| sort::plan_key(p, f), keep)
+        self.page(
+            PLANS,
+            sort_key.field(),
+            marker,
+            descending,
+            limit,
+            |p: &ActionPlan, f| sort::plan_key(p, f),
+            keep,
+        )
     }
 
     pub(crate) fn actions_page(
@@ -340,7 +362,15 @@ impl MysqlStore {
         limit: usize,
         keep: impl FnMut(&Action) -> bool,
     ) -> Result<Vec<Action>, StoreError> {
-        self.page(ACTIONS, sort_key.field(), marker, descending, limit, |a: &Action, f| sort::action_key(a, f), keep)
+        self.page(
+            ACTIONS,
+            sort_key.field(),
+            marker,
+            descending,
+            limit,
+            |a: &Action, f| sort::action_key(a, f),
+            keep,
+        )
     }
 
     /// One page from `rollback_sort`: index entries in key order from after

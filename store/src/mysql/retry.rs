@@ -45,13 +45,12 @@ pub(crate) fn classify(e: &mysql::Error) -> Kind {
         mysql::Error::MySqlError(m) if LOST_CODES.contains(&m.code) => Kind::Lost,
         mysql::Error::MySqlError(_) => Kind::Fatal,
         mysql::Error::IoError(_) | mysql::Error::CodecError(_) => Kind::Lost,
-        mysql::Error::DriverError(d) => match d {
+        mysql::Error::DriverError(
             mysql::DriverError::CouldNotConnect(_)
             | mysql::DriverError::ConnectTimeout
             | mysql::DriverError::PacketOutOfSync
-            | mysql::DriverError::Timeout => Kind::Lost,
-            _ => Kind::Fatal,
-        },
+            | mysql::DriverError::Timeout,
+        ) => Kind::Lost,
         _ => Kind::Fatal,
     }
 }

@@ -239,7 +239,12 @@ impl MyBase<'_> {
         for row in &sort_out {
             c.exec_drop("DELETE FROM rollback_sort WHERE kind = ? AND sort_key = ?", row.clone())?;
         }
-        many(c, "INSERT INTO rollback_sort (kind, sort_key, uuid) VALUES", "ON DUPLICATE KEY UPDATE uuid = VALUES(uuid)", sort_in)?;
+        many(
+            c,
+            "INSERT INTO rollback_sort (kind, sort_key, uuid) VALUES",
+            "ON DUPLICATE KEY UPDATE uuid = VALUES(uuid)",
+            sort_in,
+        )?;
         many(
             c,
             "INSERT INTO rollback_plans (uuid, id, audit_uuid, body) VALUES",
@@ -252,7 +257,10 @@ impl MyBase<'_> {
             "ON DUPLICATE KEY UPDATE body = VALUES(body)",
             actions,
         )?;
-        c.exec_drop("UPDATE rollback_lock SET next_id = ?, writes = writes + 1 WHERE id = 1", (self.next.get(),))?;
+        c.exec_drop(
+            "UPDATE rollback_lock SET next_id = ?, writes = writes + 1 WHERE id = 1",
+            (self.next.get(),),
+        )?;
         let now = chrono::Utc::now().timestamp();
         c.exec_drop("INSERT INTO rollback_commits (token, at) VALUES (?, ?)", (token.as_bytes(), now))?;
         if token.as_bytes()[0] == 0 {
@@ -307,15 +315,19 @@ impl Base for MyBase<'_> {
 
     fn action_uuids_of(&self, plan: Uuid) -> Result<Vec<Uuid>, StoreError> {
         let rows: Vec<Vec<u8>> = self.query(|c| {
-            c.exec("SELECT uuid FROM rollback_actions WHERE action_plan_uuid = ? ORDER BY id", (plan.as_bytes(),))
+            c.exec(
+                "SELECT uuid FROM rollback_actions WHERE action_plan_uuid = ? ORDER BY id",
+                (plan.as_bytes(),),
+            )
         })?;
         self.store.read(rows.len());
         rows.iter().map(|u| super::uuid_of(u)).collect()
     }
 
     fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let body: Option<Vec<u8>> =
-            self.query(|c| c.exec_first("SELECT body FROM rollback_documents WHERE name = ?", (name.as_bytes(),)))?;
+        let body: Option<Vec<u8>> = self.query(|c| {
+            c.exec_first("SELECT body FROM rollback_documents WHERE name = ?", (name.as_bytes(),))
+        })?;
         self.store.read(1);
         body.map(|b| {
             serde_json::from_slice(&b)

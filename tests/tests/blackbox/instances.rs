@@ -56,7 +56,8 @@ fn statuses(answers: &[rollback_tests::Resp]) -> Vec<u16> {
 #[ignore = "needs MySQL: make test-mysql"]
 fn one_start_and_one_rollback_from_32_requests_over_three_instances() {
     let (servers, _, _dir) = instances(3, &[]);
-    let plan = servers[0].create_plan(json!({"actions": maintenance()}))["uuid"].as_str().unwrap().to_string();
+    let plan =
+        servers[0].create_plan(json!({"actions": maintenance()}))["uuid"].as_str().unwrap().to_string();
     let starts = at_once(&servers, "POST", &format!("/v1/action_plans/{plan}/start"));
     assert_eq!(starts.iter().filter(|r| r.status == 200).count(), 1, "{:?}", statuses(&starts));
     let done = servers[1].wait_for_plan(&plan, &["SUCCEEDED", "FAILED"]);
@@ -81,12 +82,11 @@ fn one_start_and_one_rollback_from_32_requests_over_three_instances() {
 #[ignore = "needs MySQL: make test-mysql"]
 fn a_plan_whose_instance_is_killed_is_settled_by_another() {
     let (mut servers, _, _dir) = instances(2, &["--plan-lease-s", "1", "--sleep-scale", "1"]);
-    let plan = servers[0]
-        .create_plan(json!({"actions": [
-            act("change_nova_service_state", json!({"resource_id": "compute-2", "state": "disabled"}), &[]),
-            act("sleep", json!({"duration": 60}), &[0]),
-            act("stop", json!({"resource_id": WEB1}), &[1]),
-        ]}))["uuid"]
+    let plan = servers[0].create_plan(json!({"actions": [
+        act("change_nova_service_state", json!({"resource_id": "compute-2", "state": "disabled"}), &[]),
+        act("sleep", json!({"duration": 60}), &[0]),
+        act("stop", json!({"resource_id": WEB1}), &[1]),
+    ]}))["uuid"]
         .as_str()
         .unwrap()
         .to_string();
@@ -123,11 +123,10 @@ fn a_plan_whose_instance_is_killed_is_settled_by_another() {
 #[ignore = "needs MySQL: make test-mysql"]
 fn a_plan_cancelled_through_another_instance_stops() {
     let (servers, _, _dir) = instances(2, &["--plan-lease-s", "1", "--sleep-scale", "1"]);
-    let plan = servers[0]
-        .create_plan(json!({"actions": [
-            act("sleep", json!({"duration": 2}), &[]),
-            act("stop", json!({"resource_id": WEB1}), &[0]),
-        ]}))["uuid"]
+    let plan = servers[0].create_plan(json!({"actions": [
+        act("sleep", json!({"duration": 2}), &[]),
+        act("stop", json!({"resource_id": WEB1}), &[0]),
+    ]}))["uuid"]
         .as_str()
         .unwrap()
         .to_string();

@@ -89,7 +89,14 @@ fn a_panicking_driver_fails_its_action_and_the_plan_still_settles() {
     let dir = rollback_tests::tmpfs_dir();
     let store = Store::open(dir.path()).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let applier = Applier::new(store.clone(), Arc::new(Panicking), 4, 8, rollback_host::service::DEFAULT_PLAN_LEASE, None);
+    let applier = Applier::new(
+        store.clone(),
+        Arc::new(Panicking),
+        4,
+        8,
+        rollback_host::service::DEFAULT_PLAN_LEASE,
+        None,
+    );
     for stage in ["prepare", "apply"] {
         // 0 panics; 1 depends on 0; 2 is independent and succeeds.
         let (plan, ids) = store_plan(
@@ -228,7 +235,14 @@ fn a_restart_reconciles_interrupted_actions_by_observing_them() {
         })
         .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let applier = Applier::new(store.clone(), Arc::new(Observing), 4, 8, rollback_host::service::DEFAULT_PLAN_LEASE, None);
+    let applier = Applier::new(
+        store.clone(),
+        Arc::new(Observing),
+        4,
+        8,
+        rollback_host::service::DEFAULT_PLAN_LEASE,
+        None,
+    );
     let report = rt.block_on(async { rollback_host::applier::recover(&applier) }).unwrap();
     assert_eq!(report.interrupted, [plan]);
     let a: Vec<Action> = ids.iter().map(|u| store.action(*u).unwrap().unwrap()).collect();
