@@ -142,11 +142,14 @@ class Cloud:
 class Host:
     """rollback-host --driver openstack on a fresh store."""
 
-    def __init__(self, binary, env, log_dir):
+    def __init__(self, binary, env, log_dir, store=None):
         self.binary = binary
         self.env = {k: v for k, v in env.items() if k.startswith("OS_")}
         self.env.update({"OS_USERNAME": env["ROLLBACK_OS_USERNAME"], "OS_PROJECT_NAME": env["ROLLBACK_OS_PROJECT"],
                          "RUST_LOG": "info"})
+        if store:
+            # A MySQL store on the cloud's own MariaDB (its `os` user shares the cloud's password).
+            self.env.update({"ROLLBACK_STORE": store, "ROLLBACK_STORE_PASSWORD": env["OS_PASSWORD"]})
         self.dir = tempfile.mkdtemp(prefix="rb-os-")
         self.log = open(os.path.join(log_dir, "openstack-story-host.log"), "a")
         self.server = None
@@ -401,6 +404,42 @@ def test_the_cli_says_when_the_catalog_endpoint_is_watcher(cloud, host):
                          env={**{k: v for k, v in os.environ.items() if k != "ROLLBACK_URL"}, **env})
     assert out.returncode != 0, out
     assert "is not rollback-host" in out.stderr and "Watcher" in out.stderr, out.stderr
+
+
+def test_one_import_of_simultaneous_requests_over_three_instances(cloud, host):
+    # Three instances sharing one MySQL store (a database on the cloud's
+    # MariaDB); twelve imports of one Watcher plan at once, spread over them.
+    import threading
+    cloud.sql("DROP DATABASE IF EXISTS rollback_shared")
+    cloud.sql("CREATE DATABASE rollback_shared")
+    store = "mysql://os@127.0.0.1:13306/rollback_shared"
+    hosts = [Host(host.binary, cloud.env, os.path.join(ROOT, "target/test-output"), store=store) for _ in range(3)]
+    try:
+        wplan, _ = cloud.audit("dummy", "dummy")
+        answers = [None] * 12
+        barrier = threading.Barrier(12)
+
+        def one(i):
+            barrier.wait()
+            answers[i] = hosts[i % 3].api("POST", "/v1/action_plans/import", {"action_plan_uuid": wplan["uuid"]})
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(s for s, _ in answers)
+        assert statuses.count(201) == 1, statuses
+        assert set(statuses) <= {201, 409}, answers
+        for h in hosts:
+            status, plan = h.api("GET", f"/v1/action_plans/{wplan['uuid']}")
+            assert status == 200 and plan["state"] == "RECOMMENDED", (status, plan)
+        _, listed = hosts[1].api("GET", "/v1/action_plans?limit=100", expect=200)
+        assert len(listed["action_plans"]) == 1, listed
+        _, w = cloud.w("GET", f"/v1/action_plans/{wplan['uuid']}")
+        assert w["state"] == "CANCELLED", w
+    finally:
+        for h in hosts:
+            h.server.stop()
 
 
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
