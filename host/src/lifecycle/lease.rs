@@ -88,6 +88,16 @@ pub fn read(txn: &Txn<'_>, plan: Uuid) -> Result<Option<Lease>, StoreError> {
     Ok(txn.blob(&name(plan))?.and_then(|b| parse(&b)))
 }
 
+/// Whether `owner` may take `lease` at `now_ms` (see [`claim`]).
+fn grants(lease: Option<&Lease>, owner: &str, now_ms: i64, takeover: bool) -> bool {
+    match lease {
+        None => !takeover,
+        Some(l) if l.owner.as_deref() == Some(owner) => true,
+        Some(l) if l.expired(now_ms) => true,
+        Some(l) => l.owner.is_none() && !takeover,
+    }
+}
+
 /// Claims or renews `plan`'s lease for `owner` for `ttl`: granted when the
 /// lease is `owner`'s, or lapsed, or (unless `takeover`) offered to
 /// nobody yet, or absent (unless `takeover`). Returns whether it was.
@@ -99,14 +109,55 @@ pub fn claim(
     takeover: bool,
 ) -> Result<bool, StoreError> {
     let now = now_ms();
-    let granted = match read(txn, plan)? {
-        None => !takeover,
-        Some(l) if l.owner.as_deref() == Some(owner) => true,
-        Some(l) if l.expired(now) => true,
-        Some(l) => l.owner.is_none() && !takeover,
-    };
+    let granted = grants(read(txn, plan)?.as_ref(), owner, now, takeover);
     if granted {
         put(txn, plan, &Lease { owner: Some(owner.to_string()), expires_ms: now + ttl.as_millis() as i64 });
     }
     Ok(granted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(owner: Option<&str>, expires_ms: i64) -> Lease {
+        Lease { owner: owner.map(str::to_string), expires_ms }
+    }
+
+    #[test]
+    fn a_live_lease_of_another_instance_is_never_taken() {
+        let l = lease(Some("b"), 1_000);
+        assert!(!grants(Some(&l), "a", 999, false));
+        assert!(!grants(Some(&l), "a", 999, true));
+        assert!(grants(Some(&l), "b", 999, true), "its owner renews it");
+    }
+
+    #[test]
+    fn a_lapsed_lease_is_taken_by_anyone() {
+        let l = lease(Some("b"), 1_000);
+        assert!(grants(Some(&l), "a", 1_000, true));
+        assert!(grants(Some(&l), "a", 5_000, false));
+    }
+
+    #[test]
+    fn an_offer_goes_to_its_starter_until_it_lapses() {
+        let offer = lease(None, 1_000);
+        assert!(grants(Some(&offer), "a", 500, false), "the instance that started the plan claims it");
+        assert!(!grants(Some(&offer), "c", 500, true), "a takeover waits for the offer to lapse");
+        assert!(grants(Some(&offer), "c", 1_000, true));
+    }
+
+    #[test]
+    fn no_lease_is_claimed_only_by_a_starter() {
+        assert!(grants(None, "a", 0, false));
+        assert!(!grants(None, "a", 0, true), "a plan that ended has no lease to take over");
+    }
+
+    #[test]
+    fn lease_blobs_name_their_plan() {
+        let u = Uuid::new_v4();
+        assert_eq!(plan_of(&name(u)), Some(u));
+        assert_eq!(plan_of("plugin/nop"), None);
+        assert_eq!(parse(b"not json"), None);
+    }
 }
