@@ -78,12 +78,17 @@ where
     let next: u64 = match conn.query_first("SELECT next_id FROM rollback_lock WHERE id = 1 FOR UPDATE") {
         Ok(Some(n)) => n,
         Ok(None) => {
+            let _ = conn.query_drop("ROLLBACK");
             return Attempt::Done(Err(E::from(StoreError::Corrupt {
                 key: "rollback_lock".into(),
                 reason: "its row is missing".into(),
-            })))
+            })));
         }
-        Err(e) => return from_store(lost(e)),
+        Err(e) => {
+            // The connection goes back to the pool: never with a transaction open.
+            let _ = conn.query_drop("ROLLBACK");
+            return from_store(lost(e));
+        }
     };
     let base = MyBase { conn: RefCell::new(conn), next: Cell::new(next), failed: RefCell::new(None), store };
     let mut txn = Txn::new(&base, None);
