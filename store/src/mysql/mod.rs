@@ -115,6 +115,23 @@ fn decode<T: DeserializeOwned>(table: &str, uuid: &[u8], body: &[u8]) -> Result<
     })
 }
 
+/// A named document's stored text, decoded.
+pub(crate) fn decode_document(name: &str, body: &[u8]) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_slice(body)
+        .map_err(|e| StoreError::Corrupt { key: format!("documents/{name}"), reason: e.to_string() })
+}
+
+/// One named document (its body).
+pub(crate) const DOCUMENT_SQL: &str = "SELECT body FROM rollback_documents WHERE name = ?";
+
+/// One blob's chunks, in order.
+pub(crate) const BLOB_SQL: &str = "SELECT body FROM rollback_blobs WHERE name = ? ORDER BY seq";
+
+/// A blob from its chunks (`None`: no chunk, no blob).
+pub(crate) fn join_chunks(chunks: Vec<Vec<u8>>) -> Option<Vec<u8>> {
+    (!chunks.is_empty()).then(|| chunks.concat())
+}
+
 fn uuid_of(bytes: &[u8]) -> Result<Uuid, StoreError> {
     Uuid::from_slice(bytes)
         .map_err(|e| StoreError::Corrupt { key: "a uuid column".into(), reason: e.to_string() })
@@ -263,15 +280,9 @@ impl MysqlStore {
     }
 
     pub(crate) fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let body: Option<Vec<u8>> = self.reading(|c| {
-            c.exec_first("SELECT body FROM rollback_documents WHERE name = ?", (name.as_bytes(),))
-        })?;
+        let body: Option<Vec<u8>> = self.reading(|c| c.exec_first(DOCUMENT_SQL, (name.as_bytes(),)))?;
         self.read(1);
-        body.map(|b| {
-            serde_json::from_slice(&b)
-                .map_err(|e| StoreError::Corrupt { key: format!("documents/{name}"), reason: e.to_string() })
-        })
-        .transpose()
+        body.map(|b| decode_document(name, &b)).transpose()
     }
 
     pub(crate) fn documents(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
@@ -281,21 +292,16 @@ impl MysqlStore {
         rows.into_iter()
             .map(|(name, body)| {
                 let name = String::from_utf8_lossy(&name).into_owned();
-                let v = serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt {
-                    key: format!("documents/{name}"),
-                    reason: e.to_string(),
-                })?;
+                let v = decode_document(&name, &body)?;
                 Ok((name, v))
             })
             .collect()
     }
 
     pub(crate) fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let chunks: Vec<Vec<u8>> = self.reading(|c| {
-            c.exec("SELECT body FROM rollback_blobs WHERE name = ? ORDER BY seq", (name.as_bytes(),))
-        })?;
+        let chunks: Vec<Vec<u8>> = self.reading(|c| c.exec(BLOB_SQL, (name.as_bytes(),)))?;
         self.read(1);
-        Ok((!chunks.is_empty()).then(|| chunks.concat()))
+        Ok(join_chunks(chunks))
     }
 
     pub(crate) fn blobs(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
@@ -387,13 +393,12 @@ impl MysqlStore {
         key_of: impl Fn(&T, usize) -> Vec<u8>,
         mut keep: impl FnMut(&T) -> bool,
     ) -> Result<Vec<T>, StoreError> {
-        let load_one = |uuid: Uuid| -> Result<Option<T>, StoreError> {
-            let sql = format!("SELECT uuid, body FROM {} WHERE uuid = ?", listed.table);
-            Ok(self.bodies(listed.table, &sql, vec![uuid.as_bytes().to_vec().into()])?.pop())
-        };
         let mut after = match marker {
             Some(m) => Some(schema::fit(key_of(
-                &load_one(m)?.ok_or(StoreError::NotFound { kind: listed.name, uuid: m })?,
+                &self
+                    .load_many::<T>(&listed, &[m])?
+                    .remove(&m)
+                    .ok_or(StoreError::NotFound { kind: listed.name, uuid: m })?,
                 field,
             ))),
             None => None,
@@ -405,15 +410,12 @@ impl MysqlStore {
         let (low, high) = (vec![field as u8], vec![field as u8 + 1]);
         let batch = (limit + 1).clamp(16, 1000);
         loop {
-            let (bound, order, from) = match (&after, descending) {
-                (None, false) => ("sort_key >= ? AND sort_key < ?", "ASC", low.clone()),
-                (None, true) => ("sort_key >= ? AND sort_key < ?", "DESC", low.clone()),
-                (Some(k), false) => ("sort_key > ? AND sort_key < ?", "ASC", k.clone()),
-                (Some(_), true) => ("sort_key >= ? AND sort_key < ?", "DESC", low.clone()),
-            };
-            let to = match (&after, descending) {
-                (Some(k), true) => k.clone(),
-                _ => high.clone(),
+            // The field's key range, less what the pages before covered.
+            let (bound, order, from, to) = match (&after, descending) {
+                (None, false) => ("sort_key >= ? AND sort_key < ?", "ASC", low.clone(), high.clone()),
+                (None, true) => ("sort_key >= ? AND sort_key < ?", "DESC", low.clone(), high.clone()),
+                (Some(k), false) => ("sort_key > ? AND sort_key < ?", "ASC", k.clone(), high.clone()),
+                (Some(k), true) => ("sort_key >= ? AND sort_key < ?", "DESC", low.clone(), k.clone()),
             };
             let sql = format!(
                 "SELECT sort_key, uuid FROM rollback_sort WHERE kind = ? AND {bound} ORDER BY sort_key {order} LIMIT {batch}"

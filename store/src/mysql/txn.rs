@@ -330,23 +330,15 @@ impl Base for MyBase<'_> {
     }
 
     fn document(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let body: Option<Vec<u8>> = self.query(|c| {
-            c.exec_first("SELECT body FROM rollback_documents WHERE name = ?", (name.as_bytes(),))
-        })?;
+        let body: Option<Vec<u8>> = self.query(|c| c.exec_first(super::DOCUMENT_SQL, (name.as_bytes(),)))?;
         self.store.read(1);
-        body.map(|b| {
-            serde_json::from_slice(&b)
-                .map_err(|e| StoreError::Corrupt { key: format!("documents/{name}"), reason: e.to_string() })
-        })
-        .transpose()
+        body.map(|b| super::decode_document(name, &b)).transpose()
     }
 
     fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let chunks: Vec<Vec<u8>> = self.query(|c| {
-            c.exec("SELECT body FROM rollback_blobs WHERE name = ? ORDER BY seq", (name.as_bytes(),))
-        })?;
+        let chunks: Vec<Vec<u8>> = self.query(|c| c.exec(super::BLOB_SQL, (name.as_bytes(),)))?;
         self.store.read(1);
-        Ok((!chunks.is_empty()).then(|| chunks.concat()))
+        Ok(super::join_chunks(chunks))
     }
 
     fn reserve_ids_through(&self, id: u64) -> Result<(), StoreError> {
