@@ -458,3 +458,21 @@ impl MysqlStore {
         rows.iter().map(|(u, body)| Ok((uuid_of(u)?, decode(listed.table, u, body)?))).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_that_cannot_be_used_are_refused_with_the_reason() {
+        let err = |url: &str| MysqlOptions::new(url, None).unwrap_err().to_string();
+        assert!(err("not a url").starts_with("store settings:"), "{}", err("not a url"));
+        assert!(err("postgres://u@h/db").starts_with("store settings:"), "{}", err("postgres://u@h/db"));
+        assert!(err("mysql://u@127.0.0.1").contains("names no database"), "{}", err("mysql://u@127.0.0.1"));
+        let with_password = err("mysql://u:hunter2@127.0.0.1/db");
+        assert!(with_password.contains("ROLLBACK_STORE_PASSWORD"), "{with_password}");
+        assert!(!with_password.contains("hunter2"), "the password is not echoed: {with_password}");
+        let ok = MysqlOptions::new("mysql://u@127.0.0.1:3306/db", Some("secret".into())).unwrap();
+        assert!(!format!("{ok:?}").contains("secret"), "Debug hides the password");
+    }
+}
