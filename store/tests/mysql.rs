@@ -130,6 +130,34 @@ fn a_refused_write_stores_nothing_and_duplicates_are_refused() {
     assert!(matches!(err, StoreError::Exists { kind: "ActionPlan", .. }), "{err}");
 }
 
+/// Guards against a Galera lost update handing one id out twice: a new
+/// record whose id is another record's is refused, and the other record
+/// (its row and its place in the lists) is untouched.
+#[test]
+#[ignore = "needs MariaDB: scripts/mariadb.sh"]
+fn a_new_record_with_another_records_id_is_refused_and_overwrites_nothing() {
+    let store = Store::connect(&database()).unwrap();
+    let (first, actions) = create(&store, None, 1);
+    let second = ActionPlan { id: first.id, ..plan(None) };
+    let staged = second.clone();
+    let err = store.write(move |txn| txn.insert_plan(staged.clone())).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("id another record has"), "{err}");
+    let action = Action {
+        id: actions[0].id,
+        ..Action::new(Uuid::new_v4(), first.uuid, "nop", Default::default(), vec![], Utc::now())
+    };
+    let staged = action.clone();
+    let err = store.write(move |txn| txn.insert_action(staged.clone())).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert_eq!(store.plan(first.uuid).unwrap().unwrap(), first);
+    assert!(store.plan(second.uuid).unwrap().is_none());
+    assert_eq!(store.actions_of(first.uuid).unwrap(), actions);
+    assert!(store.action(action.uuid).unwrap().is_none());
+    let listed = store.plans_page(PlanSortKey::Id, None, false, 10, |_| true).unwrap();
+    assert_eq!(listed.iter().map(|p| p.uuid).collect::<Vec<_>>(), vec![first.uuid]);
+}
+
 /// Three "processes" (stores), eight threads each, incrementing one
 /// counter with read-modify-writes: the writes are serialized across all of
 /// them, so none is lost.

@@ -7,12 +7,18 @@
 //! rolled back yet") still holds when it commits; it then runs the caller's
 //! closure over a [`Txn`] that reads through the open transaction, applies
 //! what was staged, bumps the lock row and records a commit token, and
-//! commits. On Galera, where row locks do not reach other nodes, two
-//! writers on different nodes both update the lock row, so one of them fails
-//! certification at COMMIT (error 1213) and is run again — the whole
-//! closure, as oslo.db retries a whole transaction. A connection lost during
-//! COMMIT is ambiguous: the token tells whether the write landed, so it is
-//! never applied twice. The server's `innodb_flush_log_at_trx_commit = 1`
+//! commits. On Galera, row locks do not reach other nodes, and Galera does
+//! not stop a transaction on one node from overwriting a row another node
+//! changed after this one read it (no first-committer-wins across nodes,
+//! MDEV-29044; seen here: two plans given one id). So the lock row is
+//! bumped by compare-and-set (`UPDATE … WHERE writes = <the version
+//! locked>`): a write that another node's write came between finds the row
+//! moved on, or is refused at certification or aborted by the replicated
+//! write (error 1213), and is run again — the whole closure, as oslo.db
+//! retries a whole transaction; every write being a bump of that one row,
+//! writes are serialized across nodes too. A COMMIT that fails — its
+//! connection lost, or refused — is settled by the commit token before the
+//! write is run again, so it is never applied twice. The server's `innodb_flush_log_at_trx_commit = 1`
 //! (MariaDB's default) makes a committed write durable before it is
 //! acknowledged.
 //!
@@ -94,11 +100,10 @@ pub(crate) struct MysqlStore {
 }
 
 /// On Galera, ids are `counter × ID_STRIDE + node`: the counter (the lock
-/// row's) orders them by creation, and the node keeps two writes that
-/// drew the same counter through different nodes apart. Galera refuses one
-/// of two such writes at certification, but a view change (a node lost)
-/// was seen here to let both commit; with the node in the id neither
-/// overwrites the other's records.
+/// row's) orders them by creation, and the node tells which node handed
+/// an id out. The lock row's compare-and-set (`txn`) already keeps two
+/// writes from drawing the same counter; the node part is a second fence,
+/// and a new record given a taken id is refused rather than written.
 pub(crate) const ID_STRIDE: u64 = 16;
 
 pub(crate) fn db_error(e: mysql::Error) -> StoreError {

@@ -21,6 +21,28 @@ const KEEP_TOKENS_SECS: i64 = 24 * 3600;
 /// The most bytes of values in one multi-row statement.
 const STATEMENT_BYTES: usize = 4 << 20;
 
+/// Locks the lock row: the next id to hand out and the row's version.
+const LOCK_SQL: &str = "SELECT next_id, writes FROM rollback_lock WHERE id = 1 FOR UPDATE";
+
+/// The highest id of any record.
+const MAX_ID_SQL: &str = "SELECT GREATEST((SELECT COALESCE(MAX(id), 0) FROM rollback_plans), \
+                          (SELECT COALESCE(MAX(id), 0) FROM rollback_actions))";
+
+/// Why staged writes were not applied.
+enum Refused {
+    Db(mysql::Error),
+    /// The lock row is not the version this transaction locked.
+    Moved,
+    /// A new record's id is another record's (in this table).
+    IdTaken(&'static str),
+}
+
+impl From<mysql::Error> for Refused {
+    fn from(e: mysql::Error) -> Refused {
+        Refused::Db(e)
+    }
+}
+
 /// How one attempt ended.
 enum Attempt<T> {
     Done(T),
@@ -75,7 +97,7 @@ where
     if let Err(e) = conn.query_drop("START TRANSACTION") {
         return from_store(lost(e));
     }
-    let next: u64 = match conn.query_first("SELECT next_id FROM rollback_lock WHERE id = 1 FOR UPDATE") {
+    let (next, version): (u64, u64) = match conn.query_first(LOCK_SQL) {
         Ok(Some(n)) => n,
         Ok(None) => {
             let _ = conn.query_drop("ROLLBACK");
@@ -90,7 +112,14 @@ where
             return from_store(lost(e));
         }
     };
-    let base = MyBase { conn: RefCell::new(conn), next: Cell::new(next), failed: RefCell::new(None), store };
+    let base = MyBase {
+        conn: RefCell::new(conn),
+        next: Cell::new(next),
+        version,
+        fenced: Cell::new(false),
+        failed: RefCell::new(None),
+        store,
+    };
     let mut txn = Txn::new(&base, None);
     let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut txn)));
     if let Some(why) = base.failed.borrow_mut().take() {
@@ -120,16 +149,41 @@ where
         return Attempt::Done(Ok(answer));
     }
     let token = Uuid::new_v4();
-    if let Err(e) = base.apply(&writes, token) {
-        base.rollback();
-        return from_store(lost(e));
+    match base.apply(&writes, token) {
+        Ok(()) => {}
+        Err(Refused::Db(e)) => {
+            base.rollback();
+            return from_store(lost(e));
+        }
+        Err(Refused::Moved) => {
+            base.rollback();
+            return Attempt::Again(format!(
+                "the lock row moved on from version {version} while this write ran (a write through another Galera node)"
+            ));
+        }
+        Err(Refused::IdTaken(table)) => {
+            base.rollback();
+            return Attempt::Done(Err(E::from(StoreError::Corrupt {
+                key: table.into(),
+                reason: "a new record was given an id another record has; nothing was written".into(),
+            })));
+        }
     }
     let committed = base.conn.borrow_mut().query_drop("COMMIT");
+    tracing::debug!(lock = next, next = base.next.get(), version, %token, ok = committed.is_ok(), "store write committed");
     match committed {
         Ok(()) => Attempt::Done(Ok(answer)),
         Err(e) => match retry::classify(&e) {
-            // Refused at COMMIT (a Galera certification failure): nothing landed.
-            Kind::Race => Attempt::Again(e.to_string()),
+            // Refused at COMMIT (a Galera certification failure or abort):
+            // nothing should have landed; the token says (a write run
+            // again after it landed would be applied twice).
+            Kind::Race => match landed(store, token) {
+                Ok(true) => {
+                    tracing::warn!(%token, "COMMIT was refused ({e}) but the write landed; answered as done");
+                    Attempt::Done(Ok(answer))
+                }
+                _ => Attempt::Again(e.to_string()),
+            },
             Kind::Fatal => Attempt::Done(Err(E::from(StoreError::Engine(format!("database: {e}"))))),
             // The connection broke during COMMIT: did it land?
             Kind::Lost => match landed(store, token) {
@@ -166,6 +220,10 @@ fn landed(store: &MysqlStore, token: Uuid) -> Result<bool, String> {
 struct MyBase<'s> {
     conn: RefCell<Conn>,
     next: Cell<u64>,
+    /// The lock row's `writes` when this transaction locked it.
+    version: u64,
+    /// Whether `next` was raised past the highest id stored.
+    fenced: Cell<bool>,
     failed: RefCell<Option<String>>,
     store: &'s MysqlStore,
 }
@@ -197,7 +255,7 @@ impl MyBase<'_> {
     }
 
     /// Everything staged, then the lock row and the commit token.
-    fn apply(&self, writes: &[Write], token: Uuid) -> Result<(), mysql::Error> {
+    fn apply(&self, writes: &[Write], token: Uuid) -> Result<(), Refused> {
         let mut conn = self.conn.borrow_mut();
         let c = &mut *conn;
         let (mut plans, mut actions, mut sort_in, mut sort_out) = (vec![], vec![], vec![], vec![]);
@@ -250,22 +308,42 @@ impl MyBase<'_> {
             "ON DUPLICATE KEY UPDATE uuid = VALUES(uuid)",
             sort_in,
         )?;
+        // A row is updated only by its own uuid: one whose id is another
+        // row's sets `body` NULL, which strict mode refuses (1048).
+        let id_taken = |table| {
+            move |e: Refused| match e {
+                Refused::Db(mysql::Error::MySqlError(ref m)) if m.code == 1048 => Refused::IdTaken(table),
+                e => e,
+            }
+        };
         many(
             c,
             "INSERT INTO rollback_plans (uuid, id, audit_uuid, body) VALUES",
-            "ON DUPLICATE KEY UPDATE body = VALUES(body)",
+            "ON DUPLICATE KEY UPDATE body = IF(uuid = VALUES(uuid), VALUES(body), NULL)",
             plans,
-        )?;
+        )
+        .map_err(Refused::Db)
+        .map_err(id_taken("rollback_plans"))?;
         many(
             c,
             "INSERT INTO rollback_actions (uuid, id, action_plan_uuid, body) VALUES",
-            "ON DUPLICATE KEY UPDATE body = VALUES(body)",
+            "ON DUPLICATE KEY UPDATE body = IF(uuid = VALUES(uuid), VALUES(body), NULL)",
             actions,
-        )?;
+        )
+        .map_err(Refused::Db)
+        .map_err(id_taken("rollback_actions"))?;
+        // Compare-and-set: Galera does not stop a transaction on one node
+        // from overwriting what another node committed after this one read
+        // it (no first-committer-wins across nodes, MDEV-29044), even under
+        // `SELECT … FOR UPDATE`. Every write bumps `writes`, so a row that
+        // moved on since it was locked means another write came between.
         c.exec_drop(
-            "UPDATE rollback_lock SET next_id = ?, writes = writes + 1 WHERE id = 1",
-            (self.next.get(),),
+            "UPDATE rollback_lock SET next_id = ?, writes = writes + 1 WHERE id = 1 AND writes = ?",
+            (self.next.get(), self.version),
         )?;
+        if c.affected_rows() != 1 {
+            return Err(Refused::Moved);
+        }
         let now = chrono::Utc::now().timestamp();
         c.exec_drop("INSERT INTO rollback_commits (token, at) VALUES (?, ?)", (token.as_bytes(), now))?;
         if token.as_bytes()[0] == 0 {
@@ -351,6 +429,13 @@ impl Base for MyBase<'_> {
     }
 
     fn next_id(&self) -> Result<u64, StoreError> {
+        if !self.fenced.replace(true) {
+            // The lock row's counter is the source of ids; the highest id
+            // stored is a fence under it, should the counter ever have been
+            // set back (as a lost update across Galera nodes once did).
+            let highest: Option<u64> = self.query(|c| c.query_first(MAX_ID_SQL))?;
+            self.reserve_ids_through(highest.unwrap_or(0))?;
+        }
         let counter = self.next.get();
         self.next.set(counter + 1);
         Ok(match self.store.node {
