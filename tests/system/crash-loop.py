@@ -52,6 +52,7 @@ class Ledger:
         self.started = set()   # uuids whose start was answered 200
         self.rollbacks = {}    # original -> rollback uuid
         self.uploads = {}      # action type -> sha256
+        self.acked_by = {}     # plan uuid -> (instance base, time.monotonic() of the answer)
 
 
 def worker(base, ledger, stop, seed):
@@ -68,6 +69,7 @@ def worker(base, ledger, stop, seed):
                 if status == 201:
                     with ledger.lock:
                         ledger.plans[plan["uuid"]] = plan
+                        ledger.acked_by[plan["uuid"]] = (base, time.monotonic())
                     mine.append(plan["uuid"])
             elif op < 0.7:
                 uuid = rnd.choice(mine)
@@ -82,6 +84,7 @@ def worker(base, ledger, stop, seed):
                     with ledger.lock:
                         ledger.rollbacks[uuid] = rb["uuid"]
                         ledger.plans[rb["uuid"]] = rb
+                        ledger.acked_by[rb["uuid"]] = (base, time.monotonic())
             else:
                 kind = rnd.choice(sorted(plugins))
                 status, p = call(base, "PUT", f"/v1/plugins/{kind}", plugins[kind], "application/wasm")
