@@ -158,6 +158,31 @@ fn a_new_record_with_another_records_id_is_refused_and_overwrites_nothing() {
     assert_eq!(listed.iter().map(|p| p.uuid).collect::<Vec<_>>(), vec![first.uuid]);
 }
 
+/// A counter set back under the store (as a lost update across Galera
+/// nodes once did) costs one more attempt, not a failed write: the write is
+/// run again with its ids above the highest stored.
+#[test]
+#[ignore = "needs MariaDB: scripts/mariadb.sh"]
+fn a_lock_row_counter_set_back_is_fenced_not_fatal() {
+    let options = database();
+    let store = Store::connect(&options).unwrap();
+    let (first, first_actions) = create(&store, None, 2);
+    mysql::prelude::Queryable::query_drop(
+        &mut admin(&options),
+        "UPDATE rollback_lock SET next_id = 1 WHERE id = 1",
+    )
+    .unwrap();
+    let (second, second_actions) = create(&store, None, 2);
+    let taken: Vec<u64> = std::iter::once(first.id).chain(first_actions.iter().map(|a| a.id)).collect();
+    for id in std::iter::once(second.id).chain(second_actions.iter().map(|a| a.id)) {
+        assert!(taken.iter().all(|t| id > *t), "id {id} not above the ones taken {taken:?}");
+    }
+    assert_eq!(store.plan(first.uuid).unwrap().unwrap(), first);
+    assert_eq!(store.plan(second.uuid).unwrap().unwrap(), second);
+    let listed = store.plans_page(PlanSortKey::Id, None, false, 10, |_| true).unwrap();
+    assert_eq!(listed.iter().map(|p| p.uuid).collect::<Vec<_>>(), vec![first.uuid, second.uuid]);
+}
+
 /// Three "processes" (stores), eight threads each, incrementing one
 /// counter with read-modify-writes: the writes are serialized across all of
 /// them, so none is lost.

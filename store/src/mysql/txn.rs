@@ -47,6 +47,9 @@ impl From<mysql::Error> for Refused {
 enum Attempt<T> {
     Done(T),
     Again(String),
+    /// Run again, its ids above the highest stored (the counter handed out
+    /// one already taken).
+    Fence(String),
 }
 
 pub(super) fn write<R, E, F>(store: &MysqlStore, mut f: F) -> Result<R, E>
@@ -54,17 +57,23 @@ where
     F: FnMut(&mut Txn<'_>) -> Result<R, E>,
     E: From<StoreError>,
 {
-    let mut attempt = 0;
+    let (mut attempt, mut fence) = (0, false);
     loop {
-        match once(store, &mut f) {
+        match once(store, &mut f, fence) {
             Attempt::Done(r) => return r,
+            Attempt::Again(why) | Attempt::Fence(why) if attempt + 1 >= retry::MAX_ATTEMPTS => {
+                return Err(E::from(StoreError::Unavailable(format!(
+                    "a write was tried {} times and lost every time; the last: {why}",
+                    attempt + 1
+                ))));
+            }
+            Attempt::Fence(why) => {
+                attempt += 1;
+                fence = true;
+                tracing::warn!(%why, "store write run again with its ids fenced");
+            }
             Attempt::Again(why) => {
                 attempt += 1;
-                if attempt >= retry::MAX_ATTEMPTS {
-                    return Err(E::from(StoreError::Unavailable(format!(
-                        "a write was tried {attempt} times and lost every time; the last: {why}"
-                    ))));
-                }
                 tracing::debug!(attempt, %why, "store write retried");
                 std::thread::sleep(retry::backoff(attempt));
             }
@@ -80,7 +89,7 @@ fn lost<T>(e: mysql::Error) -> Attempt<Result<T, StoreError>> {
     }
 }
 
-fn once<R, E, F>(store: &MysqlStore, f: &mut F) -> Attempt<Result<R, E>>
+fn once<R, E, F>(store: &MysqlStore, f: &mut F, fence: bool) -> Attempt<Result<R, E>>
 where
     F: FnMut(&mut Txn<'_>) -> Result<R, E>,
     E: From<StoreError>,
@@ -88,7 +97,7 @@ where
     let from_store = |a: Attempt<Result<(), StoreError>>| match a {
         Attempt::Done(Err(e)) => Attempt::Done(Err(E::from(e))),
         Attempt::Done(Ok(())) => unreachable!("only failures are converted"),
-        Attempt::Again(why) => Attempt::Again(why),
+        Attempt::Again(why) | Attempt::Fence(why) => Attempt::Again(why),
     };
     let mut conn = match store.pool.try_get_conn(std::time::Duration::from_secs(10)) {
         Ok(c) => c,
@@ -116,7 +125,8 @@ where
         conn: RefCell::new(conn),
         next: Cell::new(next),
         version,
-        fenced: Cell::new(false),
+        fence: Cell::new(fence),
+        allocated: Cell::new(false),
         failed: RefCell::new(None),
         store,
     };
@@ -160,6 +170,10 @@ where
             return Attempt::Again(format!(
                 "the lock row moved on from version {version} while this write ran (a write through another Galera node)"
             ));
+        }
+        Err(Refused::IdTaken(table)) if base.allocated.get() && !fence => {
+            base.rollback();
+            return Attempt::Fence(format!("the lock row's counter handed out an id {table} already has"));
         }
         Err(Refused::IdTaken(table)) => {
             base.rollback();
@@ -222,8 +236,11 @@ struct MyBase<'s> {
     next: Cell<u64>,
     /// The lock row's `writes` when this transaction locked it.
     version: u64,
-    /// Whether `next` was raised past the highest id stored.
-    fenced: Cell<bool>,
+    /// Whether `next` is to be raised past the highest id stored before
+    /// the first id is handed out.
+    fence: Cell<bool>,
+    /// Whether this attempt handed out ids from the counter.
+    allocated: Cell<bool>,
     failed: RefCell<Option<String>>,
     store: &'s MysqlStore,
 }
@@ -429,13 +446,14 @@ impl Base for MyBase<'_> {
     }
 
     fn next_id(&self) -> Result<u64, StoreError> {
-        if !self.fenced.replace(true) {
-            // The lock row's counter is the source of ids; the highest id
-            // stored is a fence under it, should the counter ever have been
-            // set back (as a lost update across Galera nodes once did).
+        if self.fence.replace(false) {
+            // The counter handed out a taken id last attempt (it was set
+            // back: a lost update across Galera nodes once did): hand out
+            // ids above the highest stored.
             let highest: Option<u64> = self.query(|c| c.query_first(MAX_ID_SQL))?;
             self.reserve_ids_through(highest.unwrap_or(0))?;
         }
+        self.allocated.set(true);
         let counter = self.next.get();
         self.next.set(counter + 1);
         Ok(match self.store.node {
