@@ -102,8 +102,10 @@ pub(crate) struct MysqlStore {
 /// On Galera, ids are `counter × ID_STRIDE + node`: the counter (the lock
 /// row's) orders them by creation, and the node tells which node handed
 /// an id out. The lock row's compare-and-set (`txn`) already keeps two
-/// writes from drawing the same counter; the node part is a second fence,
-/// and a new record given a taken id is refused rather than written.
+/// writes from drawing the same counter; the node part is a second fence.
+/// A new record given a taken id is never written over the other: a write
+/// whose counter handed it out is run again with ids above the highest
+/// stored; one given it by its caller is refused.
 pub(crate) const ID_STRIDE: u64 = 16;
 
 pub(crate) fn db_error(e: mysql::Error) -> StoreError {
