@@ -106,15 +106,12 @@ def shared_versions(work, n):
     return [f"two writes committed over lock-row version {v} (instances {who})" for v, who in sorted(twice.items())]
 
 
-def explain_missing(found, servers, nodes, ledger, killed_at, env):
+def explain_missing(missing, servers, nodes, ledger, killed_at, env):
     """For each acknowledged plan a listing missed: which instance answered
     it and when (relative to the kill), what a direct GET through each
     survivor says, and which tables of the surviving nodes hold it."""
     out = []
-    for line in found:
-        if not line.startswith("acknowledged plan ") or not line.endswith(" is missing"):
-            continue
-        uuid = line.split()[2]
+    for uuid in sorted(missing):
         with ledger.lock:
             base, at = ledger.acked_by.get(uuid, (None, killed_at))
         who = next((i + 1 for i, s in enumerate(servers) if s.base == base), "?")
@@ -209,16 +206,19 @@ def main():
                             f"dropped node 3: {sorted({str(r[3]) for r in late_failures})}")
         problems += crash_loop.settled(servers[0].base, ledger, within=45)
         problems += shared_versions(work, len(servers))
+        missing = set()
         for s in servers[:2]:
             found, count = crash_loop.verify(s.base, ledger)
             problems += [f"through {s.base}: {p}" for p in found]
-            problems += explain_missing(found, servers, nodes, ledger, killed_at, env)
+            missing |= {p.split()[2] for p in found if p.startswith("acknowledged plan ") and p.endswith(" is missing")}
         with ledger.lock:
             print(f"galera: acknowledged {len(ledger.plans)} plans, {len(ledger.started)} starts, "
                   f"{len(ledger.rollbacks)} rollbacks; {count} plans seen through each survivor; "
                   f"{len(problems)} problems")
         for p in problems[:20]:
             print("  " + p)
+        for line in explain_missing(missing, servers, nodes, ledger, killed_at, env):
+            print(line)
         if problems:
             print(f"galera: the instances' logs are in {work}")
         else:

@@ -18,9 +18,9 @@
 //! retries a whole transaction; every write being a bump of that one row,
 //! writes are serialized across nodes too. A COMMIT that fails — its
 //! connection lost, or refused — is settled by the commit token before the
-//! write is run again, so it is never applied twice. The server's `innodb_flush_log_at_trx_commit = 1`
-//! (MariaDB's default) makes a committed write durable before it is
-//! acknowledged.
+//! write is run again, so it is never applied twice. The server's
+//! `innodb_flush_log_at_trx_commit = 1` (MariaDB's default) makes a
+//! committed write durable before it is acknowledged.
 //!
 //! Reads outside a write go to the database directly: records by their
 //! primary key, lists through `rollback_sort` (see `schema`). On Galera each

@@ -328,9 +328,9 @@ impl MyBase<'_> {
         // A row is updated only by its own uuid: one whose id is another
         // row's sets `body` NULL, which strict mode refuses (1048).
         let id_taken = |table| {
-            move |e: Refused| match e {
-                Refused::Db(mysql::Error::MySqlError(ref m)) if m.code == 1048 => Refused::IdTaken(table),
-                e => e,
+            move |e: mysql::Error| match e {
+                mysql::Error::MySqlError(ref m) if m.code == 1048 => Refused::IdTaken(table),
+                e => Refused::Db(e),
             }
         };
         many(
@@ -339,7 +339,6 @@ impl MyBase<'_> {
             "ON DUPLICATE KEY UPDATE body = IF(uuid = VALUES(uuid), VALUES(body), NULL)",
             plans,
         )
-        .map_err(Refused::Db)
         .map_err(id_taken("rollback_plans"))?;
         many(
             c,
@@ -347,7 +346,6 @@ impl MyBase<'_> {
             "ON DUPLICATE KEY UPDATE body = IF(uuid = VALUES(uuid), VALUES(body), NULL)",
             actions,
         )
-        .map_err(Refused::Db)
         .map_err(id_taken("rollback_actions"))?;
         // Compare-and-set: Galera does not stop a transaction on one node
         // from overwriting what another node committed after this one read
