@@ -83,12 +83,12 @@ pub fn build(nodes: &[Node]) -> Result<Vec<Placed>, Cycle> {
 }
 
 /// Whether a restore upstream of action `d` acts on `d`'s own resource.
-fn restored_upstream(nodes: &[Node], d: usize) -> bool {
+/// `seen` is shared by every call (`seen[a] == d + 1`: visited for `d`).
+fn restored_upstream(nodes: &[Node], d: usize, seen: &mut [usize]) -> bool {
     let Some(resource) = nodes[d].resource.as_ref() else { return false };
-    let mut seen = vec![false; nodes.len()];
     let mut stack: Vec<usize> = nodes[d].parents.clone();
     while let Some(a) = stack.pop() {
-        if std::mem::replace(&mut seen[a], true) {
+        if std::mem::replace(&mut seen[a], d + 1) == d + 1 {
             continue;
         }
         if nodes[a].early && nodes[a].resource.as_ref() == Some(resource) {
@@ -101,7 +101,8 @@ fn restored_upstream(nodes: &[Node], d: usize) -> bool {
 
 fn build_with(nodes: &[Node], relaxed: bool) -> Result<Vec<Placed>, Cycle> {
     let n = nodes.len();
-    let tied: Vec<bool> = (0..n).map(|d| relaxed && restored_upstream(nodes, d)).collect();
+    let mut seen = vec![0usize; n];
+    let tied: Vec<bool> = (0..n).map(|d| relaxed && restored_upstream(nodes, d, &mut seen)).collect();
     let mut children = vec![Vec::new(); n];
     for (i, node) in nodes.iter().enumerate() {
         for &p in &node.parents {
@@ -196,7 +197,11 @@ fn build_with(nodes: &[Node], relaxed: bool) -> Result<Vec<Placed>, Cycle> {
             }
         }
         // A restore goes first. Restores are not ordered among themselves
-        // (ordering them ties knots with a resource toggled twice).
+        // (ordering them ties knots with a resource toggled twice). Only an
+        // early inverse flips anything: the others skip the O(n) scan.
+        if before[i].is_empty() {
+            continue;
+        }
         for d in (0..n).filter(|&d| flips(i, d) && !nodes[d].early) {
             for r in roots(d) {
                 waits[r].extend(sinks(i));
@@ -205,16 +210,17 @@ fn build_with(nodes: &[Node], relaxed: bool) -> Result<Vec<Placed>, Cycle> {
     }
     // Same resource: strictly reversed, explicitly (a flip elsewhere must
     // not loosen it): each inverse waits for the inverse of the nearest
-    // later action on its resource.
+    // later action on its resource. `seen[a] == i + 1`: visited from i (one
+    // array for every walk: a fresh one per action made this O(n²)).
+    seen.fill(0);
     for i in 0..n {
         let Some(resource) = nodes[i].resource.as_ref() else { continue };
         if nodes[i].inverse_deps.is_empty() {
             continue;
         }
         let mut stack: Vec<usize> = nodes[i].parents.clone();
-        let mut seen = vec![false; n];
         while let Some(a) = stack.pop() {
-            if std::mem::replace(&mut seen[a], true) {
+            if std::mem::replace(&mut seen[a], i + 1) == i + 1 {
                 continue;
             }
             if nodes[a].resource.as_ref() == Some(resource) && !nodes[a].inverse_deps.is_empty() {
