@@ -198,7 +198,11 @@ impl<'a> Txn<'a> {
         if self.action(action.uuid)?.is_some() {
             return Err(StoreError::Exists { kind: "Action", uuid: action.uuid });
         }
-        self.plan_required(action.action_plan_uuid)?;
+        // Its plan must exist; a staged one is not copied to check that
+        // (a new plan's actions are inserted in the same transaction).
+        if !self.plans.contains_key(&action.action_plan_uuid) {
+            self.plan_required(action.action_plan_uuid)?;
+        }
         self.writes.push(Write::PlanIndex { plan: action.action_plan_uuid, action: action.uuid });
         self.actions_before.entry(action.uuid).or_insert(None);
         self.new_actions_of.entry(action.action_plan_uuid).or_default().push(action.uuid);

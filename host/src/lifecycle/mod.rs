@@ -262,18 +262,72 @@ pub fn live_plan(txn: &Txn<'_>, uuid: Uuid) -> Result<ActionPlan, LifecycleError
         .ok_or(LifecycleError::NotFound { kind: "ActionPlan", uuid })
 }
 
-/// Stores a new plan and its actions, assigning their ids.
-pub fn insert(txn: &mut Txn<'_>, plan: &mut ActionPlan, actions: &mut [Action]) -> Result<(), StoreError> {
-    plan.id = txn.next_id()?;
-    txn.insert_plan(plan.clone())?;
+/// Stores copies of a new plan and its actions with fresh ids, and answers
+/// the ids given. A store write may run more than once, so the caller
+/// keeps its own copy ([`NewPlan`]) and takes the ids of the attempt that
+/// committed.
+pub fn insert(txn: &mut Txn<'_>, plan: &ActionPlan, actions: &[Action]) -> Result<Ids, StoreError> {
+    let mut stored = plan.clone();
+    stored.id = txn.next_id()?;
+    let mut ids = Ids { plan: stored.id, actions: Vec::with_capacity(actions.len()) };
+    txn.insert_plan(stored)?;
     if plan.state == P::Pending {
         lease::offer(txn, plan.uuid);
     }
-    for a in actions.iter_mut() {
-        a.id = txn.next_id()?;
-        txn.insert_action(a.clone())?;
+    for a in actions {
+        let mut stored = a.clone();
+        stored.id = txn.next_id()?;
+        ids.actions.push(stored.id);
+        txn.insert_action(stored)?;
     }
-    Ok(())
+    Ok(ids)
+}
+
+/// The ids [`insert`] gave a plan and its actions.
+#[derive(Debug)]
+pub struct Ids {
+    plan: u64,
+    actions: Vec<u64>,
+}
+
+/// A plan and its actions on their way into the store: shared with the
+/// write's closure (which may run more than once), then taken back with
+/// the ids of the write that committed — one copy of every action, not
+/// one per attempt plus one to return.
+pub struct NewPlan(std::sync::Arc<(ActionPlan, Vec<Action>)>);
+
+impl NewPlan {
+    /// Holds `plan` and `actions` (ids not yet given).
+    pub fn new(plan: ActionPlan, actions: Vec<Action>) -> Self {
+        NewPlan(std::sync::Arc::new((plan, actions)))
+    }
+
+    /// Another handle, for the write's closure.
+    pub fn share(&self) -> Self {
+        NewPlan(self.0.clone())
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &ActionPlan {
+        &self.0 .0
+    }
+
+    /// [`insert`] of the plan and its actions.
+    pub fn insert(&self, txn: &mut Txn<'_>) -> Result<Ids, StoreError> {
+        insert(txn, &self.0 .0, &self.0 .1)
+    }
+
+    /// The plan and its actions with the ids `ids` gave them. Cheap once
+    /// every other handle is dropped (the write's closure is, when the
+    /// write returns); copies otherwise.
+    pub fn stored(self, ids: Ids) -> (ActionPlan, Vec<Action>) {
+        let (mut plan, mut actions) = std::sync::Arc::unwrap_or_clone(self.0);
+        plan.id = ids.plan;
+        for (a, id) in actions.iter_mut().zip(ids.actions) {
+            a.id = id;
+        }
+        (plan, actions)
+    }
 }
 
 /// `PATCH` on a plan's state: `wanted` turns the plan as it is now into the

@@ -133,11 +133,11 @@ mod in_a_store {
         store
             .write(move |txn| {
                 let now = Utc::now();
-                let mut plan = ActionPlan::new(uuid, "manual", state, now);
-                let mut acts: Vec<Action> = (0..actions)
+                let plan = ActionPlan::new(uuid, "manual", state, now);
+                let acts: Vec<Action> = (0..actions)
                     .map(|_| Action::new(Uuid::new_v4(), uuid, "nop", Map::new(), vec![], now))
                     .collect();
-                insert(txn, &mut plan, &mut acts)
+                insert(txn, &plan, &acts).map(drop)
             })
             .map_err(|e: StoreError| e)
             .unwrap();
@@ -241,5 +241,21 @@ mod in_a_store {
         assert!(outcome_unknown(&a));
         a.state = ActionState::Succeeded;
         assert!(!outcome_unknown(&a), "only a FAILED action can have an unknown outcome");
+    }
+
+    #[test]
+    fn a_new_plan_comes_back_with_the_ids_the_store_gave_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (uuid, now) = (Uuid::new_v4(), Utc::now());
+        let acts: Vec<Action> =
+            (0..3).map(|_| Action::new(Uuid::new_v4(), uuid, "nop", Map::new(), vec![], now)).collect();
+        let new = NewPlan::new(ActionPlan::new(uuid, "manual", PlanState::Recommended, now), acts);
+        let shared = new.share();
+        let ids = store.write(move |txn| shared.insert(txn)).map_err(|e: StoreError| e).unwrap();
+        let (plan, actions) = new.stored(ids);
+        assert_eq!(plan, store.plan(uuid).unwrap().unwrap());
+        assert_eq!(actions, store.actions_of(uuid).unwrap(), "the same records, ids included, in order");
+        assert!(actions.windows(2).all(|w| w[0].id < w[1].id) && plan.id < actions[0].id);
     }
 }

@@ -218,14 +218,15 @@ impl Plans {
             .collect();
         let store = self.store.clone();
         let stored = blocking(move || {
-            store.write(move |txn| {
-                if imported && txn.plan(plan.uuid)?.is_some() {
-                    return Err(ImportError::AlreadyImported(plan.uuid).into());
+            let new = lifecycle::NewPlan::new(plan, actions);
+            let shared = new.share();
+            let ids = store.write(move |txn| {
+                if imported && txn.plan(shared.plan().uuid)?.is_some() {
+                    return Err(ImportError::AlreadyImported(shared.plan().uuid).into());
                 }
-                let (mut plan, mut actions) = (plan.clone(), actions.clone());
-                lifecycle::insert(txn, &mut plan, &mut actions)?;
-                Ok::<_, PlanError>((plan, actions))
-            })
+                Ok::<_, PlanError>(shared.insert(txn)?)
+            })?;
+            Ok::<_, PlanError>(new.stored(ids))
         })
         .await?;
         tracing::info!(plan = %stored.0.uuid, actions = stored.1.len(), "action plan created");

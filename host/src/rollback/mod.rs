@@ -444,19 +444,21 @@ impl Planner<'_> {
         unknown: Vec<(Uuid, String, String)>,
     ) -> Result<Planned, RollbackError> {
         let window = self.limits.window;
-        let (plan, actions) = self.store.write(move |txn| {
+        let new = lifecycle::NewPlan::new(plan, actions);
+        let shared = new.share();
+        let ids = self.store.write(move |txn| {
             let mut orig = txn
                 .plan(original)?
                 .filter(|p| p.state != PlanState::Deleted)
                 .ok_or(RollbackError::NotFound(original))?;
             check_rollbackable(&orig, window)?;
-            let (mut plan, mut actions) = (plan.clone(), actions.clone());
-            lifecycle::insert(txn, &mut plan, &mut actions)?;
-            orig.rolled_back_by = Some(plan.uuid);
+            let ids = shared.insert(txn)?;
+            orig.rolled_back_by = Some(shared.plan().uuid);
             orig.updated_at = Some(Utc::now());
             txn.update_plan(orig)?;
-            Ok::<_, RollbackError>((plan, actions))
+            Ok::<_, RollbackError>(ids)
         })?;
+        let (plan, actions) = new.stored(ids);
         tracing::info!(original = %original, rollback = %plan.uuid, actions = actions.len(), "rollback plan stored");
         Ok(Planned { plan, actions, not_inverted, unknown })
     }
