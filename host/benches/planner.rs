@@ -6,10 +6,11 @@
 //! (a dry run stores nothing, so each iteration plans the same rollback).
 //! The cost per action should stay flat from 10 to 10,000. Run `make
 //! plugins` first, then `cargo bench -p rollback-host --bench planner`;
-//! figures in BENCHMARKS.md (the stored half is measured black-box by
-//! `scripts/bench-execute.py --rollback`).
+//! figures in BENCHMARKS.md. `rollback_stored` plans and stores the same
+//! rollbacks (each of a fresh original); the black-box figure is
+//! `scripts/bench-execute.py --rollback`.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use rollback_host::plugins::{Compile, Limits, Registry, Runtime};
 use rollback_host::rollback::Options;
 use rollback_host::server::{self, Config, StoreAt};
@@ -20,15 +21,19 @@ use uuid::Uuid;
 
 const ID: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
 
-/// A service over a fresh store holding one SUCCEEDED plan of `n`
-/// executed migrations, finished now.
-fn setup(n: usize, registry: &Registry, rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Service, Uuid) {
+/// A service over a fresh store (no plans yet).
+fn service(registry: &Registry, rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Store, Service) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let options = service::Options { rollback_max_actions: 20_000, ..service::Options::default() };
     let config =
         Config { options, registry: Some(registry.clone()), ..Config::new(StoreAt::Open(store.clone())) };
     let service = rt.block_on(server::start(config)).unwrap().service;
+    (dir, store, service)
+}
+
+/// Stores one SUCCEEDED plan of `n` executed migrations, finished now.
+fn seed(store: &Store, n: usize) -> Uuid {
     let plan = Uuid::new_v4();
     let now = chrono::Utc::now();
     store
@@ -53,7 +58,7 @@ fn setup(n: usize, registry: &Registry, rt: &tokio::runtime::Runtime) -> (tempfi
             Ok::<_, StoreError>(())
         })
         .unwrap();
-    (dir, service, plan)
+    plan
 }
 
 fn bench(c: &mut Criterion) {
@@ -69,13 +74,35 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("rollback_dry_run");
     g.sample_size(10);
     for n in [10usize, 100, 1_000, 10_000] {
-        let (_dir, service, plan) = setup(n, &registry, &rt);
+        let (_dir, store, service) = service(&registry, &rt);
+        let plan = seed(&store, n);
         let options = Options { dry_run: true, ..Options::default() };
         let planned = rt.block_on(service.plans.rollback(plan, options)).unwrap();
         assert_eq!(planned.actions.len(), n, "every migration has its inverse");
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| rt.block_on(service.plans.rollback(plan, options)).unwrap())
+        });
+    }
+    g.finish();
+
+    // The same rollback computed and stored (P3's figure): each iteration
+    // rolls back a plan of its own, seeded outside the timing, in a store
+    // on local disk (every write fsynced).
+    let mut g = c.benchmark_group("rollback_stored");
+    g.sample_size(10);
+    for n in [1_000usize, 10_000] {
+        let (_dir, store, service) = service(&registry, &rt);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter_batched(
+                || seed(&store, n),
+                |plan| {
+                    let planned = rt.block_on(service.plans.rollback(plan, Options::default())).unwrap();
+                    assert_eq!(planned.actions.len(), n);
+                },
+                BatchSize::PerIteration,
+            )
         });
     }
     g.finish();
