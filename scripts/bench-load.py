@@ -67,6 +67,15 @@ def thread_cpu(pid):
     return out
 
 
+def ran_out(rate, seconds, plans):
+    """wrk divides what was done by the whole duration; a thread that ran
+    out of plans stops early, so a run that used (nearly) every plan
+    reports plans/seconds, not the endpoint's rate."""
+    if rate * seconds >= 0.97 * plans:
+        sys.exit(f"bench-load: every seeded plan was rolled back before the {seconds} s were up, so the "
+                 f"rate ({rate:,.0f}/s) is only the cap plans/seconds; seed more (--plans) or shorten --seconds")
+
+
 def wrk(args, url, script=None, env=None):
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"]
     if script:
@@ -170,6 +179,7 @@ def main():
             for d in drivers:
                 d.join()
             r_rate = sum(r[0] for r in results)
+            ran_out(r_rate, args.seconds, len(uuids))
             p99 = [r[1].get("99") for r in results]
             bad = sum(r[2] for r in results)
             print(f"healthz:  {h_rate:,.0f} req/s (instance 0)")
@@ -188,6 +198,7 @@ def main():
                                         {"PLANS": plans_file, "THREADS": str(args.threads),
                                          "BODY": '{"dry_run": true}' if args.dry_run else "{}"})
         cpu_after = thread_cpu(server.pid)
+        ran_out(r_rate, args.seconds, len(uuids))
         done = r_rate * args.seconds
         cpu = {k: (v - cpu_before.get(k, 0)) / done * 1e6 for k, v in cpu_after.items()}
         if perf:
