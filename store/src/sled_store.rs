@@ -58,6 +58,14 @@ fn is_lock_error(e: &sled::Error) -> bool {
     }
 }
 
+/// The most sled keeps of the database in memory (its page cache; the
+/// rest is read back through the kernel's page cache when needed). sled's
+/// default is 1 GiB, which a store of a million plans fills: the server
+/// then held 1.5 GiB resident; with 128 MiB it holds 404 MiB, and list
+/// pages and the rollback endpoint's rate did not change beyond noise
+/// (BENCHMARKS.md, issue 27, P6).
+const CACHE_BYTES: u64 = 128 << 20;
+
 impl SledStore {
     /// Opens (creating if needed) the store in directory `path`. Fails
     /// clearly when another process holds it or its schema is newer.
@@ -65,7 +73,7 @@ impl SledStore {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
         private(&path)?;
-        let db = sled::Config::new().path(&path).open().map_err(|e| {
+        let db = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES).open().map_err(|e| {
             if is_lock_error(&e) {
                 StoreError::Locked { path: path.display().to_string() }
             } else {
