@@ -13,6 +13,7 @@ reads the whole collection once), so the median is what a page costs.
 import argparse
 import http.client
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -26,6 +27,27 @@ URLS = [
     "/v1/action_plans?limit=50&sort_key=state&sort_dir=desc",
     "/v1/actions?limit=50",
 ]
+
+
+def disk(c, data, pid, plans):
+    """P6: the store's size on disk (allocated blocks, the compile cache
+    left out) against the JSON of the records it holds (the API's detail
+    rendering of 100 plans and 100 actions, times the count), and the
+    server's resident memory while serving them."""
+    json_bytes = 0
+    for url in ("/v1/action_plans/detail?limit=100", "/v1/actions/detail?limit=100"):
+        c.request("GET", url)
+        r = c.getresponse()
+        items = next(v for k, v in json.loads(r.read()).items() if isinstance(v, list))
+        json_bytes += sum(len(json.dumps(i, separators=(",", ":"))) for i in items) / len(items) * plans
+    on_disk = 0
+    for root, dirs, files in os.walk(data):
+        dirs[:] = [d for d in dirs if d != "compile-cache"]
+        on_disk += sum(os.stat(os.path.join(root, f)).st_blocks * 512 for f in files)
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    print(f"plans={plans:<7} on disk {on_disk / 1e6:,.0f} MB, records as JSON {json_bytes / 1e6:,.0f} MB "
+          f"(ratio {on_disk / json_bytes:.1f}), server RSS {rss:,.0f} MiB", flush=True)
 
 
 def main():
@@ -64,6 +86,7 @@ def main():
                 times.append((time.perf_counter() - t) * 1000)
             print(f"plans={args.plans:<7} {url:<58} first={times[0]:8.2f} ms "
                   f"median={statistics.median(times):8.2f} ms", flush=True)
+        disk(c, data, server.pid, args.plans)
     finally:
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
