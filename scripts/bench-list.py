@@ -54,9 +54,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/rollback-host")
     ap.add_argument("--plans", type=int, default=10000)
+    ap.add_argument("--store-compression", choices=["none", "zstd"], default="none",
+                    help="the data directory's page compression (serve --store-compression)")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="bench-list-")
-    server = Server(args.bin, data)
+    server = Server(args.bin, data, ["--store-compression", args.store_compression])
     port = server.port
     try:
 

@@ -103,10 +103,13 @@ def main():
     ap.add_argument("--perf", metavar="FILE", help="perf record the server during the rollback run into FILE")
     ap.add_argument("--store", help="a mysql:// URL: keep the plans there instead of a data directory")
     ap.add_argument("--instances", type=int, default=1, help="with --store: servers sharing it")
+    ap.add_argument("--store-compression", choices=["none", "zstd"], default="none",
+                    help="the data directory's page compression (serve --store-compression)")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="bench-load-")
     log = open(os.path.join(data, "server.log"), "w")
-    env = {"RUST_LOG": "warn", **({"ROLLBACK_STORE": args.store} if args.store else {})}
+    env = {"RUST_LOG": "warn", "ROLLBACK_STORE_COMPRESSION": args.store_compression,
+           **({"ROLLBACK_STORE": args.store} if args.store else {})}
     servers = [Server(args.bin, os.path.join(data, f"db-{i}"),
                       ["--plugins-dir", args.plugins, "--max-running-plans", "64"], log=log, env=env)
                for i in range(args.instances if args.store else 1)]
@@ -225,7 +228,8 @@ def main():
         else "a plan and the original's link (0 actions)"
     store = json.loads(subprocess.run(
         [args.store_example, "--writers", str(args.connections), "--seconds", str(args.seconds),
-         "--actions", "10" if args.kind == "migrate" else "0"],
+         "--actions", "10" if args.kind == "migrate" else "0",
+         *(["--zstd"] if args.store_compression == "zstd" else [])],
         capture_output=True, text=True, check=True).stdout)
     print(f"store group commit ({records}): {store['per_second']:,.0f} writes/s "
           f"p50 {store['p50_ms']:.2f}ms p99 {store['p99_ms']:.2f}ms")

@@ -71,6 +71,9 @@ pub struct Config {
     pub watcher: Option<Arc<crate::openstack_api::Session>>,
     /// The store.
     pub store: StoreAt,
+    /// How a new data directory keeps its pages (`StoreAt::Dir` only; an
+    /// existing one keeps its own).
+    pub store_compression: rollback_store::Compression,
     /// Directory of inverter components to load and watch.
     pub plugins_dir: Option<PathBuf>,
     /// How often the plugins directory is scanned.
@@ -102,6 +105,7 @@ impl Config {
     pub fn new(store: StoreAt) -> Config {
         Config {
             store,
+            store_compression: rollback_store::Compression::None,
             plugins_dir: None,
             watch_every: DEFAULT_WATCH_EVERY,
             compile_cache: None,
@@ -201,9 +205,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 fn assemble(config: Config) -> Result<(Service, bool), StartError> {
     let (store, cache_dir) = match config.store {
         StoreAt::Dir(dir) => {
-            let store = Store::open(&dir)
+            let store = Store::open_with(&dir, config.store_compression)
                 .map_err(|source| StartError::Open { dir: dir.display().to_string(), source })?;
-            tracing::info!(data_dir = %dir.display(), "store open");
+            let compression = store.compression().unwrap_or_default();
+            if compression != config.store_compression {
+                tracing::info!(?compression, "the data directory keeps the compression it was created with");
+            }
+            tracing::info!(data_dir = %dir.display(), ?compression, "store open");
             let cache = config.compile_cache.unwrap_or_else(|| dir.join("compile-cache"));
             (store, Some(cache))
         }

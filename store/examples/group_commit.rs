@@ -15,7 +15,7 @@
 
 use chrono::Utc;
 use clap::Parser;
-use rollback_store::{Action, ActionPlan, PlanState, Store, StoreError};
+use rollback_store::{Action, ActionPlan, Compression, PlanState, Store, StoreError};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -34,6 +34,9 @@ struct Args {
     /// Where the store goes (a fresh temporary directory when not given).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Compress the new store's pages with zstd.
+    #[arg(long)]
+    zstd: bool,
 }
 
 /// One rollback's worth of records: `original` linked to a new 10-action plan.
@@ -82,7 +85,8 @@ fn store_rollback(store: &Store, original: Uuid, actions: usize) -> Result<(), S
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let temp = tempfile::tempdir()?;
-    let store = Store::open(args.dir.as_deref().unwrap_or(temp.path()))?;
+    let compression = if args.zstd { Compression::Zstd } else { Compression::None };
+    let store = Store::open_with(args.dir.as_deref().unwrap_or(temp.path()), compression)?;
     let run_for = Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
     let latencies: Vec<Vec<Duration>> = std::thread::scope(|s| {

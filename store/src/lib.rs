@@ -70,11 +70,39 @@ macro_rules! each {
     };
 }
 
+/// How a new sled store keeps its pages on disk. A store keeps the setting
+/// it was created with: sled refuses to open it with the other one, so an
+/// existing store opens as it is whatever is asked, and `rollback-host
+/// store copy` into a new directory is how a store changes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// As they are: the fastest writes.
+    #[default]
+    None,
+    /// zstd (level 1): about half the disk for these JSON records, at about
+    /// twice the committer's CPU per write (BENCHMARKS.md, issue 27, P6).
+    Zstd,
+}
+
 impl Store {
     /// Opens (creating if needed) the sled store in directory `path`. Fails
     /// clearly when another process holds it or its schema is newer.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Sled(SledStore::open(path)?) })
+        Store::open_with(path, Compression::None)
+    }
+
+    /// As [`Store::open`], creating a new store with `compression` (an
+    /// existing store keeps its own: see [`Store::compression`]).
+    pub fn open_with(path: impl AsRef<Path>, compression: Compression) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Sled(SledStore::open(path, compression)?) })
+    }
+
+    /// How the sled store's pages are kept; `None` for MySQL.
+    pub fn compression(&self) -> Option<Compression> {
+        match &self.backend {
+            Backend::Sled(s) => Some(s.compression()),
+            Backend::Mysql(_) => None,
+        }
     }
 
     /// Connects to the MySQL/MariaDB store `options` name, creating or

@@ -11,7 +11,7 @@ use crate::model::{Action, ActionPlan};
 use crate::sort::{self, ActionSortKey, PlanSortKey};
 use crate::tables;
 use crate::txn::Txn;
-use crate::SCHEMA_VERSION;
+use crate::{Compression, SCHEMA_VERSION};
 use std::path::Path;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,7 @@ pub(crate) struct SledStore {
 pub(crate) struct Inner {
     pub(crate) db: sled::Db,
     pub(crate) tables: Tables,
+    compression: Compression,
     poison: Poison,
     jobs: Mutex<Option<SyncSender<Job>>>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -63,23 +64,66 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// default is 1 GiB, which a store of a million plans fills: the server
 /// then held 1.5 GiB resident; with 128 MiB it holds 404 MiB, and list
 /// pages and the rollback endpoint's rate did not change beyond noise
-/// (BENCHMARKS.md, issue 27, P6).
+/// (BENCHMARKS.md, issue 27, P6). sled counts a cached page at its size in
+/// the log, so a compressed store's cap is smaller by about the pages'
+/// compression ratio (2.5 for these records) to hold as much in memory.
 const CACHE_BYTES: u64 = 128 << 20;
+const CACHE_BYTES_COMPRESSED: u64 = 48 << 20;
+
+/// zstd level for a compressed store's pages: the lowest sled takes, as
+/// sled compresses every page it writes with a new zstd context.
+const COMPRESSION_LEVEL: i32 = 1;
+
+/// Whether the store in `path` compresses its pages. sled records the
+/// setting in its `conf` file at creation and refuses to open the store
+/// with the other one, so an existing store keeps what it was created with
+/// and only a new one (no `conf` yet) takes `wanted`.
+fn compressed(path: &Path, wanted: Compression) -> Result<bool, StoreError> {
+    // `conf` is sled's settings as `key: value` lines and a CRC-32 after
+    // them; sled treats a file of 8 bytes or fewer as no file.
+    let conf = match std::fs::read(path.join("conf")) {
+        Ok(conf) if conf.len() > 8 => conf,
+        Ok(_) => return Ok(wanted == Compression::Zstd),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(wanted == Compression::Zstd),
+        Err(e) => return Err(e.into()),
+    };
+    let conf = String::from_utf8_lossy(&conf[..conf.len() - 4]);
+    match conf.lines().find_map(|l| l.strip_prefix("use_compression:")).map(str::trim) {
+        Some("true") => Ok(true),
+        Some("false") | None => Ok(false),
+        Some(other) => Err(StoreError::Corrupt {
+            key: path.join("conf").display().to_string(),
+            reason: format!("use_compression: {other}"),
+        }),
+    }
+}
 
 impl SledStore {
     /// Opens (creating if needed) the store in directory `path`. Fails
     /// clearly when another process holds it or its schema is newer.
-    pub(crate) fn open(path: impl AsRef<Path>) -> Result<SledStore, StoreError> {
+    /// How this store's pages are kept (what it was created with).
+    pub(crate) fn compression(&self) -> Compression {
+        self.inner.compression
+    }
+
+    pub(crate) fn open(path: impl AsRef<Path>, compression: Compression) -> Result<SledStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
         private(&path)?;
-        let db = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES).open().map_err(|e| {
-            if is_lock_error(&e) {
-                StoreError::Locked { path: path.display().to_string() }
-            } else {
-                e.into()
-            }
-        })?;
+        let compressed = compressed(&path, compression)?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(if compressed { CACHE_BYTES_COMPRESSED } else { CACHE_BYTES })
+            .use_compression(compressed)
+            .compression_factor(COMPRESSION_LEVEL)
+            .open()
+            .map_err(|e| {
+                if is_lock_error(&e) {
+                    StoreError::Locked { path: path.display().to_string() }
+                } else {
+                    e.into()
+                }
+            })?;
         let tables = Tables::open(&db)?;
         let found = check_schema(&tables)?;
         let layout = tables.meta.get(SORT_INDEX_KEY)?;
@@ -125,6 +169,7 @@ impl SledStore {
             inner: Arc::new(Inner {
                 db,
                 tables,
+                compression: if compressed { Compression::Zstd } else { Compression::None },
                 poison,
                 jobs: Mutex::new(Some(tx)),
                 committer: Mutex::new(Some(committer)),

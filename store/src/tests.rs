@@ -30,9 +30,14 @@ fn action(plan: Uuid, parents: Vec<Uuid>) -> Action {
 /// thread may hold the directory's lock for a moment after the last
 /// handle is dropped, so a `Locked` is retried for up to two seconds.
 fn reopen(path: &std::path::Path) -> Result<Store, StoreError> {
+    reopen_with(path, Compression::None)
+}
+
+/// [`reopen`], asking for `compression`.
+fn reopen_with(path: &std::path::Path, compression: Compression) -> Result<Store, StoreError> {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        match Store::open(path) {
+        match Store::open_with(path, compression) {
             Err(StoreError::Locked { .. }) if std::time::Instant::now() < until => {
                 std::thread::sleep(std::time::Duration::from_millis(20))
             }
@@ -89,6 +94,40 @@ fn acknowledged_writes_survive_a_reopen_unchanged() {
     assert_eq!(store.actions_of(p.uuid).unwrap(), actions);
     let (q, _) = create(&store, None, 1);
     assert!(q.id > p.id, "ids keep increasing across restarts");
+}
+
+/// sled refuses a store opened with a compression setting other than the
+/// one it was created with: whatever is asked, a store opens as it was made,
+/// and its records read back either way.
+#[test]
+fn a_store_keeps_the_compression_it_was_created_with() {
+    for (made, asked) in [(Compression::Zstd, Compression::None), (Compression::None, Compression::Zstd)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, actions) = {
+            let store = Store::open_with(dir.path(), made).unwrap();
+            assert_eq!(store.compression(), Some(made));
+            create(&store, None, 3)
+        };
+        let store = reopen_with(dir.path(), asked).unwrap();
+        assert_eq!(store.compression(), Some(made));
+        assert_eq!(store.plan(p.uuid).unwrap().unwrap(), p);
+        assert_eq!(store.actions_of(p.uuid).unwrap(), actions);
+    }
+}
+
+/// A compressed store takes less disk for the same (compressible) records.
+#[test]
+fn a_compressed_store_is_smaller() {
+    let size = |compression| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(dir.path(), compression).unwrap();
+        for _ in 0..200 {
+            create(&store, None, 5);
+        }
+        store.size_on_disk().unwrap()
+    };
+    let (plain, zstd) = (size(Compression::None), size(Compression::Zstd));
+    assert!(zstd * 4 < plain * 3, "zstd {zstd} bytes, plain {plain} bytes");
 }
 
 #[test]

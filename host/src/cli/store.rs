@@ -1,5 +1,6 @@
 //! `rollback-host store copy`: move a store between sled and MySQL.
 
+use super::serve::StoreCompression;
 use anyhow::Context;
 use rollback_store::{MysqlOptions, Store};
 use std::process::ExitCode;
@@ -22,23 +23,37 @@ pub enum StoreCommand {
         /// File holding the MySQL password (its first line).
         #[arg(long, env = "ROLLBACK_STORE_PASSWORD_FILE", value_name = "FILE")]
         store_password_file: Option<std::path::PathBuf>,
+        /// How the new data directory `--to` keeps its pages (see `serve
+        /// --store-compression`).
+        #[arg(long, value_enum, default_value_t = StoreCompression::None)]
+        compression: StoreCompression,
     },
 }
 
-fn open(place: &str, password_file: Option<&std::path::Path>) -> anyhow::Result<Store> {
+fn open(
+    place: &str,
+    password_file: Option<&std::path::Path>,
+    compression: StoreCompression,
+) -> anyhow::Result<Store> {
     if place.starts_with("mysql://") {
         let options = MysqlOptions::new(place, super::serve::store_password(password_file)?)?;
         Store::connect(&options).with_context(|| format!("connecting to {place}"))
     } else {
-        Store::open(place).with_context(|| format!("opening the data directory {place}"))
+        Store::open_with(place, compression.into())
+            .with_context(|| format!("opening the data directory {place}"))
     }
 }
 
 pub fn run(cmd: StoreCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        StoreCommand::Copy { from, to, store_password_file } => {
-            let source = open(&from, store_password_file.as_deref())?;
-            let target = open(&to, store_password_file.as_deref())?;
+        StoreCommand::Copy { from, to, store_password_file, compression } => {
+            let source = open(&from, store_password_file.as_deref(), StoreCompression::None)?;
+            let target = open(&to, store_password_file.as_deref(), compression)?;
+            if let Some(kept) = target.compression().filter(|&kept| kept != compression.into()) {
+                anyhow::bail!(
+                    "the data directory {to} was created with compression {kept:?}; copy into a new directory"
+                );
+            }
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} plans ({eta} left)")

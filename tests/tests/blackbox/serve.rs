@@ -71,3 +71,48 @@ fn a_cold_start_moves_every_plugin_to_optimized_code_and_a_restart_starts_there(
     assert!(codes(&server).iter().all(|c| c == "optimized"), "{:?}", codes(&server));
     assert!(!server.log().contains("plugin optimized code swapped in"), "no recompile: {}", server.log());
 }
+
+/// A data directory keeps the page compression it was created with: `store
+/// copy --compression zstd` moves a plain one into a compressed one with the
+/// same listings, and a server started on it without the flag serves it
+/// compressed (sled refuses the other setting) and says so.
+#[test]
+fn a_data_directory_keeps_the_compression_it_was_created_with() {
+    use rollback_tests::plans::maintenance;
+    let plugins = rollback_tests::plugins_dir_with(&[]);
+    let args = ["--sleep-scale", "0.001", "--plugins-dir", plugins.path().to_str().unwrap()];
+    let sled = [("ROLLBACK_STORE", "")];
+    let mut plain = Server::start_env(&args, &sled);
+    let plan = plain.create_plan(serde_json::json!({"actions": maintenance()}))["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = plain.call("POST", &format!("/v1/action_plans/{plan}/start"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    plain.wait_for_plan(&plan, &["SUCCEEDED"]);
+    let listing = |s: &Server, path: &str| s.get15(path, &[]).body.replace(&s.base, "BASE");
+    let (plans, actions) = ("/v1/action_plans/detail?limit=100", "/v1/actions/detail?limit=1000");
+    let (before, before_actions) = (listing(&plain, plans), listing(&plain, actions));
+    let from = plain.data_dir.take().unwrap();
+    drop(plain);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let conf = |dir: &std::path::Path| {
+        String::from_utf8_lossy(&std::fs::read(dir.join("conf")).unwrap()).into_owned()
+    };
+    assert!(conf(from.path()).contains("use_compression: false"), "{}", conf(from.path()));
+
+    let to = tempfile::tempdir().unwrap();
+    let zstd = to.path().join("zstd");
+    let (from_arg, to_arg) = (from.path().to_str().unwrap(), zstd.to_str().unwrap());
+    let copy = ["store", "copy", "--from", from_arg, "--to", to_arg, "--compression", "zstd"];
+    let out = rollback_tests::run_cli(&copy, None);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(conf(&zstd).contains("use_compression: true"), "{}", conf(&zstd));
+
+    let served = Server::start_env(&[&args[..], &["--data-dir", zstd.to_str().unwrap()]].concat(), &sled);
+    assert!(served.wait_for_log("keeps the compression it was created with"), "{}", served.log());
+    assert_eq!(listing(&served, plans), before);
+    assert_eq!(listing(&served, actions), before_actions);
+    let r = served.call("POST", &format!("/v1/action_plans/{plan}/rollback"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
