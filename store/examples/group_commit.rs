@@ -20,6 +20,11 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// The server's allocator, so that the ceiling is measured as the server
+/// would reach it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 struct Args {
     /// Writer threads (the load generator's connections).
