@@ -62,7 +62,8 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// The most sled keeps of the database in memory (its page cache; the
 /// rest is read back through the kernel's page cache when needed). sled's
 /// default is 1 GiB, which a store of a million plans fills: the server
-/// then held 1.5 GiB resident; with 128 MiB it holds 404 MiB, and list
+/// then held 1.5 GiB resident; with 128 MiB it holds 404 MiB (464 MiB with
+/// the binary's jemalloc), and list
 /// pages and the rollback endpoint's rate did not change beyond noise
 /// (BENCHMARKS.md, issue 27, P6). sled counts a cached page at its size in
 /// the log, so a compressed store's cap is smaller by about the pages'
