@@ -63,9 +63,8 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// rest is read back through the kernel's page cache when needed). sled's
 /// default is 1 GiB, which a store of a million plans fills: the server
 /// then held 1.5 GiB resident; with 128 MiB it holds 404 MiB (464 MiB with
-/// the binary's jemalloc), and list
-/// pages and the rollback endpoint's rate did not change beyond noise
-/// (BENCHMARKS.md, issue 27, P6). sled counts a cached page at its size in
+/// the binary's jemalloc), and list pages and the rollback endpoint's rate
+/// did not change beyond noise (BENCHMARKS.md, issue 27, P6). sled counts a cached page at its size in
 /// the log, so a compressed store's cap is smaller by about the pages'
 /// compression ratio (2.5 for these records) to hold as much in memory.
 const CACHE_BYTES: u64 = 128 << 20;
