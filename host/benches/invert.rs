@@ -13,6 +13,11 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rollback_host::plugins::{Compile, Executed, Inverse, Limits, Runtime};
 use serde_json::{json, Map, Value};
 
+/// The binary's allocator (`host/src/main.rs`), so that the figures are the
+/// server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const ID: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
 
 /// The `migrate` inverse in native Rust, from the same JSON text the

@@ -19,6 +19,11 @@ use rollback_store::{Action, ActionPlan, ActionState, PlanState, Store, StoreErr
 use serde_json::json;
 use uuid::Uuid;
 
+/// The binary's allocator (`host/src/main.rs`), so that the figures are the
+/// server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const ID: &str = "6f1c0c4e-4d1b-4a43-9e2a-1b7f8a2f0a01";
 
 /// A service over a fresh store (no plans yet).
