@@ -288,6 +288,16 @@ impl Server {
         Server { child, base: format!("http://{addr}"), log, data_dir: Some(data_dir), extra, env, bin }
     }
 
+    /// Kills the server and hands over its data directory (then no longer
+    /// removed with the server), free for another process to open.
+    pub fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        let dir = self.data_dir.take().expect("data dir");
+        drop(self);
+        // sled's lock goes with the process; give the kernel a moment.
+        std::thread::sleep(Duration::from_millis(100));
+        dir
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

@@ -220,11 +220,8 @@ fn store_copy_moves_a_store_from_sled_to_mysql_and_back() {
 }
 
 /// Kills `s` and moves its data directory to `to` (kept after the test).
-fn drop_and_keep(mut s: Server, to: &std::path::Path) {
-    let dir = s.data_dir.take().unwrap();
-    drop(s);
-    // sled's lock goes with the process; give the kernel a moment.
-    std::thread::sleep(Duration::from_millis(100));
+fn drop_and_keep(s: Server, to: &std::path::Path) {
+    let dir = s.stop_keeping_data();
     std::fs::rename(dir.path(), to).unwrap();
     let _ = dir.keep();
 }

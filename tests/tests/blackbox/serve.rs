@@ -82,7 +82,7 @@ fn a_data_directory_keeps_the_compression_it_was_created_with() {
     let plugins = rollback_tests::plugins_dir_with(&[]);
     let args = ["--sleep-scale", "0.001", "--plugins-dir", plugins.path().to_str().unwrap()];
     let sled = [("ROLLBACK_STORE", "")];
-    let mut plain = Server::start_env(&args, &sled);
+    let plain = Server::start_env(&args, &sled);
     let plan = plain.create_plan(serde_json::json!({"actions": maintenance()}))["uuid"]
         .as_str()
         .unwrap()
@@ -93,9 +93,7 @@ fn a_data_directory_keeps_the_compression_it_was_created_with() {
     let listing = |s: &Server, path: &str| s.get15(path, &[]).body.replace(&s.base, "BASE");
     let (plans, actions) = ("/v1/action_plans/detail?limit=100", "/v1/actions/detail?limit=1000");
     let (before, before_actions) = (listing(&plain, plans), listing(&plain, actions));
-    let from = plain.data_dir.take().unwrap();
-    drop(plain);
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    let from = plain.stop_keeping_data();
     let conf = |dir: &std::path::Path| {
         String::from_utf8_lossy(&std::fs::read(dir.join("conf")).unwrap()).into_owned()
     };
