@@ -83,9 +83,8 @@ fn compressed(path: &Path, wanted: Compression) -> Result<bool, StoreError> {
     // them; sled treats a file of 8 bytes or fewer as no file.
     let conf = match std::fs::read(path.join("conf")) {
         Ok(conf) if conf.len() > 8 => conf,
-        Ok(_) => return Ok(wanted == Compression::Zstd),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(wanted == Compression::Zstd),
-        Err(e) => return Err(e.into()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => return Ok(wanted == Compression::Zstd),
     };
     let conf = String::from_utf8_lossy(&conf[..conf.len() - 4]);
     match conf.lines().find_map(|l| l.strip_prefix("use_compression:")).map(str::trim) {
