@@ -115,6 +115,23 @@ fn a_store_keeps_the_compression_it_was_created_with() {
     }
 }
 
+/// A `conf` whose compression setting is neither true nor false is refused
+/// with an error naming the file, before sled reads anything.
+#[test]
+fn a_damaged_compression_setting_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("conf"), b"segment_size: 524288\nuse_compression: maybe\n\0\0\0\0")
+        .unwrap();
+    match Store::open(dir.path()) {
+        Err(StoreError::Corrupt { key, reason }) => {
+            assert!(key.ends_with("conf"), "{key}");
+            assert!(reason.contains("maybe"), "{reason}");
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("opened a store with a damaged conf"),
+    }
+}
+
 /// A compressed store takes less disk for the same (compressible) records.
 #[test]
 fn a_compressed_store_is_smaller() {
