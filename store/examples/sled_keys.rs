@@ -4,19 +4,27 @@
 //!
 //! Into a fresh database on local disk, N real `Action` records (JSON, as
 //! the store encodes them: a live migration with its expected state), then
-//! `flush` and an fsync of the log, three ways:
-//! - `per-key-txn`: what the store does today: one sled transaction over
-//!   the `actions` and `plan_actions` trees (a record and an index key per
-//!   action), each action's creation-order sort key inserted beside it;
+//! `flush` and an fsync of the log, five ways:
+//! - `per-key-txn`: what the store did until schema 3: one sled transaction
+//!   over the `actions` and `plan_actions` trees (a record and an index key
+//!   per action), each action's creation-order sort key inserted beside it;
 //! - `per-key-batch`: the same keys, one `apply_batch` per tree (atomic
 //!   per tree only, so not a drop-in replacement);
 //! - `runs-of-64`: the records in runs, one key per 64 actions (the "fewer
-//!   keys per write" lever; an action's own lookups would need more).
+//!   keys per write" lever; an action's own lookups would need more);
+//! - `plan-list`: what the store does since schema 3: the plan index as one
+//!   key per plan (the list of its action uuids) instead of one per action:
+//!   two keys per action (record, sort entry), the records and the list in
+//!   one transaction;
+//! - `runs+lookup`: the runs, plus what an action's own lookup by uuid
+//!   needs: a small key per action (uuid → its run's key), both trees in one
+//!   transaction, so the records stay atomic with their index.
 //!
 //! ```text
 //! cargo run --release -p rollback-store --example sled_keys -- --actions 10000 --runs 5
 //! ```
-//! prints one line per way: the median over the runs, in ms and µs per action.
+//! prints one line per way (`--way NAME`, repeated, for only some): the
+//! median over the runs, in ms and µs per action.
 
 use chrono::Utc;
 use clap::Parser;
@@ -31,6 +39,9 @@ struct Args {
     /// Actions in the plan.
     #[arg(long, default_value_t = 10_000)]
     actions: usize,
+    /// Only these ways (all when none is given).
+    #[arg(long)]
+    way: Vec<String>,
     /// Runs per way (each in a fresh database); the median is printed.
     #[arg(long, default_value_t = 5)]
     runs: usize,
@@ -69,6 +80,24 @@ fn sort_key(id: u64) -> [u8; 17] {
     k[1..9].copy_from_slice(&id.to_be_bytes());
     k[9..].copy_from_slice(&id.to_be_bytes());
     k
+}
+
+/// The records in runs of 64: (plan uuid ‖ run number, the run's records
+/// one per line).
+fn runs(plan: Uuid, recs: &[(Uuid, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    recs.chunks(64)
+        .enumerate()
+        .map(|(k, run)| {
+            let mut value = Vec::with_capacity(run.iter().map(|(_, r)| r.len() + 1).sum());
+            for (_, r) in run {
+                value.extend_from_slice(r);
+                value.push(b'\n');
+            }
+            let mut key = plan.as_bytes().to_vec();
+            key.extend_from_slice(&(k as u32).to_be_bytes());
+            (key, value)
+        })
+        .collect()
 }
 
 /// One way, timed from the first insert to the fsync's return.
@@ -116,17 +145,39 @@ fn once(way: &str, plan: Uuid, recs: &[(Uuid, Vec<u8>)]) -> Duration {
         }
         "runs-of-64" => {
             let mut b = sled::Batch::default();
-            for (k, run) in recs.chunks(64).enumerate() {
-                let mut value = Vec::with_capacity(run.iter().map(|(_, r)| r.len() + 1).sum());
-                for (_, r) in run {
-                    value.extend_from_slice(r);
-                    value.push(b'\n');
-                }
-                let mut key = plan.as_bytes().to_vec();
-                key.extend_from_slice(&(k as u32).to_be_bytes());
+            for (key, value) in runs(plan, recs) {
                 b.insert(key, value);
             }
             actions.apply_batch(b).unwrap();
+        }
+        "plan-list" => {
+            for (i, (u, _)) in recs.iter().enumerate() {
+                sort.insert(sort_key(i as u64), u.as_bytes()).unwrap();
+            }
+            let list: Vec<u8> = recs.iter().flat_map(|(u, _)| *u.as_bytes()).collect();
+            (&actions, &index)
+                .transaction(|(actions, index)| {
+                    for (u, r) in recs {
+                        actions.insert(u.as_bytes(), r.as_slice())?;
+                    }
+                    index.insert(plan.as_bytes(), list.as_slice())?;
+                    Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .unwrap();
+        }
+        "runs+lookup" => {
+            let runs = runs(plan, recs);
+            (&actions, &index)
+                .transaction(|(actions, index)| {
+                    for (k, (key, value)) in runs.iter().enumerate() {
+                        actions.insert(key.as_slice(), value.as_slice())?;
+                        for (u, _) in &recs[k * 64..(k * 64 + 64).min(recs.len())] {
+                            index.insert(u.as_bytes(), key.as_slice())?;
+                        }
+                    }
+                    Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .unwrap();
         }
         _ => unreachable!(),
     }
@@ -140,7 +191,8 @@ fn main() {
     let (plan, recs) = records(args.actions);
     let bytes: usize = recs.iter().map(|(_, r)| r.len()).sum();
     println!("{} actions, {:.1} MB of JSON records", args.actions, bytes as f64 / 1e6);
-    for way in ["per-key-txn", "per-key-batch", "runs-of-64"] {
+    let all = ["per-key-txn", "per-key-batch", "plan-list", "runs-of-64", "runs+lookup"];
+    for way in all.into_iter().filter(|w| args.way.is_empty() || args.way.iter().any(|a| a == w)) {
         let mut runs: Vec<Duration> = (0..args.runs).map(|_| once(way, plan, &recs)).collect();
         runs.sort();
         let median = runs[runs.len() / 2];

@@ -44,9 +44,11 @@ use uuid::Uuid;
 /// The schema version this build writes. Bump it with a migration when a
 /// record's encoding changes incompatibly. 2: sort orders other than
 /// creation order are kept only once used (`sort_orders/…` in `meta`); a
-/// build of version 1 would list such a store's unkept orders short. (The
-/// MySQL schema has its own version: `mysql::SCHEMA_VERSION`.)
-pub const SCHEMA_VERSION: u32 = 2;
+/// build of version 1 would list such a store's unkept orders short. 3: a
+/// plan's actions are listed under one key (`action_lists`), not a key per
+/// action; a build of version 2 would find no plan's actions. (The MySQL
+/// schema has its own version: `mysql::SCHEMA_VERSION`.)
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// An open store. Cheap to clone.
 #[derive(Clone)]

@@ -142,12 +142,22 @@ impl SledStore {
             }
             Some(_) => {}
         }
+        if found != Some(SCHEMA_VERSION) {
+            // Schema 2's plan index, a key per action, into one list per plan.
+            let n = tables.move_old_plan_index(&db)?;
+            if n > 0 {
+                db.flush()?;
+                tracing::info!(entries = n, "moved an older store's plan index into a list per plan");
+            }
+        }
         if upgrade {
             // New, or written by an older build: recorded once, not at every open.
             tables.meta.insert(SORT_INDEX_KEY, &[2u8][..])?;
             tables.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             db.flush()?;
         }
+        // Only once the lists and the new version are durable.
+        tables.drop_old_plan_index(&db)?;
         tables.load_orders()?;
         let file = std::fs::OpenOptions::new().read(true).open(path.join("db"))?;
         // sled creates `conf`, `db` and `blobs/` without syncing them or

@@ -4,13 +4,18 @@
 //! |---------------|--------------------------------|-------------------|
 //! | `plans`       | plan uuid (16 bytes)           | ActionPlan (JSON) |
 //! | `actions`     | action uuid                    | Action (JSON)     |
-//! | `plan_actions`| plan uuid ‖ action uuid        | empty             |
+//! | `action_lists`| plan uuid                      | its actions' uuids, 16 bytes each |
 //! | `audit_plans` | audit uuid ‖ plan uuid         | empty             |
 //! | `plan_sort`   | field ‖ value ‖ id (see `sort`) | plan uuid         |
 //! | `action_sort` | field ‖ value ‖ id             | action uuid       |
 //! | `documents`   | a name, e.g. `cloud`           | any JSON document |
 //! | `blobs`       | a name, e.g. `plugin/migrate`  | bytes             |
 //! | `meta`        | `schema_version`, `sort_orders/…` | u32 big-endian |
+//!
+//! A plan's actions are listed under one key (schema 3; schema 2 had a key
+//! per action, `plan_actions`, plan uuid ‖ action uuid): a plan and its
+//! actions are written together, and one key fewer per action halves what
+//! sled spends on a stored rollback (BENCHMARKS.md, issue 27).
 //!
 //! Index entries are written in the same transaction as the records they
 //! index (see [`Tables::apply`]). The two `_sort` trees keep the list
@@ -65,7 +70,7 @@ pub(crate) enum Write {
 pub(crate) struct Tables {
     pub(crate) plans: sled::Tree,
     pub(crate) actions: sled::Tree,
-    pub(crate) plan_actions: sled::Tree,
+    pub(crate) action_lists: sled::Tree,
     pub(crate) audit_plans: sled::Tree,
     pub(crate) plan_sort: sled::Tree,
     pub(crate) action_sort: sled::Tree,
@@ -113,6 +118,24 @@ impl Maintained {
     }
 }
 
+/// The schema-2 plan index, a key per action (see the module's table).
+const OLD_PLAN_INDEX: &str = "plan_actions";
+
+fn has_tree(db: &sled::Db, name: &str) -> bool {
+    db.tree_names().iter().any(|t| t.as_ref() == name.as_bytes())
+}
+
+/// A plan's list of action uuids, 16 bytes each.
+fn uuid_list(plan: Uuid, list: &[u8]) -> Result<Vec<Uuid>, StoreError> {
+    if !list.len().is_multiple_of(16) {
+        return Err(StoreError::Corrupt {
+            key: format!("action_lists/{plan}"),
+            reason: format!("{} bytes: not a list of uuids", list.len()),
+        });
+    }
+    Ok(list.chunks_exact(16).map(|c| Uuid::from_bytes(c.try_into().unwrap_or_default())).collect())
+}
+
 /// Records one step of an order's build reads, so other writes wait at
 /// most one step while an order of a large table is built.
 pub(crate) const BUILD_STEP: usize = 4096;
@@ -148,7 +171,7 @@ impl Tables {
         Ok(Tables {
             plans: db.open_tree("plans")?,
             actions: db.open_tree("actions")?,
-            plan_actions: db.open_tree("plan_actions")?,
+            action_lists: db.open_tree("action_lists")?,
             audit_plans: db.open_tree("audit_plans")?,
             plan_sort: db.open_tree("plan_sort")?,
             action_sort: db.open_tree("action_sort")?,
@@ -404,7 +427,52 @@ impl Tables {
     }
 
     pub(crate) fn action_uuids_of(&self, plan: Uuid) -> Result<Vec<Uuid>, StoreError> {
-        self.index(&self.plan_actions, plan)
+        self.read(1);
+        match self.action_lists.get(plan.as_bytes())? {
+            Some(list) => uuid_list(plan, &list),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Moves a schema-2 plan index (`plan_actions`, a key per action) into
+    /// `action_lists`, once, at open, before any write: every plan's list
+    /// is rewritten whole from the old index, so a move cut short by a
+    /// crash is simply done again (the schema version is raised only after
+    /// it is flushed, and the old tree dropped after that: see
+    /// [`Tables::drop_old_plan_index`]). Returns how many entries it moved.
+    pub(crate) fn move_old_plan_index(&self, db: &sled::Db) -> Result<usize, StoreError> {
+        if !has_tree(db, OLD_PLAN_INDEX) {
+            return Ok(0);
+        }
+        let old = db.open_tree(OLD_PLAN_INDEX)?;
+        let mut lists: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut n = 0;
+        for k in old.iter().keys() {
+            let k = k?;
+            let (plan, action) = match (k.get(..16), k.get(16..)) {
+                (Some(plan), Some(action)) if action.len() == 16 => (plan, action),
+                _ => {
+                    return Err(StoreError::Corrupt {
+                        key: format!("{OLD_PLAN_INDEX}/{k:?}"),
+                        reason: "not a plan uuid and an action uuid".into(),
+                    })
+                }
+            };
+            lists.entry(plan.to_vec()).or_default().extend_from_slice(action);
+            n += 1;
+        }
+        for (plan, list) in lists {
+            self.action_lists.insert(plan, list)?;
+        }
+        Ok(n)
+    }
+
+    /// Drops the schema-2 plan index once the store is marked schema 3.
+    pub(crate) fn drop_old_plan_index(&self, db: &sled::Db) -> Result<(), StoreError> {
+        if has_tree(db, OLD_PLAN_INDEX) {
+            db.drop_tree(OLD_PLAN_INDEX)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn plan_uuids_of_audit(&self, audit: Uuid) -> Result<Vec<Uuid>, StoreError> {
@@ -413,6 +481,13 @@ impl Tables {
 
     /// Applies `writes` atomically: records and index entries together.
     pub(crate) fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        // A plan's new actions, appended to its list in one insert.
+        let mut new_of: BTreeMap<Uuid, Vec<u8>> = BTreeMap::new();
+        for w in writes {
+            if let Write::PlanIndex { plan, action } = w {
+                new_of.entry(*plan).or_default().extend_from_slice(action.as_bytes());
+            }
+        }
         // New sort-index entries go in before the transaction and old ones
         // come out after it, outside it: a transaction holds every node
         // version it creates until it ends (~4 KiB per entry, 0.4 GiB for
@@ -426,8 +501,15 @@ impl Tables {
             }
         }
         let result: Result<(), TransactionError<()>> =
-            (&self.plans, &self.actions, &self.plan_actions, &self.audit_plans, &self.documents, &self.blobs)
-                .transaction(|(plans, actions, plan_actions, audit_plans, documents, blobs)| {
+            (&self.plans, &self.actions, &self.action_lists, &self.audit_plans, &self.documents, &self.blobs)
+                .transaction(|(plans, actions, action_lists, audit_plans, documents, blobs)| {
+                    for (plan, new) in &new_of {
+                        let list = match action_lists.get(plan.as_bytes())? {
+                            Some(old) => [old.as_ref(), new].concat(),
+                            None => new.clone(),
+                        };
+                        action_lists.insert(plan.as_bytes(), list)?;
+                    }
                     for w in writes {
                         match w {
                             Write::Plan(p) => {
@@ -436,9 +518,7 @@ impl Tables {
                             Write::Action(a) => {
                                 actions.insert(a.uuid.as_bytes(), encode(a))?;
                             }
-                            Write::PlanIndex { plan, action } => {
-                                plan_actions.insert(&pair(*plan, *action)[..], &[][..])?;
-                            }
+                            Write::PlanIndex { .. } => {}
                             Write::AuditIndex { audit, plan } => {
                                 audit_plans.insert(&pair(*audit, *plan)[..], &[][..])?;
                             }

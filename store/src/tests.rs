@@ -539,3 +539,92 @@ fn the_data_directory_is_private_to_the_service_user() {
         drop(store);
     }
 }
+
+/// Actions added to a stored plan by a later write join its list (one key
+/// per plan since schema 3): none of the first write's is lost.
+#[test]
+fn actions_added_to_a_stored_plan_are_listed_with_the_first_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, mut actions) = create(&store, None, 3);
+    let more = store
+        .write(move |txn| {
+            let mut a = action(p.uuid, vec![]);
+            a.id = txn.next_id()?;
+            txn.insert_action(a.clone())?;
+            assert_eq!(txn.actions_of(p.uuid)?.len(), 4, "a transaction sees its own");
+            Ok::<_, StoreError>(a)
+        })
+        .unwrap();
+    actions.push(more);
+    assert_eq!(store.actions_of(p.uuid).unwrap(), actions);
+    drop(store);
+    assert_eq!(reopen(dir.path()).unwrap().actions_of(p.uuid).unwrap(), actions);
+}
+
+/// Puts a store back as schema 2 left it: the plan index as a key per
+/// action (`plan_actions`, plan uuid ‖ action uuid), no lists.
+fn as_schema_2(store: &Store) {
+    let s = store.sled();
+    let old = s.inner.db.open_tree("plan_actions").unwrap();
+    for kv in s.inner.tables.action_lists.iter() {
+        let (plan, list) = kv.unwrap();
+        for action in list.chunks(16) {
+            old.insert([plan.as_ref(), action].concat(), &[][..]).unwrap();
+        }
+        s.inner.tables.action_lists.remove(plan).unwrap();
+    }
+    s.inner.tables.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
+    s.inner.db.flush().unwrap();
+}
+
+/// A schema-2 store's plan index (a key per action) is moved into a list
+/// per plan at open, and the old tree dropped; a move cut short after the
+/// new version was recorded only drops the old tree.
+#[test]
+fn a_schema_2_plan_index_becomes_a_list_per_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let made: Vec<(ActionPlan, Vec<Action>)> = {
+        let store = Store::open(dir.path()).unwrap();
+        let made = vec![create(&store, None, 5), create(&store, None, 0), create(&store, None, 2)];
+        as_schema_2(&store);
+        assert!(store.actions_of(made[0].0.uuid).unwrap().is_empty(), "schema 2 has no lists");
+        made
+    };
+    let store = reopen(dir.path()).unwrap();
+    for (p, actions) in &made {
+        assert_eq!(&store.actions_of(p.uuid).unwrap(), actions);
+    }
+    let names = store.sled().inner.db.tree_names();
+    assert!(!names.iter().any(|n| n.as_ref() == b"plan_actions"), "the old index is dropped");
+    let schema = store.sled().inner.tables.meta.get(SCHEMA_KEY).unwrap().unwrap();
+    assert_eq!(schema.as_ref(), &SCHEMA_VERSION.to_be_bytes());
+
+    // Cut short after the version: the lists stand, a stale old index goes.
+    let stale = store.sled().inner.db.open_tree("plan_actions").unwrap();
+    stale
+        .insert([made[1].0.uuid.as_bytes().as_slice(), Uuid::new_v4().as_bytes()].concat(), &[][..])
+        .unwrap();
+    store.sled().inner.db.flush().unwrap();
+    drop((stale, store));
+    let store = reopen(dir.path()).unwrap();
+    assert!(store.actions_of(made[1].0.uuid).unwrap().is_empty(), "not moved again");
+    assert!(!store.sled().inner.db.tree_names().iter().any(|n| n.as_ref() == b"plan_actions"));
+}
+
+/// A plan's list that is not a whole number of uuids is refused as
+/// corrupt, naming it, rather than read short.
+#[test]
+fn a_damaged_action_list_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, _) = create(&store, None, 2);
+    store.sled().inner.tables.action_lists.insert(p.uuid.as_bytes(), &[7u8; 20][..]).unwrap();
+    match store.actions_of(p.uuid) {
+        Err(StoreError::Corrupt { key, reason }) => {
+            assert_eq!(key, format!("action_lists/{}", p.uuid));
+            assert!(reason.contains("20 bytes"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -170,7 +170,7 @@ impl<'a> Txn<'a> {
         let mut out = Vec::with_capacity(uuids.len());
         for u in uuids {
             out.push(self.action(u)?.ok_or_else(|| StoreError::Corrupt {
-                key: format!("plan_actions/{plan}/{u}"),
+                key: format!("action_lists/{plan}/{u}"),
                 reason: "index names a missing action".into(),
             })?);
         }
