@@ -97,10 +97,26 @@ pub fn main() -> ExitCode {
     match run(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `err` and its causes on one line, as anyhow's `{:#}` joins them, less
+/// any cause whose text the line already holds: an error whose message
+/// names its source (`"the store in {dir}: {source}"`) would print the
+/// reason twice.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// The command line, over the configuration file's defaults when `serve`
@@ -182,4 +198,27 @@ fn man(cmd: clap::Command) -> std::io::Result<()> {
         clap_mangen::Man::new(sub).render(&mut out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the store in /d: {source}")]
+    struct Named {
+        source: std::io::Error,
+    }
+
+    /// Regression: a refused store printed its reason twice ("… newer than
+    /// this build's 2; upgrade rollback-host: the data directory holds …").
+    #[test]
+    fn an_error_whose_message_names_its_source_prints_it_once() {
+        let err = anyhow::Error::new(Named { source: std::io::Error::other("too new") });
+        assert_eq!(one_line(&err), "the store in /d: too new");
+        let err = err.context("starting");
+        assert_eq!(one_line(&err), "starting: the store in /d: too new");
+        let plain = anyhow::Error::new(std::io::Error::other("inner")).context("outer");
+        assert_eq!(one_line(&plain), "outer: inner", "a cause not in the message is kept");
+    }
 }
