@@ -4,7 +4,7 @@
 //!
 //! Into a fresh database on local disk, N real `Action` records (JSON, as
 //! the store encodes them: a live migration with its expected state), then
-//! `flush` and an fsync of the log, five ways:
+//! `flush` and an fsync of the log, six ways:
 //! - `per-key-txn`: what the store did until schema 3: one sled transaction
 //!   over the `actions` and `plan_actions` trees (a record and an index key
 //!   per action), each action's creation-order sort key inserted beside it;
@@ -16,6 +16,8 @@
 //!   key per plan (the list of its action uuids) instead of one per action:
 //!   two keys per action (record, sort entry), the records and the list in
 //!   one transaction;
+//! - `records+list`: `plan-list` without the sort entries (what serving
+//!   the actions' creation order from the plans' would buy);
 //! - `runs+lookup`: the runs, plus what an action's own lookup by uuid
 //!   needs: a small key per action (uuid → its run's key), both trees in one
 //!   transaction, so the records stay atomic with their index.
@@ -150,9 +152,11 @@ fn once(way: &str, plan: Uuid, recs: &[(Uuid, Vec<u8>)]) -> Duration {
             }
             actions.apply_batch(b).unwrap();
         }
-        "plan-list" => {
-            for (i, (u, _)) in recs.iter().enumerate() {
-                sort.insert(sort_key(i as u64), u.as_bytes()).unwrap();
+        "plan-list" | "records+list" => {
+            if way == "plan-list" {
+                for (i, (u, _)) in recs.iter().enumerate() {
+                    sort.insert(sort_key(i as u64), u.as_bytes()).unwrap();
+                }
             }
             let list: Vec<u8> = recs.iter().flat_map(|(u, _)| *u.as_bytes()).collect();
             (&actions, &index)
@@ -191,7 +195,7 @@ fn main() {
     let (plan, recs) = records(args.actions);
     let bytes: usize = recs.iter().map(|(_, r)| r.len()).sum();
     println!("{} actions, {:.1} MB of JSON records", args.actions, bytes as f64 / 1e6);
-    let all = ["per-key-txn", "per-key-batch", "plan-list", "runs-of-64", "runs+lookup"];
+    let all = ["per-key-txn", "per-key-batch", "plan-list", "records+list", "runs-of-64", "runs+lookup"];
     for way in all.into_iter().filter(|w| args.way.is_empty() || args.way.iter().any(|a| a == w)) {
         let mut runs: Vec<Duration> = (0..args.runs).map(|_| once(way, plan, &recs)).collect();
         runs.sort();
