@@ -74,6 +74,11 @@ JS_INVERTER, JS_INVERTER_TEST = source("set_metadata.js"), source("set_metadata.
 JS_HOSTILE = source("hostile_app.js")
 
 work = tempfile.mkdtemp(prefix="rollback-foreign-")
+# The compile worker is the binary under test, a debug build here: compiling a language runtime with
+# Cranelift takes it up to a minute or more on a slow 2-core machine (a JavaScript component: 13 s on a
+# release build), past the 60 s default. The deadline is generous for the runs that must compile; the
+# bounds themselves are checked below with tight values.
+COMPILE_DEADLINE = ["--plugin-compile-timeout-ms", "300000"]
 built = {}
 
 
@@ -131,7 +136,7 @@ def from_plugin_new_to_a_rolled_back_plan(lang):
         with open(good, "w") as f:
             f.write(text)
     wasm = os.path.join(project, "set_metadata.wasm")
-    p = sh([BIN, "plugin", "check", wasm, "--json"])
+    p = sh([BIN, "plugin", "check", wasm, "--json", *COMPILE_DEADLINE])
     report = json.loads(p.stdout)
     assert report["action_type"] == "set_metadata" and report["plugin_version"] == "1.0.0", report
     if lang != "rust":
@@ -148,7 +153,7 @@ def from_plugin_new_to_a_rolled_back_plan(lang):
     assert "set_metadata: vm-1 owner back to" in p.stderr, "print/console.log reach the log: " + p.stderr
 
     data = os.path.join(work, lang, "data")
-    with Server(BIN, data, []) as server:
+    with Server(BIN, data, COMPILE_DEADLINE) as server:
         sh([BIN, "plugin", "add", wasm, "--url", server.base])
         _, plugins = call(server.base, "GET", "/v1/plugins")
         assert any(p["action_type"] == "set_metadata" for p in plugins["plugins"]), plugins

@@ -11,7 +11,7 @@
 //! - limits its own data segment (`RLIMIT_DATA`, every private writable
 //!   mapping: heap, `mmap`ed allocations, thread stacks) to
 //!   `--plugin-compile-memory-mib` and its CPU time to a little more than
-//!   the deadline, before it reads anything;
+//!   the deadline times its compile threads, before it reads anything;
 //! - reads the component on stdin, compiles it with the same engine
 //!   settings as the service's (the allocator aside: it does not change the
 //!   code) and writes the artifact on stdout;
@@ -200,6 +200,16 @@ pub(crate) fn in_worker(
     Err(PluginError::Config(format!("the compile worker failed ({status}): {}", stderr.trim_end())))
 }
 
+/// The worker's CPU-time limit, in seconds, for a wall-clock allowance of
+/// `seconds` on `threads` compile threads: the kernel sums CPU time over
+/// every thread of the process, so a parallel compile spends up to
+/// `threads` CPU-seconds per second. (Regression: the limit was the wall
+/// allowance itself, and on a slow 2-core machine a Python component that
+/// compiled in 33 s of wall time was killed as "longer than 60000 ms".)
+fn cpu_limit(seconds: u64, threads: usize) -> u64 {
+    seconds.saturating_mul(threads.max(1) as u64)
+}
+
 /// The worker's side (`rollback-host plugin compile-worker`): limits
 /// itself, reads a component on stdin, writes its artifact on stdout.
 /// Returns the process's exit code.
@@ -220,8 +230,9 @@ pub fn worker_main(compiler: Compiler, parallel: bool, memory_mib: usize, cpu_se
         return 1;
     }
     let memory = (memory_mib as u64).saturating_mul(1 << 20);
+    let cpu = cpu_limit(cpu_seconds, threads);
     if let Err(e) = rlimit::setrlimit(rlimit::Resource::DATA, memory, memory)
-        .and_then(|()| rlimit::setrlimit(rlimit::Resource::CPU, cpu_seconds, cpu_seconds.saturating_add(1)))
+        .and_then(|()| rlimit::setrlimit(rlimit::Resource::CPU, cpu, cpu.saturating_add(1)))
         .and_then(|()| rlimit::setrlimit(rlimit::Resource::CORE, 0, 0))
     {
         eprintln!("cannot limit the compile worker: {e}");
@@ -268,4 +279,21 @@ pub(crate) fn in_process(engine: &Engine, bytes: &[u8]) -> Result<(Component, Ve
     let artifact = engine.precompile_component(bytes).map_err(|e| PluginError::Invalid(format!("{e:?}")))?;
     let component = super::cache::deserialize_own(engine, &artifact)?;
     Ok((component, artifact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_limit;
+
+    /// Regression: a parallel compile was stopped by its CPU time summed
+    /// over the threads (SIGXCPU, reported as the deadline) well before
+    /// the wall-clock deadline it was given.
+    #[test]
+    fn a_parallel_compile_gets_cpu_time_for_each_thread() {
+        assert_eq!(cpu_limit(62, 1), 62);
+        assert_eq!(cpu_limit(62, 2), 124);
+        assert_eq!(cpu_limit(62, 8), 496);
+        assert_eq!(cpu_limit(62, 0), 62, "never below the wall allowance");
+        assert_eq!(cpu_limit(u64::MAX, 8), u64::MAX);
+    }
 }
