@@ -64,8 +64,8 @@ fn is_lock_error(e: &sled::Error) -> bool {
 /// default is 1 GiB, which a store of a million plans fills: the server
 /// then held 1.5 GiB resident; with 128 MiB it holds 404 MiB (464 MiB with
 /// the binary's jemalloc), and list pages and the rollback endpoint's rate
-/// did not change beyond noise (BENCHMARKS.md, issue 27, P6). sled counts a cached page at its size in
-/// the log, so a compressed store's cap is smaller by about the pages'
+/// did not change beyond noise (BENCHMARKS.md, issue 27, P6). sled counts
+/// a cached page at its size in the log, so a compressed store's cap is smaller by about the pages'
 /// compression ratio (2.5 for these records) to hold as much in memory.
 const CACHE_BYTES: u64 = 128 << 20;
 const CACHE_BYTES_COMPRESSED: u64 = 48 << 20;
@@ -98,13 +98,13 @@ fn compressed(path: &Path, wanted: Compression) -> Result<bool, StoreError> {
 }
 
 impl SledStore {
-    /// Opens (creating if needed) the store in directory `path`. Fails
-    /// clearly when another process holds it or its schema is newer.
     /// How this store's pages are kept (what it was created with).
     pub(crate) fn compression(&self) -> Compression {
         self.inner.compression
     }
 
+    /// Opens (creating if needed) the store in directory `path`. Fails
+    /// clearly when another process holds it or its schema is newer.
     pub(crate) fn open(path: impl AsRef<Path>, compression: Compression) -> Result<SledStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
