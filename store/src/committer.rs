@@ -113,9 +113,12 @@ pub(crate) fn run(
             }
             match catch_unwind(AssertUnwindSafe(|| tables.apply(&writes))) {
                 Ok(Ok(())) => waiting.push(answer),
+                // A new record's uuid was stored: the transaction wrote
+                // nothing, and the job fails alone.
+                Ok(Err(e @ StoreError::Exists { .. })) => answer(Err(e)),
                 Ok(Err(e)) => {
-                    // Applying only writes: an error here is the storage
-                    // failing (ENOSPC, EIO),
+                    // Otherwise applying only writes: an error here is the
+                    // storage failing (ENOSPC, EIO),
                     // and what sled holds in memory may no longer match the
                     // disk. Stop, as for a failed fsync.
                     let why = e.to_string();

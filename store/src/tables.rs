@@ -38,8 +38,17 @@ use uuid::Uuid;
 /// One staged write.
 #[derive(Debug)]
 pub(crate) enum Write {
-    Plan(ActionPlan),
-    Action(Action),
+    /// A plan record; `new`: it must not exist yet (the sled store checks
+    /// that as it writes, see [`Tables::apply`]).
+    Plan {
+        record: ActionPlan,
+        new: bool,
+    },
+    /// An action record; `new` as for plans.
+    Action {
+        record: Action,
+        new: bool,
+    },
     PlanIndex {
         plan: Uuid,
         action: Uuid,
@@ -500,7 +509,7 @@ impl Tables {
                 self.sort_tree(*actions).insert(key.as_slice(), u.as_bytes())?;
             }
         }
-        let result: Result<(), TransactionError<()>> =
+        let result: Result<(), TransactionError<StoreError>> =
             (&self.plans, &self.actions, &self.action_lists, &self.audit_plans, &self.documents, &self.blobs)
                 .transaction(|(plans, actions, action_lists, audit_plans, documents, blobs)| {
                     for (plan, new) in &new_of {
@@ -512,11 +521,18 @@ impl Tables {
                     }
                     for w in writes {
                         match w {
-                            Write::Plan(p) => {
-                                plans.insert(p.uuid.as_bytes(), encode(p))?;
+                            // sled's insert reads the old value anyway: a new
+                            // record's uniqueness is checked here, not by a
+                            // read of its own while staging (`Txn::insert_action`).
+                            Write::Plan { record: p, new } => {
+                                if plans.insert(p.uuid.as_bytes(), encode(p))?.is_some() && *new {
+                                    return Err(exists("ActionPlan", p.uuid));
+                                }
                             }
-                            Write::Action(a) => {
-                                actions.insert(a.uuid.as_bytes(), encode(a))?;
+                            Write::Action { record: a, new } => {
+                                if actions.insert(a.uuid.as_bytes(), encode(a))?.is_some() && *new {
+                                    return Err(exists("Action", a.uuid));
+                                }
                             }
                             Write::PlanIndex { .. } => {}
                             Write::AuditIndex { audit, plan } => {
@@ -534,7 +550,7 @@ impl Tables {
                             }
                         }
                     }
-                    Ok::<(), ConflictableTransactionError<()>>(())
+                    Ok::<(), ConflictableTransactionError<StoreError>>(())
                 });
         match result {
             Ok(()) => {
@@ -546,7 +562,15 @@ impl Tables {
                 Ok(())
             }
             Err(TransactionError::Storage(e)) => Err(e.into()),
-            Err(TransactionError::Abort(())) => Err(StoreError::Engine("transaction aborted".into())),
+            // Nothing of the transaction was written; the sort entries put
+            // in before it name a record without their key, and readers skip
+            // them (as after a crash between the two).
+            Err(TransactionError::Abort(refused)) => Err(refused),
         }
     }
+}
+
+/// Aborts a transaction that would overwrite a record it inserts as new.
+fn exists(kind: &'static str, uuid: Uuid) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(StoreError::Exists { kind, uuid })
 }

@@ -171,6 +171,45 @@ fn duplicate_uuids_are_refused() {
     assert!(matches!(err, StoreError::Exists { kind: "ActionPlan", .. }), "{err}");
 }
 
+/// The sled store checks a new record's uuid as it applies the write (no
+/// read of its own while staging): a stored uuid still fails the whole
+/// write alone, and the store goes on taking writes.
+#[test]
+fn a_stored_uuid_inserted_again_fails_its_write_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, actions) = create(&store, None, 2);
+    let (stored, newcomer) = (actions[1].clone(), plan(None));
+    let newcomer_uuid = newcomer.uuid;
+    let err = store
+        .write(move |txn| {
+            let mut fresh = newcomer.clone();
+            fresh.id = txn.next_id()?;
+            txn.insert_plan(fresh)?;
+            let mut again = stored.clone();
+            again.description = "overwritten".into();
+            txn.insert_action(again)
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Exists { kind: "Action", uuid } if uuid == actions[1].uuid), "{err}");
+    assert!(store.plan(newcomer_uuid).unwrap().is_none(), "nothing of the refused write is stored");
+    assert_eq!(store.action(actions[1].uuid).unwrap().unwrap().description, actions[1].description);
+    let listed: Vec<Uuid> = store
+        .actions_page(ActionSortKey::Id, None, false, 10, |_| true)
+        .unwrap()
+        .iter()
+        .map(|a| a.uuid)
+        .collect();
+    assert_eq!(listed, actions.iter().map(|a| a.uuid).collect::<Vec<_>>(), "listed once, as stored");
+    let again = p.clone();
+    let err = store.write(move |txn| txn.insert_plan(again.clone())).unwrap_err();
+    assert!(matches!(err, StoreError::Exists { kind: "ActionPlan", .. }), "{err}");
+    store.health().unwrap();
+    let (later, _) = create(&store, None, 1);
+    assert_eq!(store.actions_of(later.uuid).unwrap().len(), 1, "the store takes writes after a refusal");
+    assert_eq!(store.actions_of(p.uuid).unwrap().len(), 2);
+}
+
 #[test]
 fn an_action_needs_its_plan() {
     let dir = tempfile::tempdir().unwrap();

@@ -278,13 +278,14 @@ impl MyBase<'_> {
         let (mut plans, mut actions, mut sort_in, mut sort_out) = (vec![], vec![], vec![], vec![]);
         for w in writes {
             match w {
-                Write::Plan(p) => plans.push(vec![
+                // A new record was checked while staging (a read of its own).
+                Write::Plan { record: p, .. } => plans.push(vec![
                     p.uuid.as_bytes().to_vec().into(),
                     p.id.into(),
                     p.audit_uuid.map(|a| a.as_bytes().to_vec()).into(),
                     encode(p).into(),
                 ]),
-                Write::Action(a) => actions.push(vec![
+                Write::Action { record: a, .. } => actions.push(vec![
                     a.uuid.as_bytes().to_vec().into(),
                     a.id.into(),
                     a.action_plan_uuid.as_bytes().to_vec().into(),
