@@ -210,6 +210,33 @@ fn a_stored_uuid_inserted_again_fails_its_write_alone() {
     assert_eq!(store.actions_of(p.uuid).unwrap().len(), 2);
 }
 
+/// A job that reads a record and stages its change (a rollback marking
+/// its original, an action's state move) reads the store once, not again
+/// for the change's before-image.
+#[test]
+fn a_record_read_and_changed_in_one_write_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, actions) = create(&store, None, 1);
+    let (plan_uuid, action_uuid) = (p.uuid, actions[0].uuid);
+    let before = store.reads();
+    store
+        .write(move |txn| {
+            let mut plan = txn.plan_required(plan_uuid)?;
+            plan.state = PlanState::Ongoing;
+            txn.update_plan(plan)?;
+            let mut action = txn.action(action_uuid)?.unwrap();
+            action.state = ActionState::Ongoing;
+            txn.update_action(action)?;
+            assert_eq!(txn.plan(plan_uuid)?.unwrap().state, PlanState::Ongoing, "the staged change wins");
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(store.reads() - before, 2, "one read of each record");
+    assert_eq!(store.plan(plan_uuid).unwrap().unwrap().state, PlanState::Ongoing);
+    assert_eq!(store.action(action_uuid).unwrap().unwrap().state, ActionState::Ongoing);
+}
+
 #[test]
 fn an_action_needs_its_plan() {
     let dir = tempfile::tempdir().unwrap();

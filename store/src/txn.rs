@@ -8,6 +8,7 @@
 use crate::error::StoreError;
 use crate::model::{Action, ActionPlan};
 use crate::tables::{Maintained, Tables, Write};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -92,11 +93,16 @@ pub struct Txn<'a> {
     new_actions_of: BTreeMap<Uuid, Vec<Uuid>>,
     documents: BTreeMap<String, serde_json::Value>,
     blobs: BTreeMap<String, Option<Vec<u8>>>,
+    /// Records read from the store, kept for the transaction: a job reads
+    /// a record, then stages its change, which reads it again for its
+    /// before-image (a rollback, an action's state move).
+    read_plans: RefCell<BTreeMap<Uuid, Option<ActionPlan>>>,
+    read_actions: RefCell<BTreeMap<Uuid, Option<Action>>>,
     writes: Vec<Write>,
     /// Set when staging itself met the storage failing (`next_id` writes
     /// sled's id counter): the committer then stops the store, whatever the
     /// job answered.
-    engine_failed: std::cell::RefCell<Option<String>>,
+    engine_failed: RefCell<Option<String>>,
 }
 
 impl<'a> Txn<'a> {
@@ -111,6 +117,8 @@ impl<'a> Txn<'a> {
             new_actions_of: BTreeMap::new(),
             documents: BTreeMap::new(),
             blobs: BTreeMap::new(),
+            read_plans: Default::default(),
+            read_actions: Default::default(),
             writes: Vec::new(),
             engine_failed: Default::default(),
         }
@@ -158,7 +166,7 @@ impl<'a> Txn<'a> {
     pub fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
         match self.plans.get(&uuid) {
             Some(p) => Ok(Some(p.clone())),
-            None => self.engine(self.base.plan(uuid)),
+            None => self.stored(&self.read_plans, uuid, |uuid| self.base.plan(uuid)),
         }
     }
 
@@ -171,8 +179,24 @@ impl<'a> Txn<'a> {
     pub fn action(&self, uuid: Uuid) -> Result<Option<Action>, StoreError> {
         match self.actions.get(&uuid) {
             Some(a) => Ok(Some(a.clone())),
-            None => self.engine(self.base.action(uuid)),
+            None => self.stored(&self.read_actions, uuid, |uuid| self.base.action(uuid)),
         }
+    }
+
+    /// A stored record, read once per transaction (the store does not
+    /// change under it: one writer, or a database transaction).
+    fn stored<T: Clone>(
+        &self,
+        read: &RefCell<BTreeMap<Uuid, Option<T>>>,
+        uuid: Uuid,
+        load: impl FnOnce(Uuid) -> Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        if let Some(r) = read.borrow().get(&uuid) {
+            return Ok(r.clone());
+        }
+        let r = self.engine(load(uuid))?;
+        read.borrow_mut().insert(uuid, r.clone());
+        Ok(r)
     }
 
     /// The actions of a plan, as staged or stored, in creation order.
@@ -181,7 +205,14 @@ impl<'a> Txn<'a> {
         uuids.extend(self.new_actions_of.get(&plan).into_iter().flatten().copied());
         let mut out = Vec::with_capacity(uuids.len());
         for u in uuids {
-            out.push(self.action(u)?.ok_or_else(|| StoreError::Corrupt {
+            // Not kept as read (a plan may have 10,000 actions): a record
+            // read for itself or staged is taken from there.
+            let action = match (self.actions.get(&u), self.read_actions.borrow().get(&u)) {
+                (Some(staged), _) => Some(staged.clone()),
+                (None, Some(read)) => read.clone(),
+                (None, None) => self.engine(self.base.action(u))?,
+            };
+            out.push(action.ok_or_else(|| StoreError::Corrupt {
                 key: format!("action_lists/{plan}/{u}"),
                 reason: "index names a missing action".into(),
             })?);
@@ -195,7 +226,7 @@ impl<'a> Txn<'a> {
     /// when the write is applied, as the store does it: either way the
     /// write fails with [`StoreError::Exists`] and nothing is written).
     pub fn insert_plan(&mut self, plan: ActionPlan) -> Result<(), StoreError> {
-        if self.exists(&self.plans, plan.uuid, |uuid| self.base.plan(uuid).map(|p| p.is_some()))? {
+        if self.exists(&self.plans, plan.uuid, || Ok(self.plan(plan.uuid)?.is_some()))? {
             return Err(StoreError::Exists { kind: "ActionPlan", uuid: plan.uuid });
         }
         if let Some(audit) = plan.audit_uuid {
@@ -209,7 +240,7 @@ impl<'a> Txn<'a> {
     /// Stages a new action of an existing or staged plan; refuses a uuid
     /// that exists (as [`Txn::insert_plan`] does).
     pub fn insert_action(&mut self, action: Action) -> Result<(), StoreError> {
-        if self.exists(&self.actions, action.uuid, |uuid| self.base.action(uuid).map(|a| a.is_some()))? {
+        if self.exists(&self.actions, action.uuid, || Ok(self.action(action.uuid)?.is_some()))? {
             return Err(StoreError::Exists { kind: "Action", uuid: action.uuid });
         }
         // Its plan must exist; a staged one is not copied to check that
@@ -290,7 +321,7 @@ impl<'a> Txn<'a> {
         &self,
         staged: &BTreeMap<Uuid, T>,
         uuid: Uuid,
-        stored: impl FnOnce(Uuid) -> Result<bool, StoreError>,
+        stored: impl FnOnce() -> Result<bool, StoreError>,
     ) -> Result<bool, StoreError> {
         if staged.contains_key(&uuid) {
             return Ok(true);
@@ -298,7 +329,7 @@ impl<'a> Txn<'a> {
         if self.base.refuses_stored_uuids() {
             return Ok(false);
         }
-        self.engine(stored(uuid))
+        stored()
     }
 
     fn stage_plan(&mut self, plan: ActionPlan) {
