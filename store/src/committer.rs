@@ -2,10 +2,13 @@
 //!
 //! sled's `flush()` is not an fsync (it uses `sync_file_range`), and
 //! concurrent `flush_async()` calls can deadlock against transactions. So
-//! every mutation is sent here: the thread takes everything queued, runs
-//! each job (its own sled transaction, so one refused job does not sink the
-//! others), then calls `flush()` once and `sync_data()` on the database file
-//! once, and only then answers each waiting caller (group commit).
+//! every mutation is sent here: the thread takes everything queued, stages
+//! the jobs one after the other, each over what the ones before staged, and
+//! applies their writes in one sled transaction (see [`crate::group`]: a
+//! refused transaction runs them again one at a time, so that one refused
+//! job does not sink the others), then calls `flush()` once and
+//! `sync_data()` on the database file once, and only then answers each
+//! waiting caller (group commit).
 //!
 //! Fail-stop: when the flush or the fsync fails — or sled refuses to take
 //! a batch's writes at all (a full disk: sled's own background flusher
@@ -21,8 +24,9 @@
 //! written, and the thread goes on.
 
 use crate::error::StoreError;
+use crate::group::{GroupBase, Staged, MAX_GROUP_WRITES};
 use crate::tables::{Tables, Write};
-use crate::txn::{SledBase, Txn};
+use crate::txn::{Base, SledBase, Txn};
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -40,11 +44,16 @@ pub(crate) struct Outcome {
     pub(crate) answer: Answer,
 }
 
-/// A unit of work: stages writes in a [`Txn`]. `fail` answers its caller
-/// when the job cannot run or panicked.
+/// A unit of work: stages writes in a [`Txn`]. It may be run more than
+/// once (a group that must be run again, see [`crate::group`]); only the
+/// last run's outcome is answered. `fail` answers its caller when the job
+/// cannot run or panicked.
 pub(crate) struct Job {
-    pub(crate) run: Box<dyn FnOnce(&mut Txn<'_>) -> Outcome + Send>,
+    pub(crate) run: Box<dyn FnMut(&mut Txn<'_>) -> Outcome + Send>,
     pub(crate) fail: Answer,
+    /// Writes sled's trees itself (a step of building a sort order): runs
+    /// after the jobs before it are applied, alone.
+    pub(crate) exclusive: bool,
 }
 
 /// Set once a commit failed to reach the disk: the reason.
@@ -58,6 +67,18 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "no message".into())
 }
 
+/// The committer's state: sled, and the jobs staged but not yet applied.
+struct Committer {
+    db: sled::Db,
+    tables: Tables,
+    poison: Poison,
+    staged: Staged,
+    /// The jobs behind `staged`, with their answers, in order.
+    jobs: Vec<(Job, Answer)>,
+    /// Answers owed once the batch is durable.
+    waiting: Vec<Answer>,
+}
+
 /// Runs until every sender is dropped.
 pub(crate) fn run(
     db: sled::Db,
@@ -67,6 +88,8 @@ pub(crate) fn run(
     poison: Poison,
     mut blobs: BlobDir,
 ) {
+    let mut c =
+        Committer { db, tables, poison, staged: Staged::default(), jobs: Vec::new(), waiting: Vec::new() };
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -75,63 +98,24 @@ pub(crate) fn run(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let mut waiting = Vec::with_capacity(batch.len());
-        for Job { run, fail } in batch {
-            if let Some(why) = poison.get() {
-                fail(Err(StoreError::Poisoned(why.clone())));
+        for job in batch {
+            if let Some(why) = c.poison.get() {
+                (job.fail)(Err(StoreError::Poisoned(why.clone())));
                 continue;
             }
-            let staged = catch_unwind(AssertUnwindSafe(|| {
-                let base = SledBase { tables: &tables, db: &db };
-                let mut txn = Txn::new(&base, Some(&tables));
-                let Outcome { commit, answer } = run(&mut txn);
-                let failed = txn.engine_failed();
-                let writes: Vec<Write> =
-                    if commit && failed.is_none() { txn.into_writes() } else { Vec::new() };
-                (writes, answer, failed)
-            }));
-            let (writes, answer) = match staged {
-                Ok((_, answer, Some(why))) => {
-                    // Staging met the storage failing (a full disk): stop.
-                    tracing::error!("the storage engine failed while a write was staged: {why}; the store takes no more writes");
-                    let _ = poison.set(why.clone());
-                    answer(Err(StoreError::Poisoned(why)));
-                    continue;
+            if job.exclusive {
+                c.apply_group();
+                c.run_alone(job);
+            } else {
+                c.stage(job);
+                if c.staged.writes.len() >= MAX_GROUP_WRITES {
+                    c.apply_group();
                 }
-                Ok((writes, answer, None)) => (writes, answer),
-                Err(panic) => {
-                    let why = panic_message(panic.as_ref());
-                    tracing::error!("a store write panicked and was dropped: {why}");
-                    fail(Err(StoreError::JobPanicked(why)));
-                    continue;
-                }
-            };
-            if writes.is_empty() {
-                // Nothing to make durable (a refused or read-only job).
-                answer(Ok(()));
-                continue;
-            }
-            match catch_unwind(AssertUnwindSafe(|| tables.apply(&writes))) {
-                Ok(Ok(())) => waiting.push(answer),
-                // A new record's uuid was stored: the transaction wrote
-                // nothing, and the job fails alone.
-                Ok(Err(e @ StoreError::Exists { .. })) => answer(Err(e)),
-                Ok(Err(e)) => {
-                    // Otherwise applying only writes: an error here is the
-                    // storage failing (ENOSPC, EIO),
-                    // and what sled holds in memory may no longer match the
-                    // disk. Stop, as for a failed fsync.
-                    let why = e.to_string();
-                    tracing::error!(
-                        "the storage engine refused a commit: {why}; the store takes no more writes"
-                    );
-                    let _ = poison.set(why.clone());
-                    answer(Err(StoreError::Poisoned(why)));
-                }
-                Err(panic) => answer(Err(StoreError::JobPanicked(panic_message(panic.as_ref())))),
             }
         }
-        if let Some(why) = poison.get() {
+        c.apply_group();
+        let waiting = std::mem::take(&mut c.waiting);
+        if let Some(why) = c.poison.get() {
             // Applied before the failure, not synced: not durable.
             waiting.into_iter().for_each(|a| a(Err(StoreError::Poisoned(why.clone()))));
             continue;
@@ -139,19 +123,140 @@ pub(crate) fn run(
         if waiting.is_empty() {
             continue;
         }
-        match sync(&db, &file, &mut blobs) {
+        match sync(&c.db, &file, &mut blobs) {
             Ok(()) => waiting.into_iter().for_each(|a| a(Ok(()))),
             Err(e) => {
                 let why = e.to_string();
                 tracing::error!("a commit failed to reach the disk: {why}; the store takes no more writes");
-                let _ = poison.set(why.clone());
+                let _ = c.poison.set(why.clone());
                 waiting.into_iter().for_each(|a| a(Err(StoreError::Poisoned(why.clone()))));
             }
         }
     }
-    if poison.get().is_none() {
-        let _ = db.flush();
+    if c.poison.get().is_none() {
+        let _ = c.db.flush();
         let _ = file.sync_data();
+    }
+}
+
+/// What running a job once gave: its writes and answer, or that it failed.
+enum Ran {
+    Staged(Vec<Write>, Answer),
+    /// Answered already (it panicked, or met the storage failing).
+    Done,
+}
+
+impl Committer {
+    /// Runs `job` over sled's trees and what `staged` holds (empty: sled's
+    /// alone). Staging that meets the storage failing stops the store; a
+    /// job that panics fails alone.
+    fn run_job(&self, job: &mut Job, over_group: bool) -> Ran {
+        let staged = catch_unwind(AssertUnwindSafe(|| {
+            let sled = SledBase { tables: &self.tables, db: &self.db };
+            let group =
+                GroupBase { sled: SledBase { tables: &self.tables, db: &self.db }, staged: &self.staged };
+            let base: &dyn Base = if over_group { &group } else { &sled };
+            let mut txn = Txn::new(base, Some(&self.tables));
+            let Outcome { commit, answer } = (job.run)(&mut txn);
+            let failed = txn.engine_failed();
+            let writes: Vec<Write> = if commit && failed.is_none() { txn.into_writes() } else { Vec::new() };
+            (writes, answer, failed)
+        }));
+        match staged {
+            Ok((_, answer, Some(why))) => {
+                // Staging met the storage failing (a full disk): stop.
+                tracing::error!("the storage engine failed while a write was staged: {why}; the store takes no more writes");
+                let _ = self.poison.set(why.clone());
+                answer(Err(StoreError::Poisoned(why)));
+                Ran::Done
+            }
+            Ok((writes, answer, None)) => Ran::Staged(writes, answer),
+            Err(panic) => {
+                let why = panic_message(panic.as_ref());
+                tracing::error!("a store write panicked and was dropped: {why}");
+                let fail = std::mem::replace(&mut job.fail, Box::new(|_| {}));
+                fail(Err(StoreError::JobPanicked(why)));
+                Ran::Done
+            }
+        }
+    }
+
+    /// Stages `job` after the group's others; its answer waits for the
+    /// group (what it read may be what they staged).
+    fn stage(&mut self, mut job: Job) {
+        if let Ran::Staged(writes, answer) = self.run_job(&mut job, true) {
+            self.staged.absorb(writes);
+            self.jobs.push((job, answer));
+        }
+    }
+
+    /// Applies the group's writes in one transaction. A refused one (a
+    /// stored uuid inserted as new) wrote nothing: the group's jobs run
+    /// again one at a time.
+    fn apply_group(&mut self) {
+        let jobs = std::mem::take(&mut self.jobs);
+        if jobs.is_empty() {
+            return;
+        }
+        if self.staged.is_empty() {
+            // Nothing to make durable (refused or read-only jobs).
+            jobs.into_iter().for_each(|(_, answer)| answer(Ok(())));
+            return;
+        }
+        let applied = catch_unwind(AssertUnwindSafe(|| self.tables.apply(&self.staged.writes)));
+        self.staged.clear();
+        match applied {
+            Ok(Ok(())) => self.waiting.extend(jobs.into_iter().map(|(_, answer)| answer)),
+            Ok(Err(StoreError::Exists { .. })) | Err(_) => {
+                for (job, _) in jobs {
+                    match self.poison.get() {
+                        Some(why) => (job.fail)(Err(StoreError::Poisoned(why.clone()))),
+                        None => self.run_alone(job),
+                    }
+                }
+            }
+            Ok(Err(e)) => {
+                // Otherwise applying only writes: an error here is the
+                // storage failing (ENOSPC, EIO), and what sled holds in
+                // memory may no longer match the disk. Stop, as for a
+                // failed fsync.
+                let why = e.to_string();
+                tracing::error!("the storage engine refused a commit: {why}; the store takes no more writes");
+                let _ = self.poison.set(why.clone());
+                jobs.into_iter().for_each(|(_, answer)| answer(Err(StoreError::Poisoned(why.clone()))));
+            }
+        }
+    }
+
+    /// Runs `job` over sled's trees alone and applies its writes in a
+    /// transaction of its own.
+    fn run_alone(&mut self, mut job: Job) {
+        let (writes, answer) = match self.run_job(&mut job, false) {
+            Ran::Staged(writes, answer) => (writes, answer),
+            Ran::Done => return,
+        };
+        if writes.is_empty() {
+            // Nothing to make durable (a refused or read-only job).
+            answer(Ok(()));
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.tables.apply(&writes))) {
+            Ok(Ok(())) => self.waiting.push(answer),
+            // A new record's uuid was stored: the transaction wrote
+            // nothing, and the job fails alone.
+            Ok(Err(e @ StoreError::Exists { .. })) => answer(Err(e)),
+            Ok(Err(e)) => {
+                // Otherwise applying only writes: an error here is the
+                // storage failing (ENOSPC, EIO), and what sled holds in
+                // memory may no longer match the disk. Stop, as for a
+                // failed fsync.
+                let why = e.to_string();
+                tracing::error!("the storage engine refused a commit: {why}; the store takes no more writes");
+                let _ = self.poison.set(why.clone());
+                answer(Err(StoreError::Poisoned(why)));
+            }
+            Err(panic) => answer(Err(StoreError::JobPanicked(panic_message(panic.as_ref())))),
+        }
     }
 }
 

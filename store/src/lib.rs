@@ -22,6 +22,7 @@
 mod committer;
 mod copy;
 mod error;
+mod group;
 mod model;
 mod mysql;
 mod sled_store;
@@ -159,10 +160,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         match &self.backend {
-            Backend::Sled(s) => {
-                let mut f = f;
-                s.write(move |txn| f(txn))
-            }
+            Backend::Sled(s) => s.write(f),
             Backend::Mysql(s) => s.write(f),
         }
     }

@@ -194,12 +194,34 @@ impl SledStore {
     }
 
     /// Runs `f` on the committer thread over a [`Txn`]. When `f` returns
-    /// `Ok`, what it staged is applied in one sled transaction and made
-    /// durable before this returns; when it returns `Err`, nothing is
-    /// written. Writes from all callers are serialized.
+    /// `Ok`, what it staged is applied atomically (in one sled transaction,
+    /// with the other writes of its group commit) and made durable before
+    /// this returns; when it returns `Err`, nothing is written. Writes from
+    /// all callers are serialized. `f` may run more than once (a refused
+    /// group runs again job by job); the last run's answer is returned.
     pub(crate) fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
-        F: FnOnce(&mut Txn<'_>) -> Result<R, E> + Send + 'static,
+        F: FnMut(&mut Txn<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_job(f, false)
+    }
+
+    /// [`SledStore::write`] for a job that writes sled's trees itself:
+    /// it runs once the jobs before it are applied.
+    fn write_exclusive<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnMut(&mut Txn<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_job(f, true)
+    }
+
+    fn write_job<R, E, F>(&self, mut f: F, exclusive: bool) -> Result<R, E>
+    where
+        F: FnMut(&mut Txn<'_>) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -208,9 +230,10 @@ impl SledStore {
         }
         let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<R, E>>(1);
         let fail_tx = reply_tx.clone();
-        let run: Box<dyn FnOnce(&mut Txn<'_>) -> Outcome + Send> = Box::new(move |txn| {
+        let run: Box<dyn FnMut(&mut Txn<'_>) -> Outcome + Send> = Box::new(move |txn| {
             let outcome = f(txn);
             let commit = outcome.is_ok();
+            let reply_tx = reply_tx.clone();
             Outcome {
                 commit,
                 answer: Box::new(move |durable| {
@@ -230,6 +253,7 @@ impl SledStore {
                     let _ = fail_tx.send(Err(E::from(e)));
                 }
             }),
+            exclusive,
         };
         let sender = self.inner.jobs.lock().ok().and_then(|j| j.clone()).ok_or(StoreError::Closed)?;
         sender.send(job).map_err(|_| StoreError::Closed)?;
@@ -397,8 +421,9 @@ impl SledStore {
         let started = std::time::Instant::now();
         let mut entries = 0;
         loop {
-            let (wrote, done) =
-                self.write(move |txn| txn.tables()?.build_order_step(actions, field, tables::BUILD_STEP))?;
+            let (wrote, done) = self.write_exclusive(move |txn| {
+                txn.tables()?.build_order_step(actions, field, tables::BUILD_STEP)
+            })?;
             entries += wrote;
             if done {
                 break;

@@ -88,6 +88,8 @@ pub(crate) struct Tables {
     pub(crate) meta: sled::Tree,
     /// Records and index entries read so far (see `Store::reads`).
     reads: Arc<AtomicU64>,
+    /// Transactions applied so far (tests: jobs of a group commit share one).
+    applied: Arc<AtomicU64>,
     /// The sort orders each `_sort` tree keeps (bit f: field f), plans
     /// then actions. Changed only on the committer thread (or at open).
     orders: Arc<[AtomicU32; 2]>,
@@ -188,6 +190,7 @@ impl Tables {
             blobs: db.open_tree("blobs")?,
             meta: db.open_tree("meta")?,
             reads: Arc::new(AtomicU64::new(0)),
+            applied: Arc::new(AtomicU64::new(0)),
             orders: Arc::new([AtomicU32::new(0), AtomicU32::new(0)]),
             building: Arc::default(),
         })
@@ -200,6 +203,12 @@ impl Tables {
 
     pub(crate) fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
+    }
+
+    /// How many transactions [`Tables::apply`] has run (refused ones too).
+    #[cfg(test)]
+    pub(crate) fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
     }
 
     pub(crate) fn plan(&self, uuid: Uuid) -> Result<Option<ActionPlan>, StoreError> {
@@ -490,6 +499,7 @@ impl Tables {
 
     /// Applies `writes` atomically: records and index entries together.
     pub(crate) fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.applied.fetch_add(1, Ordering::Relaxed);
         // A plan's new actions, appended to its list in one insert.
         let mut new_of: BTreeMap<Uuid, Vec<u8>> = BTreeMap::new();
         for w in writes {
@@ -504,9 +514,17 @@ impl Tables {
         // record anyway (`sort` module), so an entry whose record does not
         // (yet, or any more) have that key is skipped. sled's log is
         // ordered: a durable transaction implies durable entries before it.
+        // The writes of several jobs (a group commit) may add and remove
+        // the same entry: the last one wins.
+        let mut sort: BTreeMap<(bool, &[u8]), Option<Uuid>> = BTreeMap::new();
         for w in writes {
-            if let Write::Sort { actions, key, uuid: Some(u) } = w {
-                self.sort_tree(*actions).insert(key.as_slice(), u.as_bytes())?;
+            if let Write::Sort { actions, key, uuid } = w {
+                sort.insert((*actions, key.as_slice()), *uuid);
+            }
+        }
+        for ((actions, key), uuid) in &sort {
+            if let Some(u) = uuid {
+                self.sort_tree(*actions).insert(key, u.as_bytes())?;
             }
         }
         let result: Result<(), TransactionError<StoreError>> =
@@ -554,9 +572,9 @@ impl Tables {
                 });
         match result {
             Ok(()) => {
-                for w in writes {
-                    if let Write::Sort { actions, key, uuid: None } = w {
-                        self.sort_tree(*actions).remove(key.as_slice())?;
+                for ((actions, key), uuid) in &sort {
+                    if uuid.is_none() {
+                        self.sort_tree(*actions).remove(key)?;
                     }
                 }
                 Ok(())

@@ -274,6 +274,83 @@ fn concurrent_read_modify_writes_lose_nothing_and_failures_stay_isolated() {
     assert_eq!(seen, (0..32).filter(|i| *i != 7).collect::<Vec<_>>());
 }
 
+/// Holds the committer in a job while `appends` threads queue a
+/// read-modify-write of `plan` each ([`append`]) and `also` runs, so that
+/// their writes are taken as one batch.
+fn queued_behind_a_busy_committer(store: &Store, plan: Uuid, appends: u32, also: impl FnOnce()) {
+    let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let held = store.clone();
+        s.spawn(move || {
+            held.write(move |_| {
+                let _ = busy_tx.send(());
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap()
+        });
+        busy_rx.recv().unwrap();
+        for i in 0..appends {
+            let store = store.clone();
+            s.spawn(move || append(&store, plan, i).unwrap());
+        }
+        also();
+    });
+}
+
+/// Appends `i` to the plan's status message (a read-modify-write).
+fn append(store: &Store, plan: Uuid, i: u32) -> Result<(), StoreError> {
+    store.write(move |txn| {
+        let mut p = txn.plan_required(plan)?;
+        let m = p.status_message.take().unwrap_or_default();
+        p.status_message = Some(format!("{m}{i},"));
+        txn.update_plan(p)
+    })
+}
+
+fn appended(store: &Store, plan: Uuid) -> Vec<u32> {
+    let msg = store.plan(plan).unwrap().unwrap().status_message.unwrap_or_default();
+    let mut seen: Vec<u32> = msg.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect();
+    seen.sort();
+    seen
+}
+
+/// Writes queued together are staged one over the other and applied in
+/// one transaction (sled writes its log out twice per transaction): each
+/// job still sees what the ones before it staged, so no update is lost.
+#[test]
+fn a_group_commit_is_one_transaction_and_each_job_sees_the_ones_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, _) = create(&store, None, 0);
+    let before = store.sled().inner.tables.applied();
+    queued_behind_a_busy_committer(&store, p.uuid, 16, || {});
+    assert_eq!(appended(&store, p.uuid), (0..16).collect::<Vec<_>>(), "no update lost");
+    let transactions = store.sled().inner.tables.applied() - before;
+    assert!(transactions < 16, "16 queued writes took {transactions} transactions");
+}
+
+/// A group whose transaction is refused (one job inserts a stored uuid)
+/// runs again job by job: the refused job fails alone, the others land.
+#[test]
+fn a_stored_uuid_in_a_group_commit_fails_its_own_job_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, _) = create(&store, None, 0);
+    let (stored, _) = create(&store, None, 0);
+    let before = store.sled().inner.tables.applied();
+    queued_behind_a_busy_committer(&store, p.uuid, 8, || {
+        let again = stored.clone();
+        let err = store.write(move |txn| txn.insert_plan(again.clone())).unwrap_err();
+        assert!(matches!(err, StoreError::Exists { kind: "ActionPlan", .. }), "{err}");
+    });
+    assert_eq!(appended(&store, p.uuid), (0..8).collect::<Vec<_>>());
+    assert_eq!(store.plan(stored.uuid).unwrap().unwrap().id, stored.id, "the stored plan is untouched");
+    let transactions = store.sled().inner.tables.applied() - before;
+    assert!(transactions > 9, "the refused group ran again job by job: {transactions} transactions");
+    store.health().unwrap();
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
