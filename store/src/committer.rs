@@ -198,6 +198,13 @@ impl Committer {
         if jobs.is_empty() {
             return;
         }
+        if let Some(why) = self.poison.get() {
+            // A later job's staging met the storage failing: nothing more
+            // goes to sled.
+            self.staged.clear();
+            jobs.into_iter().for_each(|(_, answer)| answer(Err(StoreError::Poisoned(why.clone()))));
+            return;
+        }
         if self.staged.is_empty() {
             // Nothing to make durable (refused or read-only jobs).
             jobs.into_iter().for_each(|(_, answer)| answer(Ok(())));
