@@ -284,7 +284,7 @@ fn queued_behind_a_busy_committer(store: &Store, plan: Uuid, appends: u32, also:
         s.spawn(move || {
             held.write(move |_| {
                 let _ = busy_tx.send(());
-                std::thread::sleep(std::time::Duration::from_millis(500));
+                std::thread::sleep(std::time::Duration::from_millis(800));
                 Ok::<_, StoreError>(())
             })
             .unwrap()
@@ -328,6 +328,63 @@ fn a_group_commit_is_one_transaction_and_each_job_sees_the_ones_before() {
     assert_eq!(appended(&store, p.uuid), (0..16).collect::<Vec<_>>(), "no update lost");
     let transactions = store.sled().inner.tables.applied() - before;
     assert!(transactions < 16, "16 queued writes took {transactions} transactions");
+}
+
+/// A group is applied in parts once its writes pass the limit of one
+/// transaction; the jobs staged after a part see it in sled, and nothing
+/// is lost.
+#[test]
+fn a_group_past_its_write_limit_is_applied_in_parts_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (p, _) = create(&store, None, 0);
+    // Three writes per action (record, list entry, sort entry): the two
+    // big plans pass the limit together.
+    let n = crate::group::MAX_GROUP_WRITES / 5;
+    let big: Vec<(ActionPlan, Vec<Action>)> = (0..2)
+        .map(|_| {
+            let plan = plan(None);
+            let actions = (0..n).map(|_| action(plan.uuid, vec![])).collect();
+            (plan, actions)
+        })
+        .collect();
+    let (queued_tx, queued_rx) = std::sync::mpsc::channel();
+    let before = store.sled().inner.tables.applied();
+    queued_behind_a_busy_committer(&store, p.uuid, 0, || {
+        std::thread::scope(|s| {
+            for (plan, actions) in big.clone() {
+                let (store, queued) = (store.clone(), queued_tx.clone());
+                s.spawn(move || {
+                    let _ = queued.send(());
+                    store
+                        .write(move |txn| {
+                            let mut plan = plan.clone();
+                            plan.id = txn.next_id()?;
+                            txn.insert_plan(plan)?;
+                            for a in &actions {
+                                txn.insert_action(Action { id: txn.next_id()?, ..a.clone() })?;
+                            }
+                            Ok::<_, StoreError>(())
+                        })
+                        .unwrap()
+                });
+            }
+            queued_rx.recv().unwrap();
+            queued_rx.recv().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            for i in 0..8 {
+                let store = store.clone();
+                s.spawn(move || append(&store, p.uuid, i).unwrap());
+            }
+        })
+    });
+    assert_eq!(appended(&store, p.uuid), (0..8).collect::<Vec<_>>(), "no update lost");
+    for (plan, actions) in &big {
+        let listed: Vec<Uuid> = store.actions_of(plan.uuid).unwrap().iter().map(|a| a.uuid).collect();
+        assert_eq!(listed, actions.iter().map(|a| a.uuid).collect::<Vec<_>>());
+    }
+    let transactions = store.sled().inner.tables.applied() - before;
+    assert_eq!(transactions, 2, "the big plans' part, then the rest of the group");
 }
 
 /// A group whose transaction is refused (one job inserts a stored uuid)
