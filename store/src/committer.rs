@@ -223,16 +223,21 @@ impl Committer {
                 }
             }
             Ok(Err(e)) => {
-                // Otherwise applying only writes: an error here is the
-                // storage failing (ENOSPC, EIO), and what sled holds in
-                // memory may no longer match the disk. Stop, as for a
-                // failed fsync.
-                let why = e.to_string();
-                tracing::error!("the storage engine refused a commit: {why}; the store takes no more writes");
-                let _ = self.poison.set(why.clone());
+                let why = self.refused(e);
                 jobs.into_iter().for_each(|(_, answer)| answer(Err(StoreError::Poisoned(why.clone()))));
             }
         }
+    }
+
+    /// sled refused to apply writes for another reason than a stored uuid:
+    /// applying only writes, that is the storage failing (ENOSPC, EIO), and
+    /// what sled holds in memory may no longer match the disk. Stops the
+    /// store, as for a failed fsync; answers why.
+    fn refused(&self, e: StoreError) -> String {
+        let why = e.to_string();
+        tracing::error!("the storage engine refused a commit: {why}; the store takes no more writes");
+        let _ = self.poison.set(why.clone());
+        why
     }
 
     /// Runs `job` over sled's trees alone and applies its writes in a
@@ -253,13 +258,7 @@ impl Committer {
             // nothing, and the job fails alone.
             Ok(Err(e @ StoreError::Exists { .. })) => answer(Err(e)),
             Ok(Err(e)) => {
-                // Otherwise applying only writes: an error here is the
-                // storage failing (ENOSPC, EIO), and what sled holds in
-                // memory may no longer match the disk. Stop, as for a
-                // failed fsync.
-                let why = e.to_string();
-                tracing::error!("the storage engine refused a commit: {why}; the store takes no more writes");
-                let _ = self.poison.set(why.clone());
+                let why = self.refused(e);
                 answer(Err(StoreError::Poisoned(why)));
             }
             Err(panic) => answer(Err(StoreError::JobPanicked(panic_message(panic.as_ref())))),
